@@ -1,0 +1,1 @@
+"""credflow's public event contracts."""

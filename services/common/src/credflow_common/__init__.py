@@ -1,0 +1,1 @@
+"""Shared runtime for credflow services. No domain code lives here."""

@@ -1,0 +1,46 @@
+"""Settings shared by every service, read from the environment (and a `.env` file if present).
+
+Infrastructure endpoints use the plain names the tests and docker-compose use
+(`KAFKA_BOOTSTRAP_SERVERS`, `DATABASE_URL`, ...); credflow's own knobs use the `CREDFLOW_` prefix.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class InfraSettings(BaseSettings):
+    """Where the real parts are. Defaults match `deploy/local` (the native launcher)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    database_url: str = "postgresql://credflow@127.0.0.1:15432/credflow"
+    s3_endpoint_url: str = "http://127.0.0.1:19000"
+    s3_access_key: str = "credflow"
+    s3_secret_key: str = "credflow-secret"  # noqa: S105 - local development default
+    s3_bucket: str = "credflow-media"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 11025
+
+
+class RuntimeSettings(BaseSettings):
+    """How a credflow process behaves."""
+
+    model_config = SettingsConfigDict(env_prefix="CREDFLOW_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production", "test"] = "development"
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] | None = Field(
+        default=None, description="Defaults to json in production, console elsewhere."
+    )
+    http_host: str = "127.0.0.1"
+
+    @property
+    def effective_log_format(self) -> Literal["json", "console"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.environment == "production" else "console"

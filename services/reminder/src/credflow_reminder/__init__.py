@@ -1,0 +1,1 @@
+"""credflow reminder service."""

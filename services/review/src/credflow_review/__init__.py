@@ -1,0 +1,1 @@
+"""credflow review service."""

@@ -1,0 +1,1 @@
+"""credflow submission service."""

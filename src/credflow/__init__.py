@@ -1,0 +1,1 @@
+"""credflow: the deployable. `credflow serve <service>|all` and the operator commands."""
