@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import typer
 
@@ -504,7 +505,7 @@ class MinIO:
 
     def healthy(self) -> bool:
         url = f"http://{HOST}:{MINIO_PORT}/minio/health/live"
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - fixed local URL
+        with urllib.request.urlopen(url, timeout=2) as response:
             return bool(response.status == 200)
 
     def start(self) -> None:
@@ -561,7 +562,7 @@ class SmtpSink:
 
     def healthy(self) -> bool:
         url = f"http://{HOST}:{MAIL_HTTP_PORT}/api/v1/messages"
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - fixed local URL
+        with urllib.request.urlopen(url, timeout=2) as response:
             return port_open(SMTP_PORT) and bool(response.status == 200)
 
     def start(self) -> None:
@@ -588,7 +589,21 @@ class SmtpSink:
         stop_pid(self.name, self.marker)
 
 
-SERVERS = {"postgres": Postgres(), "kafka": Kafka(), "minio": MinIO(), "smtp": SmtpSink()}
+class Server(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def healthy(self) -> bool: ...
+
+
+SERVERS: dict[str, Server] = {
+    "postgres": Postgres(),
+    "kafka": Kafka(),
+    "minio": MinIO(),
+    "smtp": SmtpSink(),
+}
 
 
 def endpoints() -> dict[str, str]:
@@ -619,7 +634,7 @@ def up(
             raise typer.BadParameter(f"unknown server {name!r}; choose from {', '.join(SERVERS)}")
     # Start the slow ones first so their JVM and build time overlaps nothing else we wait on.
     for name in names:
-        SERVERS[name].start()  # type: ignore[attr-defined]
+        SERVERS[name].start()
     if "kafka" in names:
         created = ensure_topics(REPO / "deploy" / "kafka" / "topics.toml")
         say(f"kafka topics ready ({len(created)} created)")
@@ -631,8 +646,9 @@ def up(
 @app.command()
 def down() -> None:
     """Stop exactly the processes we started (by pid file)."""
+    stop_pid("credflow", "credflow serve")  # a backgrounded `make run`
     for server in reversed(list(SERVERS.values())):
-        server.stop()  # type: ignore[attr-defined]
+        server.stop()
     say("infrastructure stopped")
 
 
@@ -641,7 +657,7 @@ def status() -> None:
     """Show which servers run."""
     for name, server in SERVERS.items():
         try:
-            ok = server.healthy()  # type: ignore[attr-defined]
+            ok = server.healthy()
         except Exception:  # any failure to probe means "not healthy"
             ok = False
         typer.echo(f"{name:<9} {'up' if ok else 'down'}   pid file: {pid_file(name)}")

@@ -120,9 +120,7 @@ def main() -> None:
     args.maildir.parent.mkdir(parents=True, exist_ok=True)
     maildir = mailbox.Maildir(args.maildir, create=True)
     lock = threading.Lock()
-    controller = Controller(
-        MaildirHandler(maildir, lock), hostname=args.host, port=args.smtp_port
-    )
+    controller = Controller(MaildirHandler(maildir, lock), hostname=args.host, port=args.smtp_port)
     controller.start()
     try:
         uvicorn.run(

@@ -13,7 +13,9 @@ from credflow.services import SERVICES, ServiceEntry
 from credflow_common.logging import configure_logging
 from credflow_common.settings import InfraSettings, RuntimeSettings
 
-app = typer.Typer(help="credflow: event-sourced workforce credential tracking.", no_args_is_help=True)
+app = typer.Typer(
+    help="credflow: event-sourced workforce credential tracking.", no_args_is_help=True
+)
 
 
 def _port_for(entry: ServiceEntry) -> int:

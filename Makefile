@@ -1,0 +1,86 @@
+# credflow developer entry points. `make help` lists them.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CACHE ?= $(HOME)/.cache/credflow
+UV_VERSION := 0.13.8
+UV := $(shell command -v uv 2>/dev/null || echo $(CACHE)/tools/bin/uv)
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := python3.11
+PY := .venv/bin/python
+INFRA := $(PY) deploy/local/infra.py
+
+# Endpoints of the native stack (deploy/local). Set them in the environment to use other servers.
+export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:19092
+export DATABASE_URL ?= postgresql://credflow@127.0.0.1:15432/credflow
+export S3_ENDPOINT_URL ?= http://127.0.0.1:19000
+export S3_ACCESS_KEY ?= credflow
+export S3_SECRET_KEY ?= credflow-secret
+export S3_BUCKET ?= credflow-media
+export SMTP_HOST ?= 127.0.0.1
+export SMTP_PORT ?= 11025
+export MAIL_API_URL ?= http://127.0.0.1:18025
+
+PYTEST := $(PY) -m pytest -p no:cacheprovider
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(CACHE)/tools/bin/uv:
+	python3 -m venv $(CACHE)/tools
+	$(CACHE)/tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.synced: $(UV) uv.lock pyproject.toml contracts/pyproject.toml $(wildcard services/*/pyproject.toml)
+	$(UV) sync --frozen --all-packages
+	@touch $@
+
+.PHONY: install
+install: .venv/.synced ## create .venv from the lock file
+
+.PHONY: lock
+lock: $(UV) ## update uv.lock after changing dependencies
+	$(UV) lock
+
+.PHONY: up
+up: install ## start Kafka, PostgreSQL, MinIO and the SMTP sink (installs them on first use)
+	$(INFRA) up
+
+.PHONY: down
+down: ## stop everything `make up` / `make run` started
+	@if [ -x $(PY) ]; then $(INFRA) down; else echo "nothing to stop (no .venv)"; fi
+
+.PHONY: run
+run: up ## start the infrastructure and every service in the foreground; Ctrl-C stops the services
+	bash deploy/local/run.sh
+
+.PHONY: lint
+lint: install ## ruff and mypy
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+.PHONY: fmt
+fmt: install ## format and auto-fix
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+.PHONY: test-unit
+test-unit: install ## unit tests (no infrastructure)
+	$(PYTEST) tests/unit tests/contract
+
+.PHONY: test-integration
+test-integration: up ## integration tests against real Kafka, PostgreSQL, MinIO, SMTP
+	$(PYTEST) tests/integration
+
+.PHONY: test-e2e
+test-e2e: up ## end-to-end tests with the services as separate processes
+	$(PYTEST) tests/e2e
+
+.PHONY: test
+test: lint test-unit test-integration test-e2e ## everything CI runs: lint, then every test tier
+
+.PHONY: bench
+bench: up ## benchmarks, each beside a raw baseline measured in the same run
+	$(PY) -m tests.bench

@@ -1,0 +1,3 @@
+from credflow.cli import app
+
+app(prog_name="credflow")

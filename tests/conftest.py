@@ -1,0 +1,44 @@
+"""Fixtures shared by every test tier.
+
+Unit tests need none of these. Integration and end-to-end tests ask for `infra` (and the
+narrower fixtures built on it), which reach real servers: see tests/infrastructure.py.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import psycopg
+import pytest
+from psycopg import conninfo
+
+from tests.infrastructure import Infrastructure, infrastructure
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infrastructure]:
+    try:
+        with infrastructure() as stack:
+            yield stack
+    except Exception as exc:  # unreachable infrastructure is a failure, never a skip
+        pytest.fail(f"infrastructure unavailable: {exc}", pytrace=False)
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix for topic, bucket, database and consumer-group names."""
+    return uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+async def database_url(infra: Infrastructure, unique: str) -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"test_{unique}"
+    async with await psycopg.AsyncConnection.connect(infra.database_url, autocommit=True) as admin:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    params = conninfo.conninfo_to_dict(infra.database_url)
+    params["dbname"] = name
+    yield conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+    async with await psycopg.AsyncConnection.connect(infra.database_url, autocommit=True) as admin:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

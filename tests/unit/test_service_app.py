@@ -1,0 +1,45 @@
+"""The operational endpoints every service gets from the app factory."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from credflow_common.http import ServiceInfo, create_service_app
+
+
+async def healthy() -> None:
+    return None
+
+
+async def broken() -> None:
+    raise ConnectionRefusedError("connection refused on 127.0.0.1:1")
+
+
+def test_health_answers_with_the_service_name() -> None:
+    client = TestClient(create_service_app(ServiceInfo(name="review")))
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "service": "review"}
+
+
+def test_ready_is_503_and_names_the_failing_dependency() -> None:
+    info = ServiceInfo(name="review", readiness_checks={"postgres": healthy, "kafka": broken})
+    response = TestClient(create_service_app(info)).get("/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert list(body["failing"]) == ["kafka"]
+    assert "connection refused" in body["failing"]["kafka"]
+
+
+def test_ready_is_200_when_every_dependency_answers() -> None:
+    info = ServiceInfo(name="review", readiness_checks={"postgres": healthy})
+    assert TestClient(create_service_app(info)).get("/ready").status_code == 200
+
+
+def test_metrics_expose_request_latency_by_route() -> None:
+    client = TestClient(create_service_app(ServiceInfo(name="review")))
+    client.get("/health")
+    text = client.get("/metrics").text
+    assert (
+        'http_request_duration_seconds_count{method="GET",route="/health",status="200"} 1.0' in text
+    )
