@@ -293,6 +293,10 @@ def broker_answers() -> bool:
     return asyncio.run(probe())
 
 
+def kafka_bootstrap() -> str:
+    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS", f"{HOST}:{KAFKA_PORT}")
+
+
 def ensure_topics(topics_file: Path) -> list[str]:
     """Create missing topics from `topics_file`; align configs of existing ones."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -302,7 +306,7 @@ def ensure_topics(topics_file: Path) -> list[str]:
     defaults = spec.get("defaults", {})
 
     async def apply() -> list[str]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=f"{HOST}:{KAFKA_PORT}")
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap())
         await admin.start()
         try:
             existing = set(await admin.list_topics())
@@ -672,7 +676,7 @@ def env() -> None:
 
 @app.command()
 def topics() -> None:
-    """Create missing topics from deploy/kafka/topics.toml."""
+    """Create missing topics from deploy/kafka/topics.toml (on $KAFKA_BOOTSTRAP_SERVERS)."""
     created = ensure_topics(REPO / "deploy" / "kafka" / "topics.toml")
     say(f"created: {', '.join(created) or 'none'}")
 

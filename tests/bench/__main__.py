@@ -1,0 +1,15 @@
+"""`make bench`: every benchmark, each printed beside a raw baseline measured in the same run."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.bench import raw_infrastructure
+
+
+def main() -> None:
+    asyncio.run(raw_infrastructure.run())
+
+
+if __name__ == "__main__":
+    main()
