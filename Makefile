@@ -81,6 +81,10 @@ test-e2e: up ## end-to-end tests with the services as separate processes
 .PHONY: test
 test: lint test-unit test-integration test-e2e ## everything CI runs: lint, then every test tier
 
+.PHONY: contracts
+contracts: install ## regenerate contracts/ schemas, AsyncAPI, golden samples, README catalogue
+	$(PY) -m credflow_contracts.generate contracts
+
 .PHONY: bench
 bench: up ## benchmarks, each beside a raw baseline measured in the same run
 	$(PY) -m tests.bench

@@ -1,0 +1,160 @@
+"""The envelope: CloudEvents 1.0 attributes around an event, and its Kafka binary-mode mapping.
+
+On Kafka (binary content mode) the value is the event's JSON, the key is the aggregate id, and
+the attributes travel as headers: `ce_specversion`, `ce_id`, `ce_source`, `ce_type`, `ce_time`,
+`ce_subject`, the extensions `ce_tenantid`, `ce_correlationid`, `ce_causationid`,
+`ce_aggregateversion`, and `content-type: application/json`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from credflow_contracts.catalogue import read_event
+from credflow_contracts.events.base import Event
+from credflow_contracts.ids import uuid7
+from credflow_contracts.topics import partition_key
+
+SPECVERSION = "1.0"
+CONTENT_TYPE = "application/json"
+Headers = list[tuple[str, bytes]]
+
+
+class EnvelopeError(ValueError):
+    """A Kafka record that is not a valid credflow CloudEvent."""
+
+
+@dataclass(frozen=True)
+class KafkaRecord:
+    """What goes on (or comes off) the wire: key, value and headers."""
+
+    key: bytes
+    value: bytes
+    headers: Headers
+
+
+@dataclass(frozen=True)
+class Envelope:
+    event: Event
+    source: str
+    tenant_id: UUID
+    id: UUID = field(default_factory=uuid7)
+    time: datetime = field(default_factory=lambda: datetime.now(UTC))
+    correlation_id: UUID | None = None
+    causation_id: UUID | None = None
+    aggregate_version: int | None = None
+
+    @property
+    def type(self) -> str:
+        return self.event.ce_type()
+
+    @property
+    def subject(self) -> str:
+        return self.event.key()
+
+    def to_kafka(self) -> KafkaRecord:
+        headers: Headers = [
+            ("ce_specversion", SPECVERSION.encode()),
+            ("ce_id", str(self.id).encode()),
+            ("ce_source", self.source.encode()),
+            ("ce_type", self.type.encode()),
+            ("ce_time", _format_time(self.time).encode()),
+            ("ce_subject", self.subject.encode()),
+            ("ce_tenantid", str(self.tenant_id).encode()),
+            ("content-type", CONTENT_TYPE.encode()),
+        ]
+        if self.correlation_id is not None:
+            headers.append(("ce_correlationid", str(self.correlation_id).encode()))
+        if self.causation_id is not None:
+            headers.append(("ce_causationid", str(self.causation_id).encode()))
+        if self.aggregate_version is not None:
+            headers.append(("ce_aggregateversion", str(self.aggregate_version).encode()))
+        value = self.event.model_dump_json().encode()
+        return KafkaRecord(key=partition_key(self.subject), value=value, headers=headers)
+
+    @classmethod
+    def from_kafka(
+        cls, value: bytes | None, headers: Iterable[tuple[str, bytes | None]]
+    ) -> Envelope:
+        """Read a record; older event versions are upcast to the current model."""
+        attrs = _header_map(headers)
+        missing = [
+            name
+            for name in ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_tenantid")
+            if name not in attrs
+        ]
+        if missing:
+            raise EnvelopeError(f"missing CloudEvents headers: {', '.join(missing)}")
+        if attrs["ce_specversion"] != SPECVERSION:
+            raise EnvelopeError(f"unsupported CloudEvents specversion {attrs['ce_specversion']!r}")
+        content_type = attrs.get("content-type", CONTENT_TYPE)
+        if content_type.split(";")[0].strip() != CONTENT_TYPE:
+            raise EnvelopeError(f"unsupported content-type {content_type!r}")
+        if value is None:
+            raise EnvelopeError("record has no value")
+        try:
+            data: Any = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise EnvelopeError(f"value is not JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise EnvelopeError("value must be a JSON object")
+        try:
+            event = read_event(attrs["ce_type"], data)
+        except ValidationError as exc:
+            raise EnvelopeError(
+                f"{attrs['ce_type']} payload does not match its schema: {exc}"
+            ) from exc
+        try:
+            return cls(
+                event=event,
+                source=attrs["ce_source"],
+                tenant_id=UUID(attrs["ce_tenantid"]),
+                id=UUID(attrs["ce_id"]),
+                time=_parse_time(attrs["ce_time"]) if "ce_time" in attrs else datetime.now(UTC),
+                correlation_id=_optional_uuid(attrs.get("ce_correlationid")),
+                causation_id=_optional_uuid(attrs.get("ce_causationid")),
+                aggregate_version=(
+                    int(attrs["ce_aggregateversion"]) if "ce_aggregateversion" in attrs else None
+                ),
+            )
+        except ValueError as exc:
+            raise EnvelopeError(f"invalid CloudEvents attribute: {exc}") from exc
+
+
+def _header_map(headers: Iterable[tuple[str, bytes | None]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, raw in headers:
+        if raw is None:
+            continue
+        out[name.lower()] = raw.decode("utf-8")
+    return out
+
+
+def _format_time(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _parse_time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(f"ce_time {value!r} has no UTC offset")
+    return parsed.astimezone(UTC)
+
+
+def _optional_uuid(value: str | None) -> UUID | None:
+    return UUID(value) if value else None
+
+
+def header(headers: Sequence[tuple[str, bytes | None]], name: str) -> str | None:
+    """The value of one header, decoded; None when absent."""
+    for key, raw in headers:
+        if key.lower() == name and raw is not None:
+            return raw.decode("utf-8")
+    return None

@@ -1,0 +1,1 @@
+"""Every published event type, one class per type and major version."""
