@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from credflow_contracts.events import credentials, directory, imports, reminders
+from credflow_contracts.events import commands, credentials, directory, imports, reminders
 from credflow_contracts.events.base import Event
 
 ALL_VERSIONS: tuple[type[Event], ...] = (
@@ -46,6 +46,7 @@ ALL_VERSIONS: tuple[type[Event], ...] = (
     directory.RequirementRemoved,
     directory.AssessmentDefined,
     directory.AssessmentAnswered,
+    commands.SubmitCredential,
 )
 
 BY_CE_TYPE: Mapping[str, type[Event]] = {cls.ce_type(): cls for cls in ALL_VERSIONS}
