@@ -59,6 +59,70 @@ def serve(
     asyncio.run(_serve(entries, runtime.http_host, port))
 
 
+dlq_app = typer.Typer(help="Dead-letter topics: list and re-drive.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
+
+
+@dlq_app.command("list")
+def dlq_list(
+    topic: str = typer.Argument(help="a dead-letter topic, e.g. credflow.credentials.dlq"),
+) -> None:
+    """Show every record in a dead-letter topic."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from credflow_common.dlq import read_dead_letters
+
+    letters = asyncio.run(read_dead_letters(InfraSettings().kafka_bootstrap_servers, topic))
+    table = Table(title=f"{topic}: {len(letters)} dead letter(s)")
+    for column in ("ref", "consumer", "source", "event", "failed at", "error"):
+        table.add_column(column, overflow="fold")
+    for letter in letters:
+        table.add_row(
+            letter.ref,
+            letter.consumer,
+            f"{letter.source_topic}:{letter.source_partition}:{letter.source_offset}",
+            f"{letter.event_type or '?'}\n{letter.event_id or ''}",
+            letter.failed_at,
+            letter.error,
+        )
+    Console(width=200).print(table)
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    topic: str = typer.Argument(help="a dead-letter topic, e.g. credflow.credentials.dlq"),
+    refs: list[str] = typer.Option(  # noqa: B008 - typer's documented style
+        None,
+        "--ref",
+        help="only these letters (partition:offset, as `dlq list` shows); default all",
+    ),
+    consumer: str | None = typer.Option(None, help="only letters of this consumer"),
+) -> None:
+    """Publish dead letters back to their source topic, for the consumer that failed on them.
+
+    The consumer applies each one once, however often it is re-driven."""
+    from credflow_common.dlq import read_dead_letters, redrive
+
+    bootstrap = InfraSettings().kafka_bootstrap_servers
+    letters = asyncio.run(read_dead_letters(bootstrap, topic))
+    wanted = {f"{topic}:{ref}" for ref in refs or []}
+    chosen = [
+        letter
+        for letter in letters
+        if (not wanted or letter.ref in wanted)
+        and (consumer is None or letter.consumer == consumer)
+    ]
+    missing = wanted - {letter.ref for letter in chosen}
+    if missing:
+        raise typer.BadParameter(
+            f"no such dead letter: {', '.join(sorted(missing))}", param_hint="--ref"
+        )
+    for letter, target in asyncio.run(redrive(bootstrap, chosen)):
+        typer.echo(f"re-drove {letter.ref} -> {target} for consumer {letter.consumer}")
+    typer.echo(f"{len(chosen)} dead letter(s) re-driven")
+
+
 @app.command("services")
 def list_services() -> None:
     """List every service with the URL it serves on."""

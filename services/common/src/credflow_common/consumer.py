@@ -1,0 +1,430 @@
+"""The consumer runtime: at-least-once delivery, exactly-once effects.
+
+A consumer reads records in batches and applies each batch in one PostgreSQL transaction that
+also stores its position `(consumer, topic, partition) -> next offset`. On partition assignment
+it seeks to the stored positions; Kafka's own committed offsets are informational only. So a
+process killed anywhere resumes from the last committed transaction: nothing is lost, nothing
+is applied twice.
+
+Events the relay published twice (a crash between publishing and deleting its outbox rows) or
+that were re-driven from a dead-letter topic carry an event id (`ce_id`) already applied; the
+inbox (`consumer_inbox`, in the same transaction) drops them.
+
+A batch whose handler fails is retried with backoff; if it keeps failing, its records are
+applied one by one, and a record that still fails after the retries goes to `<topic>.dlq` with
+headers naming the source topic, partition, offset, error and consumer. The consumer moves on.
+A record that is not a valid credflow event goes to the DLQ at once; an event type this
+release does not know is skipped. Database outages are not poison: the batch waits and retries
+until the database answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol
+from uuid import UUID
+
+import psycopg
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from tenacity import AsyncRetrying, RetryCallState, wait_exponential
+
+from credflow_common import failpoints
+from credflow_common.metrics import ConsumerMetrics
+from credflow_contracts.catalogue import UnknownEventTypeError
+from credflow_contracts.envelope import Envelope, EnvelopeError, header
+from credflow_contracts.topics import dlq_topic
+
+log = structlog.get_logger("credflow.consumer")
+
+REDRIVE_CONSUMER_HEADER = "credflow-redrive-consumer"
+REDRIVE_OF_HEADER = "credflow-redrive-of"
+DLQ_HEADERS = (
+    "dlq-source-topic",
+    "dlq-source-partition",
+    "dlq-source-offset",
+    "dlq-consumer",
+    "dlq-error",
+    "dlq-failed-at",
+)
+
+
+class Record(Protocol):
+    """The parts of an aiokafka ConsumerRecord the runtime uses."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One event handed to a handler, with where it came from."""
+
+    envelope: Envelope
+    topic: str
+    partition: int
+    offset: int
+
+    @property
+    def event_id(self) -> UUID:
+        return self.envelope.id
+
+
+Handler = Callable[[AsyncConnection[Any], Sequence[Delivery]], Awaitable[None]]
+"""Applies a batch of events inside the consumer's transaction. It must not commit."""
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    name: str
+    topics: Sequence[str]
+    handler: Handler
+    start_from: Literal["earliest", "latest"] = "earliest"
+
+
+@dataclass
+class _Item:
+    record: Record
+    delivery: Delivery | None  # None: nothing to apply (skipped or already dead-lettered)
+
+
+@dataclass
+class ConsumerSettings:
+    max_batch: int = 2000
+    max_retries: int = 3
+    retry_backoff_s: float = 0.2
+    max_backoff_s: float = 5.0
+    fetch_timeout_ms: int = 500
+    inbox_retention: timedelta = field(default_factory=lambda: timedelta(days=30))
+
+
+class _PositionListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runner: ConsumerRunner) -> None:
+        self.runner = runner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        # Wait for the batch in flight so its transaction ends before another process starts.
+        async with self.runner.batch_lock:
+            pass
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.runner.seek_to_stored_positions(assigned)
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        spec: ConsumerSpec,
+        pool: AsyncConnectionPool[AsyncConnection[Any]],
+        bootstrap_servers: str,
+        metrics: ConsumerMetrics | None = None,
+        settings: ConsumerSettings | None = None,
+    ) -> None:
+        self.spec = spec
+        self.pool = pool
+        self.bootstrap_servers = bootstrap_servers
+        self.metrics = metrics
+        self.settings = settings or ConsumerSettings()
+        self.batch_lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._dlq_producer: AIOKafkaProducer | None = None
+        self.assigned = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=self.spec.name,
+            enable_auto_commit=False,
+            auto_offset_reset=self.spec.start_from,
+            max_poll_records=self.settings.max_batch,
+            fetch_max_bytes=64 * 1024 * 1024,
+            max_partition_fetch_bytes=16 * 1024 * 1024,
+        )
+        consumer.subscribe(list(self.spec.topics), listener=_PositionListener(self))
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap_servers, acks="all", enable_idempotence=True
+        )
+        self._consumer, self._dlq_producer = consumer, producer
+        await producer.start()
+        await consumer.start()
+        log.info("consumer started", consumer=self.spec.name, topics=list(self.spec.topics))
+        try:
+            while not self._stopping.is_set():
+                batch = await consumer.getmany(
+                    timeout_ms=self.settings.fetch_timeout_ms, max_records=self.settings.max_batch
+                )
+                if not batch:
+                    continue
+                async with self.batch_lock:
+                    assignment = consumer.assignment()
+                    records = [r for tp, rs in batch.items() if tp in assignment for r in rs]
+                    if records:
+                        await self.process(records)
+                        await self._commit_informational(records)
+                        self._report_lag(records)
+        finally:
+            await consumer.stop()
+            await producer.stop()
+
+    # -- positions --------------------------------------------------------------------------
+
+    async def seek_to_stored_positions(self, assigned: set[TopicPartition]) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        stored = await self.load_positions()
+        for tp in assigned:
+            next_offset = stored.get((tp.topic, tp.partition))
+            if next_offset is not None:
+                consumer.seek(tp, next_offset)
+            elif self.spec.start_from == "earliest":
+                await consumer.seek_to_beginning(tp)
+            else:
+                await consumer.seek_to_end(tp)
+        if assigned:
+            self.assigned.set()
+        log.info(
+            "partitions assigned",
+            consumer=self.spec.name,
+            positions={f"{tp.topic}:{tp.partition}": stored.get((tp.topic, tp.partition), "start")
+                       for tp in sorted(assigned)},
+        )  # fmt: skip
+
+    async def load_positions(self) -> dict[tuple[str, int], int]:
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT topic, partition, next_offset FROM consumer_positions WHERE consumer = %s",
+                (self.spec.name,),
+            )
+            return {(t, p): o for t, p, o in await cursor.fetchall()}
+
+    async def _save_positions(self, conn: AsyncConnection[Any], records: Sequence[Record]) -> None:
+        next_offsets: dict[tuple[str, int], int] = {}
+        for record in records:
+            key = (record.topic, record.partition)
+            next_offsets[key] = max(next_offsets.get(key, 0), record.offset + 1)
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO consumer_positions (consumer, topic, partition, next_offset)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (consumer, topic, partition)"
+                " DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",
+                [(self.spec.name, t, p, o) for (t, p), o in next_offsets.items()],
+            )
+
+    # -- applying ------------------------------------------------------------------------------
+
+    async def process(self, records: Sequence[Record]) -> None:
+        items = [await self._prepare(record) for record in records]
+        if await self._apply_with_retries(items):
+            return
+        log.warning(
+            "batch keeps failing; applying its records one by one",
+            consumer=self.spec.name,
+            size=len(items),
+        )
+        for item in items:
+            if not await self._apply_with_retries([item]):
+                await self._dead_letter(item.record, self._last_error)
+                await self._apply_until_database_answers([_Item(item.record, None)])
+
+    async def _prepare(self, record: Record) -> _Item:
+        """Parse a record; skip what is not ours to apply; dead-letter what cannot be read."""
+        redrive_for = header(record.headers, REDRIVE_CONSUMER_HEADER)
+        if redrive_for is not None and redrive_for != self.spec.name:
+            self._count_skip(record, "redrive_for_other_consumer")
+            return _Item(record, None)
+        try:
+            envelope = Envelope.from_kafka(record.value, record.headers)
+        except UnknownEventTypeError:
+            self._count_skip(record, "unknown_event_type")
+            return _Item(record, None)
+        except EnvelopeError as exc:
+            await self._dead_letter(record, f"EnvelopeError: {exc}")
+            return _Item(record, None)
+        return _Item(record, Delivery(envelope, record.topic, record.partition, record.offset))
+
+    _last_error: str = ""
+
+    async def _apply_with_retries(self, items: Sequence[_Item]) -> bool:
+        """Apply items in one transaction; True when committed, False when the handler keeps
+        failing. Database outages are retried until the database answers (or `stop()`)."""
+        retrying = AsyncRetrying(
+            stop=self._give_up,
+            wait=wait_exponential(
+                multiplier=self.settings.retry_backoff_s, max=self.settings.max_backoff_s
+            ),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    await self._apply(items)
+        except psycopg.OperationalError:
+            raise  # only when stopping: the batch is left for the next run
+        except Exception as exc:  # the handler's failure, after every retry: poison
+            self._last_error = "".join(traceback.format_exception_only(exc)).strip()
+            if self.metrics:
+                self.metrics.failed.labels(self.spec.name).inc()
+            return False
+        return True
+
+    def _give_up(self, state: RetryCallState) -> bool:
+        if self._stopping.is_set():
+            return True
+        failure = state.outcome.exception() if state.outcome else None
+        if isinstance(failure, psycopg.OperationalError):
+            return False
+        return state.attempt_number >= self.settings.max_retries
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        failure = state.outcome.exception() if state.outcome else None
+        if isinstance(failure, psycopg.OperationalError):
+            log.warning(
+                "database unavailable; retrying", consumer=self.spec.name, error=str(failure)
+            )
+            return
+        if self.metrics:
+            self.metrics.failed.labels(self.spec.name).inc()
+        log.warning(
+            "handler failed; retrying",
+            consumer=self.spec.name,
+            attempt=state.attempt_number,
+            error=repr(failure),
+        )
+
+    async def _apply_until_database_answers(self, items: Sequence[_Item]) -> None:
+        """Commit items that carry nothing to apply (only a position to store)."""
+        while not await self._apply_with_retries(items):
+            pass
+
+    async def _apply(self, items: Sequence[_Item]) -> None:
+        started = asyncio.get_running_loop().time()
+        deliveries = [item.delivery for item in items if item.delivery is not None]
+        async with self.pool.connection() as conn, conn.transaction():
+            fresh = await self._claim_in_inbox(conn, deliveries)
+            if fresh:
+                await self.spec.handler(conn, fresh)
+            failpoints.hit("consumer.before_commit")
+            await self._save_positions(conn, [item.record for item in items])
+        if self.metrics:
+            self.metrics.batch_seconds.labels(self.spec.name).observe(
+                asyncio.get_running_loop().time() - started
+            )
+            for delivery in fresh:
+                self.metrics.processed.labels(self.spec.name, delivery.topic).inc()
+            for _ in range(len(deliveries) - len(fresh)):
+                self.metrics.skipped.labels(
+                    self.spec.name, items[0].record.topic, "duplicate"
+                ).inc()
+
+    async def _claim_in_inbox(
+        self, conn: AsyncConnection[Any], deliveries: Sequence[Delivery]
+    ) -> list[Delivery]:
+        """Record the deliveries' event ids; return those not applied before, in order."""
+        if not deliveries:
+            return []
+        cursor = await conn.execute(
+            "INSERT INTO consumer_inbox (consumer, event_id)"
+            " SELECT %s, unnest(%s::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id",
+            (self.spec.name, [d.event_id for d in deliveries]),
+        )
+        new_ids = {row[0] for row in await cursor.fetchall()}
+        fresh = []
+        for delivery in deliveries:
+            if delivery.event_id in new_ids:
+                new_ids.discard(delivery.event_id)  # a repeat inside the same batch
+                fresh.append(delivery)
+        return fresh
+
+    async def prune_inbox(self) -> int:
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(
+                "DELETE FROM consumer_inbox WHERE consumer = %s AND processed_at < %s",
+                (self.spec.name, datetime.now(UTC) - self.settings.inbox_retention),
+            )
+            return cursor.rowcount
+
+    # -- dead letters ------------------------------------------------------------------------
+
+    async def _dead_letter(self, record: Record, error: str) -> None:
+        producer = self._dlq_producer
+        assert producer is not None
+        target = dlq_topic(record.topic)
+        dlq_values = (
+            record.topic,
+            str(record.partition),
+            str(record.offset),
+            self.spec.name,
+            error[:4000],
+            datetime.now(UTC).isoformat(),
+        )
+        headers = [
+            (name, value)
+            for name, value in record.headers
+            if name not in DLQ_HEADERS and name not in (REDRIVE_CONSUMER_HEADER, REDRIVE_OF_HEADER)
+        ]
+        headers += [
+            (name, value.encode()) for name, value in zip(DLQ_HEADERS, dlq_values, strict=True)
+        ]
+        await producer.send_and_wait(target, value=record.value, key=record.key, headers=headers)
+        log.error(
+            "record dead-lettered",
+            consumer=self.spec.name,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            dlq=target,
+            error=error,
+        )
+        if self.metrics:
+            self.metrics.dead_lettered.labels(self.spec.name, record.topic).inc()
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+
+    async def _commit_informational(self, records: Sequence[Record]) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        offsets: dict[TopicPartition, int] = {}
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+        with contextlib.suppress(Exception):  # informational: positions live in PostgreSQL
+            await consumer.commit(offsets)
+
+    def _report_lag(self, records: Sequence[Record]) -> None:
+        consumer = self._consumer
+        if not self.metrics or consumer is None:
+            return
+        for tp in {TopicPartition(r.topic, r.partition) for r in records}:
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                position = max(r.offset for r in records if r.topic == tp.topic
+                               and r.partition == tp.partition) + 1  # fmt: skip
+                self.metrics.lag.labels(self.spec.name, tp.topic, str(tp.partition)).set(
+                    max(highwater - position, 0)
+                )
+
+    def _count_skip(self, record: Record, reason: str) -> None:
+        if self.metrics:
+            self.metrics.skipped.labels(self.spec.name, record.topic, reason).inc()

@@ -1,0 +1,46 @@
+"""PostgreSQL access: one pool per service, every connection scoped to the service's schema."""
+
+from __future__ import annotations
+
+import re
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
+
+SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def check_schema_name(schema: str) -> str:
+    if not SCHEMA_NAME.match(schema):
+        raise ValueError(f"invalid schema name {schema!r}")
+    return schema
+
+
+def schema_pool(
+    database_url: str, schema: str, *, min_size: int = 1, max_size: int = 10
+) -> AsyncConnectionPool[psycopg.AsyncConnection]:
+    """A pool whose connections see only `schema` (search_path), opened by the caller."""
+    check_schema_name(schema)
+    return AsyncConnectionPool(
+        database_url,
+        min_size=min_size,
+        max_size=max_size,
+        kwargs={"options": f"-c search_path={schema}", "autocommit": False},
+        open=False,
+        name=f"credflow-{schema}",
+    )
+
+
+async def ensure_schema(database_url: str, schema: str) -> None:
+    check_schema_name(schema)
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+
+
+async def drop_schema(database_url: str, schema: str) -> None:
+    check_schema_name(schema)
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute(
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+        )

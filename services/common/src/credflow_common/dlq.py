@@ -1,0 +1,127 @@
+"""Dead-letter topics: list what is there, and re-drive records after a fix.
+
+Re-driving publishes a dead letter back to its source topic with the header
+`credflow-redrive-consumer: <consumer>`: only that consumer applies it (every other consumer
+skips it, having applied the original), and its inbox drops it if it was applied already, so
+re-driving twice still applies it once. Outside subscribers see the event again with the same
+`ce_id`, as at-least-once delivery allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from credflow_common.consumer import (
+    DLQ_HEADERS,
+    REDRIVE_CONSUMER_HEADER,
+    REDRIVE_OF_HEADER,
+    Record,
+)
+from credflow_contracts.envelope import header
+from credflow_contracts.topics import DLQ_SUFFIX
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    dlq_topic: str
+    partition: int
+    offset: int
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    consumer: str
+    error: str
+    failed_at: str
+    event_type: str | None
+    event_id: str | None
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+    @property
+    def ref(self) -> str:
+        return f"{self.dlq_topic}:{self.partition}:{self.offset}"
+
+
+async def read_dead_letters(bootstrap_servers: str, dlq_topic: str) -> list[DeadLetter]:
+    """Every record currently in `dlq_topic`, oldest first per partition."""
+    if not dlq_topic.endswith(DLQ_SUFFIX):
+        raise ValueError(f"{dlq_topic!r} is not a dead-letter topic (it must end in {DLQ_SUFFIX})")
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        if dlq_topic not in await consumer.topics():
+            raise ValueError(f"topic {dlq_topic!r} does not exist")
+        partitions = consumer.partitions_for_topic(dlq_topic)
+        if not partitions:
+            raise ValueError(f"topic {dlq_topic!r} does not exist")
+        tps = [TopicPartition(dlq_topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        letters: list[DeadLetter] = []
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        while remaining:
+            batch = await consumer.getmany(*remaining, timeout_ms=1000)
+            for tp, records in batch.items():
+                for record in records:
+                    letters.append(_dead_letter(record))
+                    if record.offset + 1 >= ends[tp]:
+                        remaining.discard(tp)
+        return sorted(letters, key=lambda d: (d.partition, d.offset))
+    finally:
+        await consumer.stop()
+
+
+def _dead_letter(record: Record) -> DeadLetter:
+    headers = list(record.headers)
+    value = {name: header(headers, name) or "" for name in DLQ_HEADERS}
+    return DeadLetter(
+        dlq_topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        source_topic=value["dlq-source-topic"],
+        source_partition=int(value["dlq-source-partition"] or -1),
+        source_offset=int(value["dlq-source-offset"] or -1),
+        consumer=value["dlq-consumer"],
+        error=value["dlq-error"],
+        failed_at=value["dlq-failed-at"],
+        event_type=header(headers, "ce_type"),
+        event_id=header(headers, "ce_id"),
+        key=record.key,
+        value=record.value,
+        headers=headers,
+    )
+
+
+async def redrive(
+    bootstrap_servers: str, letters: Sequence[DeadLetter]
+) -> list[tuple[DeadLetter, str]]:
+    """Publish each dead letter back to its source topic for the consumer that failed on it.
+
+    Returns (letter, where it went) pairs."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True
+    )
+    await producer.start()
+    sent = []
+    try:
+        for letter in letters:
+            headers = [
+                (name, value)
+                for name, value in letter.headers
+                if name not in DLQ_HEADERS
+                and name not in (REDRIVE_CONSUMER_HEADER, REDRIVE_OF_HEADER)
+            ]
+            headers.append((REDRIVE_CONSUMER_HEADER, letter.consumer.encode()))
+            headers.append((REDRIVE_OF_HEADER, letter.ref.encode()))
+            metadata = await producer.send_and_wait(
+                letter.source_topic, value=letter.value, key=letter.key, headers=headers
+            )
+            sent.append((letter, f"{metadata.topic}:{metadata.partition}:{metadata.offset}"))
+    finally:
+        await producer.stop()
+    return sent

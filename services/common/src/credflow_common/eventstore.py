@@ -1,0 +1,182 @@
+"""The event store: streams of events in the service's schema, with a transactional outbox.
+
+`append` writes the events and their outbox rows in the caller's transaction, so either both
+exist or neither does. The relay (`credflow_common.relay`) later publishes the outbox rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg import AsyncConnection, errors
+from psycopg.types.json import Jsonb
+
+from credflow_common.errors import ConcurrencyError
+from credflow_contracts.catalogue import read_event
+from credflow_contracts.envelope import Envelope
+from credflow_contracts.events.base import Event
+
+
+def outbox_channel(schema: str) -> str:
+    """The LISTEN/NOTIFY channel a service's relay waits on."""
+    return f"{schema}_outbox"
+
+
+@dataclass(frozen=True)
+class Metadata:
+    tenant_id: UUID
+    correlation_id: UUID | None = None
+    causation_id: UUID | None = None
+    actor_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    stream_id: str
+    version: int
+    event_id: UUID
+    event: Event
+    tenant_id: UUID
+    recorded_at: datetime
+    correlation_id: UUID | None = None
+    causation_id: UUID | None = None
+
+
+class EventStore:
+    """Streams in one service's schema. `source` is the CloudEvents source of what it publishes,
+    e.g. `/credflow/submission`."""
+
+    def __init__(self, schema: str, source: str) -> None:
+        self.schema = schema
+        self.source = source
+        self.channel = outbox_channel(schema)
+
+    async def append(
+        self,
+        conn: AsyncConnection[Any],
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[Event],
+        metadata: Metadata,
+    ) -> list[RecordedEvent]:
+        """Append `events` after `expected_version` (0 for a new stream), inside the caller's
+        transaction. Raises `ConcurrencyError` when the stream is not at `expected_version`."""
+        if not events:
+            return []
+        current = await self.current_version(conn, stream_id)
+        if current != expected_version:
+            raise ConcurrencyError(stream_id, expected_version, current)
+        now = datetime.now(UTC)
+        envelopes = [
+            Envelope(
+                event=event,
+                source=self.source,
+                tenant_id=metadata.tenant_id,
+                time=now,
+                correlation_id=metadata.correlation_id,
+                causation_id=metadata.causation_id,
+                aggregate_version=expected_version + offset,
+            )
+            for offset, event in enumerate(events, start=1)
+        ]
+        event_rows = [
+            (
+                stream_id,
+                envelope.aggregate_version,
+                envelope.id,
+                envelope.type,
+                metadata.tenant_id,
+                Jsonb(envelope.event.model_dump(mode="json")),
+                Jsonb(_metadata_json(metadata)),
+                now,
+            )
+            for envelope in envelopes
+        ]
+        outbox_rows = []
+        for envelope in envelopes:
+            record = envelope.to_kafka()
+            headers = [[name, value.decode()] for name, value in record.headers]
+            outbox_rows.append((envelope.event.TOPIC, record.key, record.value, Jsonb(headers)))
+        try:
+            async with conn.cursor() as cur:
+                await cur.executemany(
+                    "INSERT INTO events (stream_id, version, event_id, event_type, tenant_id,"
+                    " data, metadata, recorded_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    event_rows,
+                )
+                await cur.executemany(
+                    "INSERT INTO outbox (topic, key, value, headers) VALUES (%s, %s, %s, %s)",
+                    outbox_rows,
+                )
+                await cur.execute("SELECT pg_notify(%s, '')", (self.channel,))
+        except errors.UniqueViolation as exc:
+            # A concurrent writer committed the same version first.
+            raise ConcurrencyError(stream_id, expected_version, None) from exc
+        return [
+            RecordedEvent(
+                stream_id=stream_id,
+                version=expected_version + offset,
+                event_id=envelope.id,
+                event=envelope.event,
+                tenant_id=metadata.tenant_id,
+                recorded_at=now,
+                correlation_id=metadata.correlation_id,
+                causation_id=metadata.causation_id,
+            )
+            for offset, envelope in enumerate(envelopes, start=1)
+        ]
+
+    async def current_version(self, conn: AsyncConnection[Any], stream_id: str) -> int:
+        cursor = await conn.execute(
+            "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = %s", (stream_id,)
+        )
+        row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def load(
+        self, conn: AsyncConnection[Any], stream_id: str, after_version: int = 0
+    ) -> list[RecordedEvent]:
+        """The stream's events after `after_version`, oldest first, upcast to current models."""
+        cursor = await conn.execute(
+            "SELECT version, event_id, event_type, tenant_id, data, metadata, recorded_at"
+            " FROM events WHERE stream_id = %s AND version > %s ORDER BY version",
+            (stream_id, after_version),
+        )
+        return [
+            RecordedEvent(
+                stream_id=stream_id,
+                version=version,
+                event_id=event_id,
+                event=read_event(event_type, data),
+                tenant_id=tenant_id,
+                recorded_at=recorded_at,
+                correlation_id=_uuid_or_none(meta.get("correlation_id")),
+                causation_id=_uuid_or_none(meta.get("causation_id")),
+            )
+            for version, event_id, event_type, tenant_id, data, meta, recorded_at in (
+                await cursor.fetchall()
+            )
+        ]
+
+
+def _metadata_json(metadata: Metadata) -> dict[str, str]:
+    values = {
+        "correlation_id": metadata.correlation_id,
+        "causation_id": metadata.causation_id,
+        "actor_id": metadata.actor_id,
+    }
+    return {key: str(value) for key, value in values.items() if value is not None}
+
+
+def _uuid_or_none(value: str | None) -> UUID | None:
+    return UUID(value) if value else None
+
+
+def is_connection_problem(exc: BaseException) -> bool:
+    """True for failures of the database itself (retry later), not of the data or the code."""
+    return isinstance(exc, psycopg.OperationalError)

@@ -1,0 +1,63 @@
+"""Command idempotency keys: a repeated key returns the first outcome and writes nothing new.
+
+Use `idempotent` inside the command's transaction, before doing the work:
+
+    async with pool.connection() as conn, conn.transaction():
+        earlier = await claim(conn, tenant_id, key, fingerprint)
+        if earlier is not None:
+            return earlier                      # the first outcome, nothing written
+        outcome = ...                           # do the work, append events
+        await record(conn, tenant_id, key, outcome)
+
+`claim` inserts the key first: a concurrent request with the same key blocks on that row until
+the first transaction ends, then sees its outcome (or, if it rolled back, does the work itself).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+
+from credflow_common.errors import IdempotencyKeyReusedError
+
+
+def fingerprint(payload: Any) -> str:
+    """A stable hash of a command's content, to tell a retry from a different command."""
+    canonical = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def claim(
+    conn: AsyncConnection[Any], tenant_id: UUID, key: str, command_fingerprint: str
+) -> dict[str, Any] | None:
+    """Claim `key` for this transaction; return the earlier outcome if it was used before."""
+    await conn.execute(
+        "INSERT INTO command_results (tenant_id, idempotency_key, fingerprint)"
+        " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+        (tenant_id, key, command_fingerprint),
+    )
+    cursor = await conn.execute(
+        "SELECT fingerprint, result FROM command_results"
+        " WHERE tenant_id = %s AND idempotency_key = %s",
+        (tenant_id, key),
+    )
+    row = await cursor.fetchone()
+    assert row is not None  # inserted above or by an earlier, committed transaction
+    stored_fingerprint, result = row
+    if stored_fingerprint != command_fingerprint:
+        raise IdempotencyKeyReusedError(key)
+    return result if isinstance(result, dict) else None
+
+
+async def record(
+    conn: AsyncConnection[Any], tenant_id: UUID, key: str, outcome: dict[str, Any]
+) -> None:
+    await conn.execute(
+        "UPDATE command_results SET result = %s WHERE tenant_id = %s AND idempotency_key = %s",
+        (Jsonb(outcome), tenant_id, key),
+    )

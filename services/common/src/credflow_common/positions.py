@@ -1,0 +1,72 @@
+"""Read-your-writes: wait (bounded) until a consumer has applied an event or reached offsets.
+
+A command's response carries the id of the last event it wrote (`position`). A query that
+must see that command's effect waits until the consumer that builds its view has applied that
+event, or until the timeout, and then answers with what it has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+POLL_INTERVAL_S = 0.02
+
+
+async def has_applied(conn: AsyncConnection[Any], consumer: str, event_id: UUID) -> bool:
+    cursor = await conn.execute(
+        "SELECT 1 FROM consumer_inbox WHERE consumer = %s AND event_id = %s", (consumer, event_id)
+    )
+    return await cursor.fetchone() is not None
+
+
+async def has_reached(
+    conn: AsyncConnection[Any], consumer: str, offsets: Mapping[tuple[str, int], int]
+) -> bool:
+    """True when the consumer's next offset is past every given (topic, partition) offset."""
+    cursor = await conn.execute(
+        "SELECT topic, partition, next_offset FROM consumer_positions WHERE consumer = %s",
+        (consumer,),
+    )
+    reached = {(t, p): o for t, p, o in await cursor.fetchall()}
+    return all(reached.get(tp, 0) > offset for tp, offset in offsets.items())
+
+
+async def wait_until_applied(
+    pool: AsyncConnectionPool[AsyncConnection[Any]],
+    consumer: str,
+    event_id: UUID,
+    timeout_s: float,
+) -> bool:
+    """Wait until `consumer` has applied `event_id`; False if the timeout passed first."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        async with pool.connection() as conn:
+            if await has_applied(conn, consumer, event_id):
+                return True
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(min(POLL_INTERVAL_S, max(deadline - loop.time(), 0)))
+
+
+async def wait_until_reached(
+    pool: AsyncConnectionPool[AsyncConnection[Any]],
+    consumer: str,
+    offsets: Mapping[tuple[str, int], int],
+    timeout_s: float,
+) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        async with pool.connection() as conn:
+            if await has_reached(conn, consumer, offsets):
+                return True
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(min(POLL_INTERVAL_S, max(deadline - loop.time(), 0)))

@@ -1,0 +1,176 @@
+"""The outbox relay: publishes a service's outbox rows to Kafka, in insertion order, then deletes
+them.
+
+One relay is active per service schema: leadership is a PostgreSQL session advisory lock. A
+second instance waits, polling for the lock, and takes over when the leader's session ends (its
+process died or its connection dropped). The leader does all its work on the connection that
+holds the lock, so a relay that lost its connection cannot go on publishing.
+
+Publishing uses an idempotent producer with `acks=all`, keyed by aggregate id. Rows are deleted
+only after Kafka acknowledged them: a crash in between publishes those rows again on restart,
+with the same `ce_id`; consumers absorb such repeats (see `credflow_common.consumer`).
+
+The relay wakes on NOTIFY `<schema>_outbox` (sent by `EventStore.append` in the writing
+transaction) with a short polling fallback, so publishing latency stays in milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import zlib
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import structlog
+from aiokafka import AIOKafkaProducer
+from psycopg import AsyncConnection, sql
+
+from credflow_common import failpoints
+from credflow_common.db import check_schema_name
+from credflow_common.eventstore import outbox_channel
+from credflow_common.metrics import RelayMetrics
+
+log = structlog.get_logger("credflow.relay")
+
+
+def relay_lock_key(schema: str) -> int:
+    """A stable 63-bit advisory-lock key per schema."""
+    return zlib.crc32(f"credflow.relay.{schema}".encode()) & 0x7FFFFFFF
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        database_url: str,
+        schema: str,
+        bootstrap_servers: str,
+        metrics: RelayMetrics | None = None,
+        *,
+        batch_size: int = 1000,
+        poll_interval_s: float = 0.5,
+        leader_retry_s: float = 1.0,
+    ) -> None:
+        self.database_url = database_url
+        self.schema = check_schema_name(schema)
+        self.bootstrap_servers = bootstrap_servers
+        self.metrics = metrics
+        self.batch_size = batch_size
+        self.poll_interval_s = poll_interval_s
+        self.leader_retry_s = leader_retry_s
+        self._stopping = asyncio.Event()
+        self.is_leader = False
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Publish until `stop()`; survives database and broker outages by starting over."""
+        while not self._stopping.is_set():
+            try:
+                await self._lead()
+            except (psycopg.OperationalError, OSError) as exc:
+                log.warning(
+                    "relay lost its connection; retrying", schema=self.schema, error=str(exc)
+                )
+                self._set_leader(False)
+                await self._sleep(self.leader_retry_s)
+
+    async def _lead(self) -> None:
+        conn = await AsyncConnection.connect(
+            self.database_url, autocommit=True, options=f"-c search_path={self.schema}"
+        )
+        async with conn:
+            if not await self._acquire_leadership(conn):
+                return
+            log.info("relay is the leader", schema=self.schema)
+            await conn.execute(
+                sql.SQL("LISTEN {}").format(sql.Identifier(outbox_channel(self.schema)))
+            )
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap_servers,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=2,
+                max_batch_size=1024 * 1024,
+            )
+            await producer.start()
+            try:
+                while not self._stopping.is_set():
+                    published = await self.publish_batch(conn, producer)
+                    if published < self.batch_size:
+                        await self._wait_for_work(conn)
+            finally:
+                await producer.stop()
+                self._set_leader(False)
+
+    async def _acquire_leadership(self, conn: AsyncConnection[Any]) -> bool:
+        key = relay_lock_key(self.schema)
+        while not self._stopping.is_set():
+            cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+            row = await cursor.fetchone()
+            if row and row[0]:
+                self._set_leader(True)
+                return True
+            await self._sleep(self.leader_retry_s)
+        return False
+
+    async def publish_batch(self, conn: AsyncConnection[Any], producer: AIOKafkaProducer) -> int:
+        """Publish up to `batch_size` outbox rows in insertion order, then delete them."""
+        async with conn.transaction():
+            cursor = await conn.execute(
+                "SELECT id, topic, key, value, headers FROM outbox ORDER BY id LIMIT %s",
+                (self.batch_size,),
+            )
+            rows = await cursor.fetchall()
+            if not rows:
+                await self._report_lag(conn)
+                return 0
+            deliveries = []
+            for _, topic, key, value, headers in rows:
+                deliveries.append(
+                    await producer.send(
+                        topic,
+                        value=bytes(value),
+                        key=bytes(key),
+                        headers=[(name, text.encode()) for name, text in headers],
+                    )
+                )
+            await asyncio.gather(*deliveries)
+            failpoints.hit("relay.after_publish")
+            await conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", ([r[0] for r in rows],))
+        if self.metrics:
+            self.metrics.published.labels(self.schema).inc(len(rows))
+        await self._report_lag(conn)
+        return len(rows)
+
+    async def _report_lag(self, conn: AsyncConnection[Any]) -> None:
+        if not self.metrics:
+            return
+        cursor = await conn.execute("SELECT count(*), min(created_at) FROM outbox")
+        row = await cursor.fetchone()
+        pending, oldest = (row[0], row[1]) if row else (0, None)
+        self.metrics.pending.labels(self.schema).set(pending)
+        age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
+        self.metrics.oldest_pending_seconds.labels(self.schema).set(age)
+
+    async def _wait_for_work(self, conn: AsyncConnection[Any]) -> None:
+        """Return on the next NOTIFY or after the polling interval (the fallback)."""
+        async for _ in conn.notifies(timeout=self.poll_interval_s, stop_after=1):
+            return
+
+    def _set_leader(self, leader: bool) -> None:
+        self.is_leader = leader
+        if self.metrics:
+            self.metrics.is_leader.labels(self.schema).set(1 if leader else 0)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+
+async def outbox_pending(conn: AsyncConnection[Any]) -> int:
+    cursor = await conn.execute("SELECT count(*) FROM outbox")
+    row = await cursor.fetchone()
+    return int(row[0]) if row else 0
