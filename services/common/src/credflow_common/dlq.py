@@ -20,6 +20,7 @@ from credflow_common.consumer import (
     REDRIVE_OF_HEADER,
     Record,
 )
+from credflow_common.kafka import topic_partitions
 from credflow_contracts.envelope import header
 from credflow_contracts.topics import DLQ_SUFFIX
 
@@ -50,15 +51,11 @@ async def read_dead_letters(bootstrap_servers: str, dlq_topic: str) -> list[Dead
     """Every record currently in `dlq_topic`, oldest first per partition."""
     if not dlq_topic.endswith(DLQ_SUFFIX):
         raise ValueError(f"{dlq_topic!r} is not a dead-letter topic (it must end in {DLQ_SUFFIX})")
+    partitions = await topic_partitions(bootstrap_servers, dlq_topic)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     try:
-        if dlq_topic not in await consumer.topics():
-            raise ValueError(f"topic {dlq_topic!r} does not exist")
-        partitions = consumer.partitions_for_topic(dlq_topic)
-        if not partitions:
-            raise ValueError(f"topic {dlq_topic!r} does not exist")
-        tps = [TopicPartition(dlq_topic, p) for p in sorted(partitions)]
+        tps = [TopicPartition(dlq_topic, p) for p in partitions]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)

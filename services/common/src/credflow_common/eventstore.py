@@ -49,11 +49,13 @@ class RecordedEvent:
 
 class EventStore:
     """Streams in one service's schema. `source` is the CloudEvents source of what it publishes,
-    e.g. `/credflow/submission`."""
+    e.g. `/credflow/submission`. `topic_prefix` namespaces topics when several deployments
+    share a Kafka cluster (e.g. `staging.`); empty by default."""
 
-    def __init__(self, schema: str, source: str) -> None:
+    def __init__(self, schema: str, source: str, topic_prefix: str = "") -> None:
         self.schema = schema
         self.source = source
+        self.topic_prefix = topic_prefix
         self.channel = outbox_channel(schema)
 
     async def append(
@@ -101,7 +103,8 @@ class EventStore:
         for envelope in envelopes:
             record = envelope.to_kafka()
             headers = [[name, value.decode()] for name, value in record.headers]
-            outbox_rows.append((envelope.event.TOPIC, record.key, record.value, Jsonb(headers)))
+            topic = self.topic_prefix + envelope.event.TOPIC
+            outbox_rows.append((topic, record.key, record.value, Jsonb(headers)))
         try:
             async with conn.cursor() as cur:
                 await cur.executemany(
