@@ -19,7 +19,7 @@ def credential_submitted(
     notes: str | None = None,
     organisation_id: UUID = ORG,
 ) -> CredentialSubmitted:
-    issued = date(2025, 1, 1) + timedelta(days=random.randrange(365))  # noqa: S311 - test data
+    issued = date(2025, 1, 1) + timedelta(days=random.randrange(365))
     return CredentialSubmitted(
         credential_id=credential_id or uuid7(),
         organisation_id=organisation_id,
@@ -29,7 +29,7 @@ def credential_submitted(
         issued_on=issued,
         expires_on=issued + timedelta(days=365 * 3),
         issuer=Issuer(name="Transport for NSW", country="AU"),
-        certification=Certification(number=f"DL-{random.randrange(10**8):08d}"),  # noqa: S311
+        certification=Certification(number=f"DL-{random.randrange(10**8):08d}"),
         notes=notes,
         submitted_by=uuid7(),
     )

@@ -75,11 +75,12 @@ def dlq_list(
 
     letters = asyncio.run(read_dead_letters(InfraSettings().kafka_bootstrap_servers, topic))
     table = Table(title=f"{topic}: {len(letters)} dead letter(s)")
-    for column in ("ref", "consumer", "source", "event", "failed at", "error"):
+    table.add_column("ref", no_wrap=True)
+    for column in ("consumer", "source", "event", "failed at", "error"):
         table.add_column(column, overflow="fold")
     for letter in letters:
         table.add_row(
-            letter.ref,
+            f"{letter.partition}:{letter.offset}",
             letter.consumer,
             f"{letter.source_topic}:{letter.source_partition}:{letter.source_offset}",
             f"{letter.event_type or '?'}\n{letter.event_id or ''}",

@@ -24,6 +24,7 @@ from tests.factories import ORG, credential_submitted
 from tests.infrastructure import Infrastructure
 from tests.integration.kafka_support import Landed, read_topic
 from tests.integration.runtime_support import spec
+from tests.polling import eventually
 
 pytestmark = pytest.mark.integration
 Pool = AsyncConnectionPool[AsyncConnection[Any]]
@@ -57,6 +58,10 @@ def first_occurrences_by_key(landed: list[Landed]) -> dict[str, list[UUID]]:
     return order
 
 
+def leads(relay: OutboxRelay) -> bool:
+    return relay.is_leader
+
+
 @contextlib.asynccontextmanager
 async def running(relay: OutboxRelay) -> AsyncIterator[asyncio.Task[None]]:
     task = asyncio.create_task(relay.run())
@@ -67,7 +72,9 @@ async def running(relay: OutboxRelay) -> AsyncIterator[asyncio.Task[None]]:
         await asyncio.wait_for(task, 30)
 
 
-def relay_process(infra: Infrastructure, database_url: str, failpoints: str = "") -> subprocess.Popen[bytes]:
+def relay_process(
+    infra: Infrastructure, database_url: str, failpoints: str = ""
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -79,12 +86,6 @@ def relay_process(infra: Infrastructure, database_url: str, failpoints: str = ""
         [sys.executable, "-m", "tests.integration.runtime_support", "relay", "--schema", "svc"],
         env=env,
     )
-
-
-async def wait_for(predicate: Any, timeout_s: float = 60) -> None:
-    async with asyncio.timeout(timeout_s):
-        while not await predicate():
-            await asyncio.sleep(0.05)
 
 
 async def test_relay_publishes_in_order_per_key_with_cloudevents_headers(
@@ -111,7 +112,7 @@ async def test_relay_wakes_on_notify_within_milliseconds(
         database_url, "svc", infra.kafka_bootstrap_servers, poll_interval_s=30
     )  # a 30 s fallback: only NOTIFY can make this fast
     async with running(relay):
-        await wait_for(lambda: asyncio.sleep(0, relay.is_leader))
+        await eventually(lambda: asyncio.sleep(0, relay.is_leader))
         await asyncio.sleep(0.5)  # the relay is now waiting for a notification
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -121,7 +122,7 @@ async def test_relay_wakes_on_notify_within_milliseconds(
             async with pool.connection() as conn:
                 return await outbox_pending(conn) == 0
 
-        await wait_for(drained, timeout_s=10)
+        await eventually(drained, timeout_s=10)
         assert loop.time() - started < 5
 
 
@@ -162,17 +163,15 @@ async def test_a_waiting_relay_takes_over_when_the_leader_dies(
     first_batch = await write_streams(pool, topic_prefix, streams=3, per_stream=2)
     await read_topic(infra.kafka_bootstrap_servers, credentials_topic, 6)
 
-    standby = OutboxRelay(
-        database_url, "svc", infra.kafka_bootstrap_servers, leader_retry_s=0.2
-    )
+    standby = OutboxRelay(database_url, "svc", infra.kafka_bootstrap_servers, leader_retry_s=0.2)
     async with running(standby):
         await asyncio.sleep(1)
-        assert not standby.is_leader, "the subprocess holds the lock"
+        assert not leads(standby), "the subprocess holds the lock"
         leader.send_signal(signal.SIGKILL)
         leader.wait()
         second_batch = await write_streams(pool, topic_prefix, streams=3, per_stream=2)
         landed = await read_topic(infra.kafka_bootstrap_servers, credentials_topic, 12)
-        assert standby.is_leader
+        assert leads(standby)
     assert {r.envelope.id for r in landed} == {
         event_id for ids in (*first_batch.values(), *second_batch.values()) for event_id in ids
     }
@@ -201,7 +200,9 @@ async def test_relay_killed_between_publish_and_delete_loses_nothing_and_keeps_k
     assert repeats == 50
 
     # A consumer absorbs the repeats: each credential is counted once.
-    runner = ConsumerRunner(spec("absorber", [credentials_topic]), pool, infra.kafka_bootstrap_servers)
+    runner = ConsumerRunner(
+        spec("absorber", [credentials_topic]), pool, infra.kafka_bootstrap_servers
+    )
     task = asyncio.create_task(runner.run())
 
     async def all_applied() -> bool:
@@ -211,7 +212,7 @@ async def test_relay_killed_between_publish_and_delete_loses_nothing_and_keeps_k
             return row is not None and row[0] == 120
 
     try:
-        await wait_for(all_applied)
+        await eventually(all_applied)
         async with pool.connection() as conn:
             cursor = await conn.execute("SELECT count(*), sum(credentials) FROM holder_totals")
             assert await cursor.fetchone() == (120, 120)

@@ -122,10 +122,12 @@ class _PositionListener(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         # Wait for the batch in flight so its transaction ends before another process starts.
         async with self.runner.batch_lock:
-            pass
+            self.runner.assignment_generation += 1
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        await self.runner.seek_to_stored_positions(assigned)
+        async with self.runner.batch_lock:
+            self.runner.assignment_generation += 1
+            await self.runner.seek_to_stored_positions(assigned)
 
 
 class ConsumerRunner:
@@ -143,6 +145,9 @@ class ConsumerRunner:
         self.metrics = metrics
         self.settings = settings or ConsumerSettings()
         self.batch_lock = asyncio.Lock()
+        # Bumped on every rebalance: a batch fetched before the latest seek is dropped and
+        # fetched again from the stored positions.
+        self.assignment_generation = 0
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._dlq_producer: AIOKafkaProducer | None = None
@@ -171,12 +176,15 @@ class ConsumerRunner:
         log.info("consumer started", consumer=self.spec.name, topics=list(self.spec.topics))
         try:
             while not self._stopping.is_set():
+                generation = self.assignment_generation
                 batch = await consumer.getmany(
                     timeout_ms=self.settings.fetch_timeout_ms, max_records=self.settings.max_batch
                 )
                 if not batch:
                     continue
                 async with self.batch_lock:
+                    if generation != self.assignment_generation:
+                        continue
                     assignment = consumer.assignment()
                     records = [r for tp, rs in batch.items() if tp in assignment for r in rs]
                     if records:
@@ -193,14 +201,19 @@ class ConsumerRunner:
         consumer = self._consumer
         assert consumer is not None
         stored = await self.load_positions()
+        fresh = [tp for tp in assigned if (tp.topic, tp.partition) not in stored]
+        if fresh:  # never consumed: start at the log's beginning (or end)
+            starts = await (
+                consumer.beginning_offsets(fresh)
+                if self.spec.start_from == "earliest"
+                else consumer.end_offsets(fresh)
+            )
+            for tp in fresh:
+                stored[(tp.topic, tp.partition)] = starts[tp]
         for tp in assigned:
-            next_offset = stored.get((tp.topic, tp.partition))
-            if next_offset is not None:
-                consumer.seek(tp, next_offset)
-            elif self.spec.start_from == "earliest":
-                await consumer.seek_to_beginning(tp)
-            else:
-                await consumer.seek_to_end(tp)
+            # A plain seek sets the position at once (seek_to_beginning resets lazily, which
+            # could rewind a partition after records were already applied).
+            consumer.seek(tp, stored[(tp.topic, tp.partition)])
         if assigned:
             self.assigned.set()
         log.info(

@@ -156,7 +156,16 @@ class OutboxRelay:
         self.metrics.oldest_pending_seconds.labels(self.schema).set(age)
 
     async def _wait_for_work(self, conn: AsyncConnection[Any]) -> None:
-        """Return on the next NOTIFY or after the polling interval (the fallback)."""
+        """Return on the next NOTIFY, on `stop()`, or after the polling interval (the fallback)."""
+        notified = asyncio.ensure_future(self._next_notify(conn))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({notified, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (notified, stopping):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _next_notify(self, conn: AsyncConnection[Any]) -> None:
         async for _ in conn.notifies(timeout=self.poll_interval_s, stop_after=1):
             return
 
