@@ -43,8 +43,6 @@ def serve(
     port: int | None = typer.Option(None, help="HTTP port (one service only)"),
 ) -> None:
     """Run one service, or every service in one process with `all`."""
-    runtime = RuntimeSettings()
-    configure_logging(runtime.log_level, runtime.effective_log_format)
     if service == "all":
         if port is not None:
             raise typer.BadParameter("--port applies to a single service", param_hint="--port")
@@ -56,6 +54,8 @@ def serve(
             f"unknown service {service!r}; choose one of {', '.join(SERVICES)} or 'all'",
             param_hint="SERVICE",
         )
+    runtime = RuntimeSettings()
+    configure_logging(runtime.log_level, runtime.effective_log_format)
     asyncio.run(_serve(entries, runtime.http_host, port))
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import asdict
 
 import httpx
+import psycopg
 import pytest
 
 from credflow.services import SERVICES
@@ -67,12 +68,25 @@ def running_system(infra: Infrastructure) -> Iterator[dict[str, str]]:
             raise
 
 
-def test_every_service_is_healthy_and_ready(running_system: dict[str, str]) -> None:
+def test_every_service_is_healthy_ready_and_has_migrated_its_own_schema(
+    running_system: dict[str, str], infra: Infrastructure
+) -> None:
     for name, url in running_system.items():
         health = httpx.get(f"{url}/health", timeout=5)
         assert health.status_code == 200
         assert health.json()["service"] == name
         ready = httpx.get(f"{url}/ready", timeout=10)
         assert ready.status_code == 200, ready.text
-        metrics = httpx.get(f"{url}/metrics", timeout=5)
-        assert "http_request_duration_seconds" in metrics.text
+        metrics = httpx.get(f"{url}/metrics", timeout=5).text
+        assert "http_request_duration_seconds" in metrics
+        assert f'credflow_relay_is_leader{{schema="{name}"}} 1.0' in metrics
+
+    with psycopg.connect(infra.database_url) as conn:
+        tables = conn.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables"
+            " WHERE table_schema = ANY(%s)",
+            (list(running_system),),
+        ).fetchall()
+    for name in running_system:
+        mine = {table for schema, table in tables if schema == name}
+        assert {"events", "outbox", "consumer_positions", "consumer_inbox"} <= mine, name

@@ -31,6 +31,10 @@ def alive(pid: int) -> bool:
 def test_spawn_writes_a_pid_file_and_stop_ends_that_process(launcher: ModuleType) -> None:
     pid = launcher.spawn("sleeper", ["sleep", "300"])
     assert launcher.read_pid("sleeper") == pid
+    # Popen returns while the child is still inside execve; its command line appears moments later.
+    deadline = time.monotonic() + 5
+    while not launcher.process_matches(pid, "sleep 300") and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert launcher.process_matches(pid, "sleep 300")
 
     launcher.stop_pid("sleeper", "sleep 300")

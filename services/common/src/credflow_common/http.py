@@ -1,8 +1,9 @@
-"""The HTTP app factory every service uses: `/health`, `/ready` and `/metrics`.
+"""The HTTP app factory every service uses.
 
-`/health` says the process is alive. `/ready` runs the service's readiness checks (its
-database, its broker, ...) and answers 503 with the failing checks when any fails.
-`/metrics` is the Prometheus exposition of the service's registry.
+Every app gets `/health` (the process is alive), `/ready` (its dependencies answer: 503 with
+the failing ones otherwise), `/metrics` (Prometheus), RFC 9457 problem details for every error,
+JWT authentication (see `credflow_common.auth`) and a request context: the correlation id from
+`X-Correlation-ID` (or a new one) is bound into every log line and echoed in the response.
 """
 
 from __future__ import annotations
@@ -10,13 +11,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from uuid import UUID
 
+import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 
+from credflow_common.auth import AuthSettings, TokenVerifier
+from credflow_common.problems import install_problem_handlers
+from credflow_contracts.ids import uuid7
+
 ReadinessCheck = Callable[[], Awaitable[None]]
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+CORRELATION_HEADER = "X-Correlation-ID"
 
 
 @dataclass
@@ -27,10 +37,25 @@ class ServiceInfo:
     readiness_timeout_s: float = 2.0
 
 
-def create_service_app(info: ServiceInfo, registry: CollectorRegistry | None = None) -> FastAPI:
+def correlation_id_from(request: Request) -> UUID:
+    raw = request.headers.get(CORRELATION_HEADER, "")
+    try:
+        return UUID(raw)
+    except ValueError:
+        return uuid7()
+
+
+def create_service_app(
+    info: ServiceInfo,
+    registry: CollectorRegistry | None = None,
+    auth: AuthSettings | None = None,
+    lifespan: Lifespan | None = None,
+) -> FastAPI:
     registry = registry or CollectorRegistry()
-    app = FastAPI(title=f"credflow {info.name}", version=info.version)
+    app = FastAPI(title=f"credflow {info.name}", version=info.version, lifespan=lifespan)
     app.state.metrics_registry = registry
+    app.state.token_verifier = TokenVerifier(auth or AuthSettings())
+    install_problem_handlers(app)
     latency = Histogram(
         "http_request_duration_seconds",
         "HTTP request latency by route and status.",
@@ -39,9 +64,15 @@ def create_service_app(info: ServiceInfo, registry: CollectorRegistry | None = N
     )
 
     @app.middleware("http")
-    async def observe_latency(
+    async def request_context(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        correlation_id = correlation_id_from(request)
+        request.state.correlation_id = correlation_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            service=info.name, correlation_id=str(correlation_id)
+        )
         started = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")
@@ -49,6 +80,7 @@ def create_service_app(info: ServiceInfo, registry: CollectorRegistry | None = N
         latency.labels(request.method, path, str(response.status_code)).observe(
             time.perf_counter() - started
         )
+        response.headers[CORRELATION_HEADER] = str(correlation_id)
         return response
 
     @app.get("/health", tags=["operations"])

@@ -38,6 +38,11 @@ class RuntimeSettings(BaseSettings):
         default=None, description="Defaults to json in production, console elsewhere."
     )
     http_host: str = "127.0.0.1"
+    db_pool_size: int = 10
+    topic_prefix: str = Field(
+        default="",
+        description="Namespace for every topic, when deployments share a Kafka cluster.",
+    )
 
     @property
     def effective_log_format(self) -> Literal["json", "console"]:

@@ -1,26 +1,19 @@
-"""Composition root of the directory service: builds its HTTP app from settings.
+"""Composition root of the directory service.
 
-Until the service's own issue lands it serves only the operational endpoints
-(/health, /ready, /metrics).
+Until the service's own issue lands it runs only the shared runtime: its schema and
+migrations, an outbox relay, and the operational endpoints (/health, /ready, /metrics).
 """
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from credflow_common.http import ServiceInfo, create_service_app
-from credflow_common.readiness import kafka_check, postgres_check
+from credflow_common.service import ServiceDefinition
+from credflow_common.service import create_app as create_service
 from credflow_common.settings import InfraSettings
 
-SERVICE_NAME = "directory"
+DEFINITION = ServiceDefinition(name="directory")
 
 
 def create_app(infra: InfraSettings) -> FastAPI:
-    info = ServiceInfo(
-        name=SERVICE_NAME,
-        readiness_checks={
-            "postgres": postgres_check(infra.database_url),
-            "kafka": kafka_check(infra.kafka_bootstrap_servers),
-        },
-    )
-    return create_service_app(info)
+    return create_service(DEFINITION, infra)

@@ -1,0 +1,143 @@
+"""RFC 9457 problem details for every error a credflow API returns.
+
+Bodies are `application/problem+json` with `type`, `title`, `status`, `detail`, and for
+validation failures an `errors` list naming each offending field by its path, e.g.
+`{"path": "body.expires_on", "message": "must be after issued_on"}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from credflow_common.errors import ConcurrencyError, IdempotencyKeyReusedError
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://credflow.dev/problems/"
+log = structlog.get_logger("credflow.http")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    path: str
+    message: str
+    code: str | None = None
+
+
+@dataclass
+class ProblemError(Exception):
+    """Raise from a handler to answer with a problem document."""
+
+    status: int
+    title: str
+    detail: str | None = None
+    type: str = "about:blank"
+    errors: Sequence[FieldError] = field(default_factory=tuple)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.detail or self.title)
+
+
+def problem_response(problem: ProblemError, request: Request) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": problem.type,
+        "title": problem.title,
+        "status": problem.status,
+        "instance": request.url.path,
+    }
+    if problem.detail:
+        body["detail"] = problem.detail
+    if problem.errors:
+        body["errors"] = [
+            {k: v for k, v in vars(error).items() if v is not None} for error in problem.errors
+        ]
+    body.update(problem.extra)
+    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON)
+
+
+def _path(location: Sequence[int | str]) -> str:
+    return ".".join(str(part) for part in location)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def on_problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            FieldError(path=_path(error["loc"]), message=error["msg"], code=error["type"])
+            for error in exc.errors()
+        ]
+        return problem_response(
+            ProblemError(
+                422,
+                "Request is not valid",
+                f"{len(errors)} field(s) failed validation",
+                type=TYPE_BASE + "validation",
+                errors=errors,
+            ),
+            request,
+        )
+
+    @app.exception_handler(ConcurrencyError)
+    async def on_conflict(request: Request, exc: ConcurrencyError) -> JSONResponse:
+        return problem_response(
+            ProblemError(
+                409,
+                "Concurrent modification",
+                f"{exc} — reload it and try again",
+                type=TYPE_BASE + "concurrency",
+                extra={"expected_version": exc.expected_version}
+                | ({"actual_version": exc.actual_version} if exc.actual_version else {}),
+            ),
+            request,
+        )
+
+    @app.exception_handler(IdempotencyKeyReusedError)
+    async def on_key_reuse(request: Request, exc: IdempotencyKeyReusedError) -> JSONResponse:
+        return problem_response(
+            ProblemError(
+                422,
+                "Idempotency key reused",
+                str(exc),
+                type=TYPE_BASE + "idempotency-key-reused",
+                errors=[FieldError("header.Idempotency-Key", str(exc))],
+            ),
+            request,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        response = problem_response(
+            ProblemError(exc.status_code, _title(exc.status_code), str(exc.detail)), request
+        )
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", path=request.url.path)
+        return problem_response(
+            ProblemError(500, "Internal error", "The error was logged; nothing was changed."),
+            request,
+        )
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

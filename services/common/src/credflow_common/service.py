@@ -1,0 +1,143 @@
+"""A service's runtime, assembled from its definition: schema and migrations, connection pool,
+event store, outbox relay, consumers, metrics, readiness, and the HTTP app around them.
+
+Each service's `app.py` (its composition root) declares a `ServiceDefinition` and calls
+`create_app(definition, infra)`. Starting the app migrates the service's schema, opens its pool,
+and runs its relay and consumers as background tasks; stopping it stops them in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, FastAPI
+from prometheus_client import CollectorRegistry
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from credflow_common.auth import AuthSettings
+from credflow_common.consumer import ConsumerRunner, ConsumerSpec
+from credflow_common.db import schema_pool
+from credflow_common.eventstore import EventStore
+from credflow_common.http import ServiceInfo, create_service_app
+from credflow_common.metrics import ConsumerMetrics, RelayMetrics
+from credflow_common.migrations import migrate
+from credflow_common.readiness import kafka_check, postgres_check
+from credflow_common.relay import OutboxRelay
+from credflow_common.settings import InfraSettings, RuntimeSettings
+
+log = structlog.get_logger("credflow.service")
+
+
+@dataclass
+class ServiceContext:
+    """What a service's handlers, consumers and routes are built from."""
+
+    name: str
+    infra: InfraSettings
+    runtime: RuntimeSettings
+    pool: AsyncConnectionPool[AsyncConnection[Any]]
+    event_store: EventStore
+    registry: CollectorRegistry
+
+
+@dataclass
+class ServiceDefinition:
+    name: str
+    migrations: Path | None = None
+    routers: Callable[[ServiceContext], Sequence[APIRouter]] = lambda _: ()
+    consumers: Callable[[ServiceContext], Sequence[ConsumerSpec]] = lambda _: ()
+    publishes: bool = True  # runs an outbox relay
+
+    @property
+    def schema(self) -> str:
+        return self.name
+
+
+@dataclass
+class _Running:
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+
+def create_app(
+    definition: ServiceDefinition,
+    infra: InfraSettings,
+    runtime: RuntimeSettings | None = None,
+) -> FastAPI:
+    runtime = runtime or RuntimeSettings()
+    registry = CollectorRegistry()
+    pool = schema_pool(infra.database_url, definition.schema, max_size=runtime.db_pool_size)
+    context = ServiceContext(
+        name=definition.name,
+        infra=infra,
+        runtime=runtime,
+        pool=pool,
+        event_store=EventStore(
+            definition.schema, f"/credflow/{definition.name}", topic_prefix=runtime.topic_prefix
+        ),
+        registry=registry,
+    )
+    running = _Running()
+
+    async def background_tasks_alive() -> None:
+        dead = [name for name, task in running.tasks.items() if task.done()]
+        if dead:
+            raise RuntimeError(f"stopped: {', '.join(dead)}")
+
+    info = ServiceInfo(
+        name=definition.name,
+        readiness_checks={
+            "postgres": postgres_check(infra.database_url),
+            "kafka": kafka_check(infra.kafka_bootstrap_servers),
+            "background": background_tasks_alive,
+        },
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        applied = await migrate(
+            infra.database_url,
+            definition.schema,
+            [definition.migrations] if definition.migrations else [],
+        )
+        if applied:
+            log.info("migrations applied", service=definition.name, migrations=applied)
+        await pool.open(wait=True)
+        stoppers: list[Callable[[], None]] = []
+        if definition.publishes:
+            relay = OutboxRelay(
+                infra.database_url, definition.schema, infra.kafka_bootstrap_servers,
+                RelayMetrics.register(registry),
+            )  # fmt: skip
+            running.tasks["relay"] = asyncio.create_task(relay.run(), name="relay")
+            stoppers.append(relay.stop)
+        consumer_metrics = ConsumerMetrics.register(registry)
+        for spec in definition.consumers(context):
+            runner = ConsumerRunner(spec, pool, infra.kafka_bootstrap_servers, consumer_metrics)
+            running.tasks[f"consumer:{spec.name}"] = asyncio.create_task(
+                runner.run(), name=f"consumer:{spec.name}"
+            )
+            stoppers.append(runner.stop)
+        app.state.context = context
+        try:
+            yield
+        finally:
+            for stop in stoppers:
+                stop()
+            for name, task in running.tasks.items():
+                try:
+                    await asyncio.wait_for(task, timeout=30)
+                except Exception:  # a task that failed earlier: say so, keep stopping
+                    log.exception("background task ended with an error", task=name)
+            await pool.close()
+
+    app = create_service_app(info, registry, AuthSettings(), lifespan)
+    for router in definition.routers(context):
+        app.include_router(router)
+    return app
