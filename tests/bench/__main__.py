@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.bench import raw_infrastructure
+from tests.bench import event_runtime, raw_infrastructure
 
 
 def main() -> None:
     asyncio.run(raw_infrastructure.run())
+    asyncio.run(event_runtime.run())
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ previous version.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -86,6 +87,18 @@ def parse_ce_type(ce_type: str) -> tuple[str, int]:
     if not name or not version.isdigit():
         raise UnknownEventTypeError(f"malformed event type {ce_type!r} (expected '<name>.v<N>')")
     return name, int(version)
+
+
+def read_event_json(ce_type: str, raw: bytes) -> Event:
+    """Like `read_event`, from the JSON bytes: current versions are parsed in one pass."""
+    name, version = parse_ce_type(ce_type)
+    current = CURRENT.get(name)
+    if current is not None and version == current.VERSION:
+        return current.model_validate_json(raw)
+    data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise ValueError("event data must be a JSON object")
+    return read_event(ce_type, data)
 
 
 def read_event(ce_type: str, data: Payload) -> Event:

@@ -39,7 +39,7 @@ from tenacity import AsyncRetrying, RetryCallState, wait_exponential
 from credflow_common import failpoints
 from credflow_common.metrics import ConsumerMetrics
 from credflow_contracts.catalogue import UnknownEventTypeError
-from credflow_contracts.envelope import Envelope, EnvelopeError, header
+from credflow_contracts.envelope import Envelope, EnvelopeError
 from credflow_contracts.topics import dlq_topic
 
 log = structlog.get_logger("credflow.consumer")
@@ -262,8 +262,10 @@ class ConsumerRunner:
 
     async def _prepare(self, record: Record) -> _Item:
         """Parse a record; skip what is not ours to apply; dead-letter what cannot be read."""
-        redrive_for = header(record.headers, REDRIVE_CONSUMER_HEADER)
-        if redrive_for is not None and redrive_for != self.spec.name:
+        redrive_for = next(
+            (value for name, value in record.headers if name == REDRIVE_CONSUMER_HEADER), None
+        )
+        if redrive_for is not None and redrive_for.decode() != self.spec.name:
             self._count_skip(record, "redrive_for_other_consumer")
             return _Item(record, None)
         try:

@@ -6,6 +6,7 @@ exist or neither does. The relay (`credflow_common.relay`) later publishes the o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,7 +15,6 @@ from uuid import UUID
 
 import psycopg
 from psycopg import AsyncConnection, errors
-from psycopg.types.json import Jsonb
 
 from credflow_common.errors import ConcurrencyError
 from credflow_contracts.catalogue import read_event
@@ -70,9 +70,6 @@ class EventStore:
         transaction. Raises `ConcurrencyError` when the stream is not at `expected_version`."""
         if not events:
             return []
-        current = await self.current_version(conn, stream_id)
-        if current != expected_version:
-            raise ConcurrencyError(stream_id, expected_version, current)
         now = datetime.now(UTC)
         envelopes = [
             Envelope(
@@ -86,6 +83,8 @@ class EventStore:
             )
             for offset, event in enumerate(events, start=1)
         ]
+        records = [envelope.to_kafka() for envelope in envelopes]
+        metadata_json = json.dumps(_metadata_json(metadata))
         event_rows = [
             (
                 stream_id,
@@ -93,33 +92,49 @@ class EventStore:
                 envelope.id,
                 envelope.type,
                 metadata.tenant_id,
-                Jsonb(envelope.event.model_dump(mode="json")),
-                Jsonb(_metadata_json(metadata)),
+                record.value.decode(),  # the event JSON, serialised once for both tables
+                metadata_json,
                 now,
             )
-            for envelope in envelopes
+            for envelope, record in zip(envelopes, records, strict=True)
         ]
-        outbox_rows = []
-        for envelope in envelopes:
-            record = envelope.to_kafka()
-            headers = [[name, value.decode()] for name, value in record.headers]
-            topic = self.topic_prefix + envelope.event.TOPIC
-            outbox_rows.append((topic, record.key, record.value, Jsonb(headers)))
+        outbox_rows = [
+            (
+                self.topic_prefix + envelope.event.TOPIC,
+                record.key,
+                record.value,
+                json.dumps([[name, value.decode()] for name, value in record.headers]),
+            )
+            for envelope, record in zip(envelopes, records, strict=True)
+        ]
         try:
-            async with conn.cursor() as cur:
+            # A savepoint, so a conflict leaves the caller's transaction usable; a pipeline, so
+            # the whole append costs one round trip to the database.
+            async with conn.transaction(), conn.pipeline(), conn.cursor() as cur:
                 await cur.executemany(
                     "INSERT INTO events (stream_id, version, event_id, event_type, tenant_id,"
-                    " data, metadata, recorded_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    " data, metadata, recorded_at)"
+                    " VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s)",
                     event_rows,
                 )
                 await cur.executemany(
-                    "INSERT INTO outbox (topic, key, value, headers) VALUES (%s, %s, %s, %s)",
+                    "INSERT INTO outbox (topic, key, value, headers)"
+                    " VALUES (%s, %s, %s, %s::jsonb)",
                     outbox_rows,
                 )
                 await cur.execute("SELECT pg_notify(%s, '')", (self.channel,))
-        except errors.UniqueViolation as exc:
-            # A concurrent writer committed the same version first.
-            raise ConcurrencyError(stream_id, expected_version, None) from exc
+                if expected_version > 0:
+                    # The unique key rejects a stream that moved ahead; this rejects one that is
+                    # behind (appending would leave a gap).
+                    await cur.execute(
+                        "SELECT 1 FROM events WHERE stream_id = %s AND version = %s",
+                        (stream_id, expected_version),
+                    )
+                    if await cur.fetchone() is None:
+                        raise _StreamBehindError
+        except (errors.UniqueViolation, _StreamBehindError) as exc:
+            actual = await self.current_version(conn, stream_id)
+            raise ConcurrencyError(stream_id, expected_version, actual) from exc
         return [
             RecordedEvent(
                 stream_id=stream_id,
@@ -165,6 +180,10 @@ class EventStore:
                 await cursor.fetchall()
             )
         ]
+
+
+class _StreamBehindError(Exception):
+    pass
 
 
 def _metadata_json(metadata: Metadata) -> dict[str, str]:
