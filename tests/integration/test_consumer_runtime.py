@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client import CollectorRegistry
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
@@ -22,6 +23,7 @@ from credflow_common.db import schema_pool
 from credflow_common.dlq import read_dead_letters
 from credflow_common.eventstore import EventStore, Metadata, RecordedEvent
 from credflow_common.kafka import topic_partitions
+from credflow_common.metrics import ConsumerMetrics
 from credflow_common.migrations import migrate
 from credflow_common.positions import wait_until_applied
 from credflow_common.relay import OutboxRelay, outbox_pending
@@ -177,9 +179,10 @@ async def test_poison_goes_to_the_dlq_the_consumer_moves_on_and_redrive_applies_
     poison = recorded[5]
     ends = await end_offsets(infra.kafka_bootstrap_servers, credentials_topic)
 
+    registry = CollectorRegistry()
     runner = ConsumerRunner(
         spec("projector", [credentials_topic]), pool, infra.kafka_bootstrap_servers,
-        settings=FAST_RETRIES,
+        ConsumerMetrics.register(registry), settings=FAST_RETRIES,
     )  # fmt: skip
     async with pool.connection() as conn:
         await conn.execute("INSERT INTO fixes VALUES ('poison')")  # the bystander is fine
@@ -225,6 +228,14 @@ async def test_poison_goes_to_the_dlq_the_consumer_moves_on_and_redrive_applies_
         await eventually(lambda: positions_reached(pool, "projector", ends_after))
         await eventually(lambda: positions_reached(other_pool, "bystander", ends_after))
 
+    def metric(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, {"consumer": "projector", **labels})
+
+    topic = {"topic": credentials_topic}
+    assert metric("credflow_consumer_dead_lettered_total", **topic) == 1
+    assert metric("credflow_consumer_processed_total", **topic) == 11
+    assert (metric("credflow_consumer_failed_total") or 0) >= FAST_RETRIES.max_retries
+    assert metric("credflow_consumer_skipped_total", **topic, reason="duplicate") == 1
     holder = str(poison.event.model_dump()["holder_id"])
     query = f"SELECT credentials FROM holder_totals WHERE holder_id = '{holder}'"  # noqa: S608
     assert await rows(pool, query) == [(1,)], "applied exactly once after two re-drives"

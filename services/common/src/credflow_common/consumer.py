@@ -86,6 +86,18 @@ class Delivery:
     def event_id(self) -> UUID:
         return self.envelope.id
 
+    def bind_log_context(self) -> None:
+        """Bind this event's tenant, correlation and causation ids to every log line that
+        follows (handlers call it per event; the runtime does for single records)."""
+        envelope = self.envelope
+        structlog.contextvars.bind_contextvars(
+            tenant_id=str(envelope.tenant_id),
+            event_id=str(envelope.id),
+            event_type=envelope.type,
+            correlation_id=str(envelope.correlation_id) if envelope.correlation_id else None,
+            causation_id=str(envelope.causation_id) if envelope.causation_id else None,
+        )
+
 
 Handler = Callable[[AsyncConnection[Any], Sequence[Delivery]], Awaitable[None]]
 """Applies a batch of events inside the consumer's transaction. It must not commit."""
@@ -336,6 +348,10 @@ class ConsumerRunner:
     async def _apply(self, items: Sequence[_Item]) -> None:
         started = asyncio.get_running_loop().time()
         deliveries = [item.delivery for item in items if item.delivery is not None]
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(consumer=self.spec.name, batch_size=len(items))
+        if len(deliveries) == 1:
+            deliveries[0].bind_log_context()
         async with self.pool.connection() as conn, conn.transaction():
             fresh = await self._claim_in_inbox(conn, deliveries)
             if fresh:
