@@ -4,7 +4,6 @@ SIGKILL mid-batch, dead letters and their re-drive, skipped records, read-your-w
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import subprocess
@@ -32,7 +31,7 @@ from credflow_contracts.topics import dlq_topic
 from tests.factories import ORG, credential_submitted
 from tests.infrastructure import Infrastructure
 from tests.integration.runtime_support import create_model, spec
-from tests.polling import eventually
+from tests.polling import eventually, running
 
 pytestmark = pytest.mark.integration
 Pool = AsyncConnectionPool[AsyncConnection[Any]]
@@ -70,16 +69,6 @@ async def rows(pool: Pool, query: str) -> list[tuple[Any, ...]]:
     async with pool.connection() as conn:
         cursor = await conn.execute(query)
         return await cursor.fetchall()
-
-
-@contextlib.asynccontextmanager
-async def consuming(runner: ConsumerRunner) -> AsyncIterator[ConsumerRunner]:
-    task = asyncio.create_task(runner.run())
-    try:
-        yield runner
-    finally:
-        runner.stop()
-        await asyncio.wait_for(task, 30)
 
 
 @pytest.fixture
@@ -155,7 +144,7 @@ async def test_consumer_killed_mid_batch_resumes_and_matches_a_clean_run(
     clean = ConsumerRunner(
         spec("clean-run", [credentials_topic]), other_pool, infra.kafka_bootstrap_servers
     )
-    async with consuming(clean):
+    async with running(clean):
         await eventually(lambda: positions_reached(other_pool, "clean-run", ends))
 
     for table in ("holder_totals", "credential_rows"):
@@ -194,7 +183,7 @@ async def test_poison_goes_to_the_dlq_the_consumer_moves_on_and_redrive_applies_
     async with pool.connection() as conn:
         await conn.execute("DELETE FROM fixes")  # ...but the projector is not, yet
 
-    async with consuming(runner), consuming(bystander):
+    async with running(runner), running(bystander):
         await eventually(lambda: positions_reached(pool, "projector", ends))
         assert (await rows(pool, "SELECT count(*) FROM holder_totals"))[0][0] == 10
 
@@ -275,7 +264,7 @@ async def test_malformed_records_are_dead_lettered_and_unknown_types_skipped(
     runner = ConsumerRunner(
         spec("projector", [credentials_topic]), pool, infra.kafka_bootstrap_servers
     )
-    async with consuming(runner):
+    async with running(runner):
         await eventually(lambda: positions_reached(pool, "projector", ends))
     assert (await rows(pool, "SELECT sum(credentials) FROM holder_totals"))[0][0] == 2
     letters = await read_dead_letters(infra.kafka_bootstrap_servers, dlq_topic(credentials_topic))
@@ -293,6 +282,6 @@ async def test_read_your_writes_waits_for_the_consumer(
     runner = ConsumerRunner(
         spec("projector", [credentials_topic]), pool, infra.kafka_bootstrap_servers
     )
-    async with consuming(runner):
+    async with running(runner):
         assert await wait_until_applied(pool, "projector", recorded[-1].event_id, timeout_s=60)
         assert (await rows(pool, "SELECT count(*) FROM holder_totals"))[0][0] >= 1

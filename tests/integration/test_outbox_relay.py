@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import subprocess
 import sys
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
@@ -24,7 +23,7 @@ from tests.factories import ORG, credential_submitted
 from tests.infrastructure import Infrastructure
 from tests.integration.kafka_support import Landed, read_topic
 from tests.integration.runtime_support import spec
-from tests.polling import eventually
+from tests.polling import eventually, running
 
 pytestmark = pytest.mark.integration
 Pool = AsyncConnectionPool[AsyncConnection[Any]]
@@ -60,16 +59,6 @@ def first_occurrences_by_key(landed: list[Landed]) -> dict[str, list[UUID]]:
 
 def leads(relay: OutboxRelay) -> bool:
     return relay.is_leader
-
-
-@contextlib.asynccontextmanager
-async def running(relay: OutboxRelay) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(relay.run())
-    try:
-        yield task
-    finally:
-        relay.stop()
-        await asyncio.wait_for(task, 30)
 
 
 def relay_process(

@@ -8,7 +8,7 @@ event, or until the timeout, and then answers with what it has.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -44,15 +44,7 @@ async def wait_until_applied(
     timeout_s: float,
 ) -> bool:
     """Wait until `consumer` has applied `event_id`; False if the timeout passed first."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while True:
-        async with pool.connection() as conn:
-            if await has_applied(conn, consumer, event_id):
-                return True
-        if loop.time() >= deadline:
-            return False
-        await asyncio.sleep(min(POLL_INTERVAL_S, max(deadline - loop.time(), 0)))
+    return await _wait(pool, lambda conn: has_applied(conn, consumer, event_id), timeout_s)
 
 
 async def wait_until_reached(
@@ -61,11 +53,20 @@ async def wait_until_reached(
     offsets: Mapping[tuple[str, int], int],
     timeout_s: float,
 ) -> bool:
+    """Wait until `consumer` is past every given offset; False if the timeout passed first."""
+    return await _wait(pool, lambda conn: has_reached(conn, consumer, offsets), timeout_s)
+
+
+async def _wait(
+    pool: AsyncConnectionPool[AsyncConnection[Any]],
+    done: Callable[[AsyncConnection[Any]], Awaitable[bool]],
+    timeout_s: float,
+) -> bool:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:
         async with pool.connection() as conn:
-            if await has_reached(conn, consumer, offsets):
+            if await done(conn):
                 return True
         if loop.time() >= deadline:
             return False
