@@ -5,7 +5,8 @@ asymmetric algorithms) verified against an identity provider's JWKS URL. Claims:
 `sub` (user id), `org` (organisation id), `roles`, `permissions`, and optionally `name`.
 
 Every route that touches tenant data takes the organisation from its path and calls
-`principal.require_organisation(org)`: a token of another organisation gets 403.
+`principal.require_organisation(org)`: a token of another organisation gets 404, exactly as if
+the object did not exist, so nothing about other tenants leaks (not even that an id exists).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from credflow_common.problems import ProblemError
 
 DEV_SECRET = "credflow-development-secret-change-me"  # noqa: S105 - development only
+PLATFORM_PERMISSION = "platform:organisations"
+"""Held by platform operators: may create organisations."""
 
 
 class AuthSettings(BaseSettings):
@@ -52,12 +55,18 @@ class Principal:
 
     def require_organisation(self, organisation_id: UUID) -> None:
         if organisation_id != self.organisation_id:
+            raise ProblemError(404, "Not Found", f"no organisation {organisation_id}")
+
+    def require_role(self, *roles: str) -> None:
+        """403 unless the caller has one of `roles` (admins pass every role check)."""
+        if not self.has_role("admin", *roles):
             raise ProblemError(
-                403,
-                "Forbidden",
-                "your token does not belong to this organisation",
-                type="https://credflow.dev/problems/wrong-organisation",
+                403, "Forbidden", f"this needs one of the roles: {', '.join(('admin', *roles))}"
             )
+
+    @property
+    def is_platform_operator(self) -> bool:
+        return PLATFORM_PERMISSION in self.permissions
 
 
 @dataclass

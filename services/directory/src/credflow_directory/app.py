@@ -1,18 +1,25 @@
-"""Composition root of the directory service.
+"""Composition root of the directory service: organisations and their reference data.
 
-Until the service's own issue lands it runs only the shared runtime: its schema and
-migrations, an outbox relay, and the operational endpoints (/health, /ready, /metrics).
+HTTP routes: `credflow_directory.api.build_router`. It publishes on `credflow.directory` and
+consumes nothing.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from fastapi import FastAPI
 
 from credflow_common.service import ServiceDefinition
 from credflow_common.service import create_app as create_service
 from credflow_common.settings import InfraSettings
+from credflow_directory.api import build_router
 
-DEFINITION = ServiceDefinition(name="directory")
+DEFINITION = ServiceDefinition(
+    name="directory",
+    migrations=Path(__file__).resolve().parent / "migrations",
+    routers=lambda context: [build_router(context)],
+)
 
 
 def create_app(infra: InfraSettings) -> FastAPI:

@@ -1,0 +1,163 @@
+"""Request bodies of the directory API. Unknown fields are refused (422 naming the field)."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from credflow_contracts.events.directory import (
+    AssessmentQuestion,
+    DateFormat,
+    OrganisationSettings,
+    Role,
+)
+from credflow_contracts.events.values import MediaKind
+
+DEFAULT_ROLES: tuple[Role, ...] = ("worker",)
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _email(value: str) -> str:
+    value = value.strip()
+    if not EMAIL.match(value):
+        raise ValueError("not an email address")
+    return value
+
+
+def _time_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name such as Australia/Sydney)"
+        ) from None
+    return value
+
+
+Email = Annotated[str, AfterValidator(_email)]
+TimeZone = Annotated[str, AfterValidator(_time_zone)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SettingsInput(Input):
+    credential_management: Literal["self_service", "admin_managed"] | None = None
+    validation_required: bool | None = None
+    reviewer_routing: Literal["managers", "group_admins", "reviewer_group"] | None = None
+    reviewer_group_id: UUID | None = None
+    review_notifications: Literal["immediate", "digest"] | None = None
+    expiring_soon_days: int | None = Field(default=None, ge=1, le=365)
+    allowed_media_kinds: list[MediaKind] | None = Field(default=None, min_length=1)
+    max_media_bytes: int | None = Field(default=None, ge=1024, le=200 * 1024 * 1024)
+    default_date_format: DateFormat | None = None
+    time_zone: TimeZone | None = None
+
+
+class AdminInput(Input):
+    email: Email
+    name: Name
+
+
+class OrganisationInput(Input):
+    name: Name
+    organisation_id: UUID | None = None
+    settings: SettingsInput = Field(default_factory=SettingsInput)
+    admin: AdminInput
+
+
+class UserInput(Input):
+    email: Email
+    name: Name
+    manager_id: UUID | None = None
+    company_id: UUID | None = None
+    group_ids: list[UUID] = Field(default_factory=list)
+    roles: list[Role] = Field(default_factory=lambda: list(DEFAULT_ROLES), min_length=1)
+    permissions: list[Literal["users:manage"]] = Field(default_factory=list)
+    date_format: DateFormat | None = None
+    time_zone: TimeZone | None = None
+
+
+class UserPatch(Input):
+    email: Email | None = None
+    name: Name | None = None
+    manager_id: UUID | None = None
+    company_id: UUID | None = None
+    group_ids: list[UUID] | None = None
+    roles: list[Role] | None = Field(default=None, min_length=1)
+    permissions: list[Literal["users:manage"]] | None = None
+    date_format: DateFormat | None = None
+    time_zone: TimeZone | None = None
+
+
+class CompanyInput(Input):
+    name: Name
+
+
+class CompanyPatch(Input):
+    name: Name | None = None
+    archived: bool | None = None
+
+
+class GroupInput(Input):
+    name: Name
+    admin_ids: list[UUID] = Field(default_factory=list)
+
+
+class GroupPatch(Input):
+    name: Name | None = None
+    admin_ids: list[UUID] | None = None
+
+
+class CredentialTypeInput(Input):
+    name: Name
+    expires: bool = True
+    default_validity_months: int | None = Field(default=None, ge=1, le=1200)
+    validation_required: bool | None = None
+    media_required: bool = False
+    allowed_media_kinds: list[MediaKind] | None = Field(default=None, min_length=1)
+    internal_equivalent_id: UUID | None = None
+    credits: float | None = Field(default=None, ge=0)
+
+
+class CredentialTypePatch(Input):
+    name: Name | None = None
+    expires: bool | None = None
+    default_validity_months: int | None = Field(default=None, ge=1, le=1200)
+    validation_required: bool | None = None
+    media_required: bool | None = None
+    allowed_media_kinds: list[MediaKind] | None = Field(default=None, min_length=1)
+    internal_equivalent_id: UUID | None = None
+    credits: float | None = Field(default=None, ge=0)
+
+
+class RequirementInput(Input):
+    credential_type_id: UUID
+    scope: Literal["all_workers", "company", "group"]
+    company_id: UUID | None = None
+    group_id: UUID | None = None
+
+
+class AssessmentInput(Input):
+    name: Name
+    questions: list[AssessmentQuestion] = Field(min_length=1)
+
+
+class AnswersInput(Input):
+    user_id: UUID | None = Field(default=None, description="Whose answers; default: the caller.")
+    answers: dict[UUID, bool]
+
+
+def settings_changes(patch: SettingsInput) -> dict[str, object]:
+    """The fields a patch sets (explicit nulls included, unset ones left out)."""
+    return patch.model_dump(exclude_unset=True)
+
+
+def default_settings(patch: SettingsInput) -> OrganisationSettings:
+    return OrganisationSettings.model_validate(settings_changes(patch))
