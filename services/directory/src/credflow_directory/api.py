@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request
 from psycopg import AsyncConnection
 
 from credflow_common import idempotency
@@ -981,7 +981,7 @@ def build_router(context: ServiceContext) -> APIRouter:
     @router.get("/{org}/assessments/{assessment_id}/answers/{user_id}")
     async def get_answers(
         org: UUID, assessment_id: UUID, user_id: UUID, principal: CurrentPrincipal
-    ) -> Response | dict[str, Any]:
+    ) -> dict[str, Any]:
         principal.require_organisation(org)
         if user_id != principal.user_id:
             require_staff(principal, org)
