@@ -40,10 +40,16 @@ class DirectoryApi:
     async def create_org(self, name: str, **settings: Any) -> Org:
         response = await self.client.post(
             "/organisations",
-            json={"name": name, "settings": settings,
-                  "admin": {"email": f"admin@{name.lower().replace(' ', '')}.test", "name": "Ada Admin"}},
+            json={
+                "name": name,
+                "settings": settings,
+                "admin": {
+                    "email": f"admin@{name.lower().replace(' ', '')}.test",
+                    "name": "Ada Admin",
+                },
+            },
             headers=self.platform,
-        )  # fmt: skip
+        )
         assert response.status_code == 201, response.text
         body = response.json()
         org, admin = UUID(body["organisation_id"]), UUID(body["admin_user_id"])
@@ -51,9 +57,10 @@ class DirectoryApi:
 
     async def create_user(self, org: Org, email: str, **fields: Any) -> dict[str, Any]:
         response = await self.client.post(
-            org.url("/users"), json={"email": email, "name": email.split("@")[0], **fields},
+            org.url("/users"),
+            json={"email": email, "name": email.split("@")[0], **fields},
             headers=org.admin,
-        )  # fmt: skip
+        )
         assert response.status_code == 201, response.text
         user: dict[str, Any] = response.json()
         return user

@@ -26,42 +26,86 @@ async def test_every_kind_of_change_is_published_and_parses_with_the_contracts(
     api, org = directory.client, await directory.create_org("Acme Mining")
     admin = org.admin
     group = (await api.post(org.url("/groups"), json={"name": "Site crew"}, headers=admin)).json()
-    await api.patch(org.url(f"/groups/{group['group_id']}"), json={"admin_ids": [str(org.admin_id)]},
-                    headers=admin)  # fmt: skip
-    await api.patch(org.url("/settings"), headers=admin,
-                    json={"expiring_soon_days": 45, "reviewer_routing": "reviewer_group",
-                          "reviewer_group_id": group["group_id"]})  # fmt: skip
+    await api.patch(
+        org.url(f"/groups/{group['group_id']}"),
+        json={"admin_ids": [str(org.admin_id)]},
+        headers=admin,
+    )
+    await api.patch(
+        org.url("/settings"),
+        headers=admin,
+        json={
+            "expiring_soon_days": 45,
+            "reviewer_routing": "reviewer_group",
+            "reviewer_group_id": group["group_id"],
+        },
+    )
     company = (
         await api.post(org.url("/companies"), json={"name": "Drill Co"}, headers=admin)
     ).json()
-    await api.patch(org.url(f"/companies/{company['company_id']}"), json={"name": "Drill Co Pty"},
-                    headers=admin)  # fmt: skip
-    worker = await directory.create_user(org, "wendy@acme.test", company_id=company["company_id"],
-                                         manager_id=str(org.admin_id))  # fmt: skip
-    await api.patch(org.url(f"/users/{worker['user_id']}"), json={"time_zone": "Australia/Perth"},
-                    headers=admin)  # fmt: skip
+    await api.patch(
+        org.url(f"/companies/{company['company_id']}"), json={"name": "Drill Co Pty"}, headers=admin
+    )
+    worker = await directory.create_user(
+        org, "wendy@acme.test", company_id=company["company_id"], manager_id=str(org.admin_id)
+    )
+    await api.patch(
+        org.url(f"/users/{worker['user_id']}"), json={"time_zone": "Australia/Perth"}, headers=admin
+    )
     await api.post(org.url(f"/users/{worker['user_id']}/deactivate"), headers=admin)
     await api.post(org.url(f"/users/{worker['user_id']}/reactivate"), headers=admin)
-    licence = (await api.post(org.url("/credential-types"), headers=admin,
-                              json={"name": "Driver's licence", "default_validity_months": 60})).json()  # fmt: skip
-    await api.patch(org.url(f"/credential-types/{licence['credential_type_id']}"),
-                    json={"media_required": True}, headers=admin)  # fmt: skip
+    licence = (
+        await api.post(
+            org.url("/credential-types"),
+            headers=admin,
+            json={"name": "Driver's licence", "default_validity_months": 60},
+        )
+    ).json()
+    await api.patch(
+        org.url(f"/credential-types/{licence['credential_type_id']}"),
+        json={"media_required": True},
+        headers=admin,
+    )
     old = (
         await api.post(org.url("/credential-types"), json={"name": "Old ticket"}, headers=admin)
     ).json()
     await api.post(org.url(f"/credential-types/{old['credential_type_id']}/archive"), headers=admin)
-    requirement = (await api.post(org.url("/requirements"), headers=admin, json={
-        "credential_type_id": licence["credential_type_id"], "scope": "company",
-        "company_id": company["company_id"]})).json()  # fmt: skip
-    temporary = (await api.post(org.url("/requirements"), headers=admin, json={
-        "credential_type_id": licence["credential_type_id"], "scope": "all_workers"})).json()  # fmt: skip
+    requirement = (
+        await api.post(
+            org.url("/requirements"),
+            headers=admin,
+            json={
+                "credential_type_id": licence["credential_type_id"],
+                "scope": "company",
+                "company_id": company["company_id"],
+            },
+        )
+    ).json()
+    temporary = (
+        await api.post(
+            org.url("/requirements"),
+            headers=admin,
+            json={"credential_type_id": licence["credential_type_id"], "scope": "all_workers"},
+        )
+    ).json()
     await api.delete(org.url(f"/requirements/{temporary['requirement_id']}"), headers=admin)
     question = str(uuid7())
-    assessment = (await api.post(org.url("/assessments"), headers=admin, json={
-        "name": "Site induction",
-        "questions": [{"question_id": question, "text": "Do you drive on site?",
-                       "requires_credential_type_ids": [licence["credential_type_id"]]}],
-    })).json()  # fmt: skip
+    assessment = (
+        await api.post(
+            org.url("/assessments"),
+            headers=admin,
+            json={
+                "name": "Site induction",
+                "questions": [
+                    {
+                        "question_id": question,
+                        "text": "Do you drive on site?",
+                        "requires_credential_type_ids": [licence["credential_type_id"]],
+                    }
+                ],
+            },
+        )
+    ).json()
     answer = await api.post(
         org.url(f"/assessments/{assessment['assessment_id']}/answers"),
         json={"answers": {question: True}},
@@ -76,8 +120,11 @@ async def test_every_kind_of_change_is_published_and_parses_with_the_contracts(
     assert seen == DIRECTORY_EVENT_TYPES
     assert {record.key for record in landed} == {str(org.id).encode()}, "keyed by organisation"
     assert all(record.envelope.tenant_id == org.id for record in landed)
-    changes = [r.envelope.event for r in landed
-               if isinstance(r.envelope.event, directory_events.UserUpdated)]  # fmt: skip
+    changes = [
+        r.envelope.event
+        for r in landed
+        if isinstance(r.envelope.event, directory_events.UserUpdated)
+    ]
     assert [c.changed for c in changes] == [["time_zone"], ["status"], ["status"]]
     assert changes[1].user.status == "deactivated"
 
@@ -95,14 +142,21 @@ async def test_another_organisations_objects_are_not_found_and_cannot_be_changed
     b_group = (await api.post(b.url("/groups"), json={"name": "B crew"}, headers=b.admin)).json()
 
     reads = [
-        b.url(), b.url("/users"), b.url(f"/users/{b_user['user_id']}"), b.url("/companies"),
-        b.url(f"/companies/{b_company['company_id']}"), b.url("/credential-types"),
-        b.url(f"/credential-types/{b_type['credential_type_id']}"), b.url("/requirements"),
-        b.url("/groups"), b.url("/assessments"),
+        b.url(),
+        b.url("/users"),
+        b.url(f"/users/{b_user['user_id']}"),
+        b.url("/companies"),
+        b.url(f"/companies/{b_company['company_id']}"),
+        b.url("/credential-types"),
+        b.url(f"/credential-types/{b_type['credential_type_id']}"),
+        b.url("/requirements"),
+        b.url("/groups"),
+        b.url("/assessments"),
         # B's ids under A's own organisation: not found either
-        a.url(f"/users/{b_user['user_id']}"), a.url(f"/companies/{b_company['company_id']}"),
+        a.url(f"/users/{b_user['user_id']}"),
+        a.url(f"/companies/{b_company['company_id']}"),
         a.url(f"/credential-types/{b_type['credential_type_id']}"),
-    ]  # fmt: skip
+    ]
     for url in reads:
         response = await api.get(url, headers=a.admin)
         assert response.status_code == 404, (url, response.status_code)
@@ -118,11 +172,14 @@ async def test_another_organisations_objects_are_not_found_and_cannot_be_changed
         ("PATCH", b.url(f"/groups/{b_group['group_id']}"), {"name": "Renamed"}),
         ("POST", b.url("/credential-types"), {"name": "Fake"}),
         ("POST", b.url(f"/credential-types/{b_type['credential_type_id']}/archive"), None),
-        ("POST", b.url("/requirements"), {"credential_type_id": b_type["credential_type_id"],
-                                          "scope": "all_workers"}),
+        (
+            "POST",
+            b.url("/requirements"),
+            {"credential_type_id": b_type["credential_type_id"], "scope": "all_workers"},
+        ),
         ("PATCH", a.url(f"/users/{b_user['user_id']}"), {"name": "Hijacked"}),
         ("POST", a.url(f"/credential-types/{b_type['credential_type_id']}/archive"), None),
-    ]  # fmt: skip
+    ]
     for method, url, body in writes:
         response = await api.request(method, url, json=body, headers=a.admin)
         assert response.status_code == 404, (method, url, response.status_code, response.text)
@@ -155,11 +212,17 @@ async def test_workers_cannot_change_directory_data(directory: DirectoryApi) -> 
         ("POST", org.url("/groups"), {"name": "Mine"}),
         ("POST", org.url("/credential-types"), {"name": "Mine"}),
         ("POST", org.url(f"/credential-types/{kind['credential_type_id']}/archive"), None),
-        ("POST", org.url("/requirements"), {"credential_type_id": kind["credential_type_id"],
-                                            "scope": "all_workers"}),
-        ("POST", org.url("/assessments"),
-         {"name": "A", "questions": [{"question_id": str(uuid7()), "text": "Q?"}]}),
-    ]  # fmt: skip
+        (
+            "POST",
+            org.url("/requirements"),
+            {"credential_type_id": kind["credential_type_id"], "scope": "all_workers"},
+        ),
+        (
+            "POST",
+            org.url("/assessments"),
+            {"name": "A", "questions": [{"question_id": str(uuid7()), "text": "Q?"}]},
+        ),
+    ]
     for method, url, body in attempts:
         response = await api.request(method, url, json=body, headers=as_worker)
         assert response.status_code == 403, (method, url, response.status_code, response.text)
@@ -172,15 +235,19 @@ async def test_workers_cannot_change_directory_data(directory: DirectoryApi) -> 
 async def test_duplicate_email_in_any_case_is_a_conflict(directory: DirectoryApi) -> None:
     api, org = directory.client, await directory.create_org("Delta")
     await directory.create_user(org, "Sam.Smith@Delta.test")
-    response = await api.post(org.url("/users"), json={"email": "sam.smith@delta.TEST", "name": "Sam"},
-                              headers=org.admin)  # fmt: skip
+    response = await api.post(
+        org.url("/users"), json={"email": "sam.smith@delta.TEST", "name": "Sam"}, headers=org.admin
+    )
     assert response.status_code == 409
     assert response.json()["errors"] == [
         {"path": "body.email", "message": "a user with this email already exists"}
     ]
     other = await directory.create_user(org, "other@delta.test")
-    renamed = await api.patch(org.url(f"/users/{other['user_id']}"),
-                              json={"email": "SAM.smith@delta.test"}, headers=org.admin)  # fmt: skip
+    renamed = await api.patch(
+        org.url(f"/users/{other['user_id']}"),
+        json={"email": "SAM.smith@delta.test"},
+        headers=org.admin,
+    )
     assert renamed.status_code == 409
     listing = (await api.get(org.url("/users"), params={"q": "smith"}, headers=org.admin)).json()
     assert [u["email"] for u in listing["items"]] == ["Sam.Smith@Delta.test"]
@@ -188,8 +255,9 @@ async def test_duplicate_email_in_any_case_is_a_conflict(directory: DirectoryApi
 
 async def test_invalid_settings_name_the_field_and_change_nothing(directory: DirectoryApi) -> None:
     api, org = directory.client, await directory.create_org("Echo")
-    bad_format = await api.patch(org.url("/settings"), json={"default_date_format": "DD.MM.YY"},
-                                 headers=org.admin)  # fmt: skip
+    bad_format = await api.patch(
+        org.url("/settings"), json={"default_date_format": "DD.MM.YY"}, headers=org.admin
+    )
     assert bad_format.status_code == 422
     assert [e["path"] for e in bad_format.json()["errors"]] == ["body.default_date_format"]
     bad_zone = await api.patch(
@@ -198,8 +266,9 @@ async def test_invalid_settings_name_the_field_and_change_nothing(directory: Dir
     assert bad_zone.json()["errors"][0]["path"] == "body.time_zone"
     unknown = await api.patch(org.url("/settings"), json={"colour": "blue"}, headers=org.admin)
     assert unknown.json()["errors"][0]["path"] == "body.colour"
-    no_group = await api.patch(org.url("/settings"), json={"reviewer_routing": "reviewer_group"},
-                               headers=org.admin)  # fmt: skip
+    no_group = await api.patch(
+        org.url("/settings"), json={"reviewer_routing": "reviewer_group"}, headers=org.admin
+    )
     assert no_group.status_code == 422
     assert no_group.json()["errors"][0]["path"] == "body.reviewer_group_id"
     settings = (await api.get(org.url(), headers=org.admin)).json()["settings"]
@@ -218,21 +287,31 @@ async def test_credential_type_rules(directory: DirectoryApi) -> None:
     )
     assert duplicate.status_code == 409
     assert duplicate.json()["errors"][0]["path"] == "body.name"
-    never = await api.post(org.url("/credential-types"), headers=org.admin,
-                           json={"name": "Induction", "expires": False, "default_validity_months": 12})  # fmt: skip
+    never = await api.post(
+        org.url("/credential-types"),
+        headers=org.admin,
+        json={"name": "Induction", "expires": False, "default_validity_months": 12},
+    )
     assert never.status_code == 422
     assert never.json()["errors"][0]["path"] == "body.default_validity_months"
     type_id = first.json()["credential_type_id"]
     await api.post(org.url(f"/credential-types/{type_id}/archive"), headers=org.admin)
-    assert (await api.patch(org.url(f"/credential-types/{type_id}"), json={"credits": 2},
-                            headers=org.admin)).status_code == 409  # fmt: skip
-    required = await api.post(org.url("/requirements"), headers=org.admin,
-                              json={"credential_type_id": type_id, "scope": "all_workers"})  # fmt: skip
+    assert (
+        await api.patch(
+            org.url(f"/credential-types/{type_id}"), json={"credits": 2}, headers=org.admin
+        )
+    ).status_code == 409
+    required = await api.post(
+        org.url("/requirements"),
+        headers=org.admin,
+        json={"credential_type_id": type_id, "scope": "all_workers"},
+    )
     assert required.status_code == 422
     listed = (await api.get(org.url("/credential-types"), headers=org.admin)).json()["items"]
     assert listed == []
-    with_archived = await api.get(org.url("/credential-types"), params={"include_archived": True},
-                                  headers=org.admin)  # fmt: skip
+    with_archived = await api.get(
+        org.url("/credential-types"), params={"include_archived": True}, headers=org.admin
+    )
     assert [t["archived"] for t in with_archived.json()["items"]] == [True]
 
 
@@ -266,10 +345,15 @@ async def test_bulk_sync_of_1000_users_writes_the_990_good_rows_and_reports_the_
     api, org = directory.client, await directory.create_org("Hotel")
     await api.post(org.url("/companies"), json={"name": "Bellhops"}, headers=org.admin)
     rows = [
-        {"email": f"guest{n}@hotel.test", "name": f"Guest {n}", "manager_email": "",
-         "company": "Bellhops" if n % 2 else "", "roles": "worker"}
+        {
+            "email": f"guest{n}@hotel.test",
+            "name": f"Guest {n}",
+            "manager_email": "",
+            "company": "Bellhops" if n % 2 else "",
+            "roles": "worker",
+        }
         for n in range(1000)
-    ]  # fmt: skip
+    ]
     rows[1]["manager_email"] = "guest0@hotel.test"  # a manager from the same file: fine
     bad = {
         10: ("email", {"email": "not-an-email"}),
@@ -285,8 +369,11 @@ async def test_bulk_sync_of_1000_users_writes_the_990_good_rows_and_reports_the_
     }
     for index, (_, change) in bad.items():
         rows[index].update(change)
-    response = await api.post(org.url("/users/sync"), content=sync_csv(rows),
-                              headers={**org.admin, "Content-Type": "text/csv"})  # fmt: skip
+    response = await api.post(
+        org.url("/users/sync"),
+        content=sync_csv(rows),
+        headers={**org.admin, "Content-Type": "text/csv"},
+    )
     assert response.status_code == 200, response.text
     report = response.json()
     assert report["rows"] == 1000
@@ -298,8 +385,13 @@ async def test_bulk_sync_of_1000_users_writes_the_990_good_rows_and_reports_the_
     users = []
     after = None
     while True:
-        page = (await api.get(org.url("/users"), params={"limit": 1000, **({"after": after} if after else {})},
-                              headers=org.admin)).json()  # fmt: skip
+        page = (
+            await api.get(
+                org.url("/users"),
+                params={"limit": 1000, **({"after": after} if after else {})},
+                headers=org.admin,
+            )
+        ).json()
         users += page["items"]
         if page["next"] is None:
             break
@@ -313,10 +405,16 @@ async def test_bulk_sync_of_1000_users_writes_the_990_good_rows_and_reports_the_
     assert guest1["manager_id"] == guest0["user_id"]
 
     # A second sync updates by email (any case) and leaves unchanged rows alone.
-    second = await api.post(org.url("/users/sync"), headers=org.admin, json={"users": [
-        {"email": "GUEST2@hotel.test", "name": "Guest Two"},
-        {"email": "guest3@hotel.test", "name": "Guest 3"},
-    ]})  # fmt: skip
+    second = await api.post(
+        org.url("/users/sync"),
+        headers=org.admin,
+        json={
+            "users": [
+                {"email": "GUEST2@hotel.test", "name": "Guest Two"},
+                {"email": "guest3@hotel.test", "name": "Guest 3"},
+            ]
+        },
+    )
     assert second.json() | {"errors": []} == {
         "rows": 2,
         "created": 0,
@@ -329,12 +427,18 @@ async def test_bulk_sync_of_1000_users_writes_the_990_good_rows_and_reports_the_
 
 async def test_unreadable_sync_files_are_refused_whole(directory: DirectoryApi) -> None:
     api, org = directory.client, await directory.create_org("India")
-    no_email = await api.post(org.url("/users/sync"), content=b"name\nAnn\n",
-                              headers={**org.admin, "Content-Type": "text/csv"})  # fmt: skip
+    no_email = await api.post(
+        org.url("/users/sync"),
+        content=b"name\nAnn\n",
+        headers={**org.admin, "Content-Type": "text/csv"},
+    )
     assert no_email.status_code == 422
     assert "email" in no_email.json()["detail"]
-    latin1 = await api.post(org.url("/users/sync"), content="email,name\nzoë@india.test,Zoë\n".encode("latin-1"),
-                            headers={**org.admin, "Content-Type": "text/csv"})  # fmt: skip
+    latin1 = await api.post(
+        org.url("/users/sync"),
+        content="email,name\nzoë@india.test,Zoë\n".encode("latin-1"),
+        headers={**org.admin, "Content-Type": "text/csv"},
+    )
     assert latin1.status_code == 422
     assert "UTF-8" in latin1.json()["detail"]
     users = (await api.get(org.url("/users"), headers=org.admin)).json()["items"]
@@ -345,19 +449,34 @@ async def test_assessment_answers_need_every_question(directory: DirectoryApi) -
     api, org = directory.client, await directory.create_org("Juliet")
     worker = await directory.create_user(org, "jo@juliet.test")
     q1, q2 = str(uuid7()), str(uuid7())
-    assessment = (await api.post(org.url("/assessments"), headers=org.admin, json={
-        "name": "Work at heights", "questions": [{"question_id": q1, "text": "Ladders?"},
-                                                 {"question_id": q2, "text": "Roofs?"}]})).json()  # fmt: skip
+    assessment = (
+        await api.post(
+            org.url("/assessments"),
+            headers=org.admin,
+            json={
+                "name": "Work at heights",
+                "questions": [
+                    {"question_id": q1, "text": "Ladders?"},
+                    {"question_id": q2, "text": "Roofs?"},
+                ],
+            },
+        )
+    ).json()
     as_worker = token(org.id, UUID(worker["user_id"]), "worker")
     url = org.url(f"/assessments/{assessment['assessment_id']}/answers")
     partial = await api.post(url, json={"answers": {q1: True}}, headers=as_worker)
     assert partial.status_code == 422
     assert partial.json()["errors"][0]["path"] == "body.answers"
-    for_someone_else = await api.post(url, json={"user_id": str(org.admin_id), "answers": {q1: True, q2: False}},
-                                      headers=as_worker)  # fmt: skip
+    for_someone_else = await api.post(
+        url,
+        json={"user_id": str(org.admin_id), "answers": {q1: True, q2: False}},
+        headers=as_worker,
+    )
     assert for_someone_else.status_code == 403
     ok = await api.post(url, json={"answers": {q1: True, q2: False}}, headers=as_worker)
     assert ok.status_code == 200
-    stored = await api.get(org.url(f"/assessments/{assessment['assessment_id']}/answers/{worker['user_id']}"),
-                           headers=as_worker)  # fmt: skip
+    stored = await api.get(
+        org.url(f"/assessments/{assessment['assessment_id']}/answers/{worker['user_id']}"),
+        headers=as_worker,
+    )
     assert stored.json()["answers"] == {q1: True, q2: False}
