@@ -124,6 +124,66 @@ def dlq_redrive(
     typer.echo(f"{len(chosen)} dead letter(s) re-driven")
 
 
+@app.command()
+def token(
+    org: str = typer.Option(..., help="organisation id"),
+    user: str = typer.Option(..., help="user id"),
+    role: list[str] = typer.Option(  # noqa: B008 - typer's documented style
+        ["worker"], help="admin, manager, reviewer, worker, client_viewer (repeatable)"
+    ),
+    permission: list[str] = typer.Option(  # noqa: B008 - typer's documented style
+        [], help="e.g. users:manage (repeatable)"
+    ),
+    hours: float = typer.Option(12, help="validity in hours"),
+) -> None:
+    """Mint a development token (HS256, CREDFLOW_AUTH_JWT_SECRET)."""
+    from datetime import timedelta
+    from uuid import UUID
+
+    from credflow_common.auth import AuthSettings, issue_dev_token
+
+    try:
+        org_id, user_id = UUID(org), UUID(user)
+    except ValueError as exc:
+        raise typer.BadParameter(f"not a UUID: {exc}", param_hint="--org/--user") from exc
+    typer.echo(
+        issue_dev_token(
+            user_id, org_id, role, permission, secret=AuthSettings().jwt_secret,
+            ttl=timedelta(hours=hours),
+        )
+    )  # fmt: skip
+
+
+@app.command()
+def demo(
+    url: str = typer.Option(
+        None, help="directory service URL (default: http://<host>:<directory port>)"
+    ),
+) -> None:
+    """Create the demo organisation (idempotent) and print tokens to try the API with."""
+    from credflow.demo import DemoError, create_demo
+
+    directory_url = (
+        url or f"http://{RuntimeSettings().http_host}:{_port_for(SERVICES['directory'])}"
+    )
+    try:
+        organisation = create_demo(directory_url)
+    except (DemoError, OSError) as exc:
+        typer.echo(f"demo failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    org = organisation.organisation_id
+    typer.echo(f"Demo organisation 'Demo Constructions': {org}")
+    typer.echo("Tokens (valid 12 hours):")
+    for label in ("admin", "manager", "reviewer", "worker", "client_viewer"):
+        person = organisation.people[label]
+        typer.echo(f"  {label:<14} {person['name']:<16} {person['email']}")
+        typer.echo(f"    export {label.upper()}_TOKEN={organisation.token(label)}")
+    base = f"{directory_url}/organisations/{org}"
+    typer.echo("Try:")
+    typer.echo(f'  curl -s -H "Authorization: Bearer $ADMIN_TOKEN" {base}/users')
+    typer.echo(f'  curl -s -H "Authorization: Bearer $WORKER_TOKEN" {base}/credential-types')
+
+
 @app.command("services")
 def list_services() -> None:
     """List every service with the URL it serves on."""

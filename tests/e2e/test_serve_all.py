@@ -90,3 +90,37 @@ def test_every_service_is_healthy_ready_and_has_migrated_its_own_schema(
     for name in running_system:
         mine = {table for schema, table in tables if schema == name}
         assert {"events", "outbox", "consumer_positions", "consumer_inbox"} <= mine, name
+
+
+def test_demo_organisation_loads_once_and_its_tokens_work(running_system: dict[str, str]) -> None:
+    directory = running_system["directory"]
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-m", "credflow", "demo", "--url", directory],
+            capture_output=True, text=True, check=True, timeout=120,
+        ).stdout
+        for _ in range(2)
+    ]  # fmt: skip
+    assert outputs[0].splitlines()[0] == outputs[1].splitlines()[0], "the same organisation"
+    tokens = {
+        line.split("=", 1)[0].split()[-1]: line.split("=", 1)[1]
+        for line in outputs[1].splitlines()
+        if line.strip().startswith("export ")
+    }
+    assert set(tokens) == {
+        "ADMIN_TOKEN", "MANAGER_TOKEN", "REVIEWER_TOKEN", "WORKER_TOKEN", "CLIENT_VIEWER_TOKEN"
+    }  # fmt: skip
+    org = outputs[0].split(": ")[1].splitlines()[0].strip()
+
+    def get(path: str, token: str) -> httpx.Response:
+        return httpx.get(f"{directory}/organisations/{org}{path}",
+                         headers={"Authorization": f"Bearer {token}"}, timeout=10)  # fmt: skip
+
+    users = get("/users", tokens["ADMIN_TOKEN"]).json()["items"]
+    assert len(users) == 11, "admin, 2 managers, reviewer, client viewer, 6 workers"
+    companies = {c["name"] for c in get("/companies", tokens["ADMIN_TOKEN"]).json()["items"]}
+    assert companies == {"Northwind Contracting", "Southbank Electrical"}
+    assert len(get("/credential-types", tokens["WORKER_TOKEN"]).json()["items"]) == 5
+    assert len(get("/requirements", tokens["WORKER_TOKEN"]).json()["items"]) == 4
+    assert get("/users", tokens["WORKER_TOKEN"]).status_code == 403
+    assert get("/users", tokens["CLIENT_VIEWER_TOKEN"]).status_code == 200
