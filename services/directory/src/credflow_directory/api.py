@@ -5,18 +5,20 @@ requirements and assessments. Reads are tenant-scoped (another organisation's ob
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request
 from psycopg import AsyncConnection
+from pydantic import BaseModel
 
 from credflow_common import idempotency
 from credflow_common.auth import CurrentPrincipal, Principal
 from credflow_common.eventstore import Metadata, RecordedEvent
 from credflow_common.problems import FieldError, ProblemError
 from credflow_common.service import ServiceContext
+from credflow_contracts.events.base import Event
 from credflow_contracts.events.directory import (
     AssessmentAnswered,
     AssessmentDefined,
@@ -48,80 +50,14 @@ from credflow_directory.inputs import (
     settings_changes,
 )
 from credflow_directory.store import DirectoryStore
-from credflow_directory.sync import SyncReport, parse_rows, sync_users
+from credflow_directory.sync import parse_rows, sync_users
 
 Conn = AsyncConnection[Any]
-Work = Callable[[Conn], Awaitable[tuple[dict[str, Any], list[RecordedEvent]]]]
+Body = dict[str, Any]
+Model = TypeVar("Model", bound=BaseModel)
+Check = Callable[[Conn], Awaitable[None]]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 STAFF_ROLES = ("manager", "reviewer", "client_viewer")
-
-
-class Directory:
-    """The service layer: runs each command in one transaction with its events."""
-
-    def __init__(self, context: ServiceContext) -> None:
-        self.context = context
-        self.store = DirectoryStore(context.event_store)
-
-    async def execute(
-        self,
-        request: Request,
-        principal: Principal,
-        key: str | None,
-        payload: Any,
-        work: Work,
-    ) -> dict[str, Any]:
-        async with self.context.pool.connection() as conn, conn.transaction():
-            fingerprint = idempotency.fingerprint([request.url.path, payload])
-            if key is not None:
-                earlier = await idempotency.claim(conn, principal.organisation_id, key, fingerprint)
-                if earlier is not None:
-                    return earlier
-            try:
-                body, recorded = await work(conn)
-            except DirectoryError as exc:
-                raise problem(exc) from exc
-            body = {**body, "position": str(recorded[-1].event_id) if recorded else None}
-            if key is not None:
-                await idempotency.record(conn, principal.organisation_id, key, body)
-            return body
-
-    def metadata(self, request: Request, principal: Principal, org: UUID) -> Metadata:
-        return Metadata(
-            tenant_id=org,
-            correlation_id=request.state.correlation_id,
-            actor_id=principal.user_id,
-        )
-
-    async def read(self, work: Callable[[Conn], Awaitable[Any]]) -> Any:
-        async with self.context.pool.connection() as conn:
-            try:
-                return await work(conn)
-            except DirectoryError as exc:
-                raise problem(exc) from exc
-
-    async def settings(self, conn: Conn, org: UUID) -> tuple[OrganisationCreated, int]:
-        found, version = await self.store.get(conn, org, "organisation", org, OrganisationCreated)
-        if found is None:
-            raise NotFoundError(f"no organisation {org}")
-        return found, version
-
-    async def check_references(
-        self, conn: Conn, org: UUID, user: UserState, field_prefix: str = "body"
-    ) -> None:
-        """Manager, company and groups must exist in this organisation."""
-        if user.manager_id is not None:
-            manager, _ = await self.store.get(conn, org, "user", user.manager_id, UserState)
-            if manager is None:
-                raise InvalidError("no such user", f"{field_prefix}.manager_id")
-        if user.company_id is not None:
-            company, _ = await self.store.get(conn, org, "company", user.company_id, CompanyState)
-            if company is None:
-                raise InvalidError("no such company", f"{field_prefix}.company_id")
-        for index, group_id in enumerate(user.group_ids):
-            group, _ = await self.store.get(conn, org, "group", group_id, GroupState)
-            if group is None:
-                raise InvalidError("no such group", f"{field_prefix}.group_ids.{index}")
 
 
 def problem(exc: DirectoryError) -> ProblemError:
@@ -142,10 +78,131 @@ def require_staff(principal: Principal, org: UUID) -> None:
         raise ProblemError(403, "Forbidden", "workers see only their own profile")
 
 
+class Directory:
+    """The service layer: each command in one transaction with its events and snapshot."""
+
+    def __init__(self, context: ServiceContext) -> None:
+        self.context = context
+        self.store = DirectoryStore(context.event_store)
+
+    async def execute(
+        self,
+        request: Request,
+        principal: Principal,
+        key: str | None,
+        payload: Any,
+        work: Callable[[Conn], Awaitable[tuple[Body, list[RecordedEvent]]]],
+    ) -> Body:
+        """Run `work` in a transaction, honouring the idempotency key; add `position`."""
+        async with self.context.pool.connection() as conn, conn.transaction():
+            fingerprint = idempotency.fingerprint([request.url.path, payload])
+            if key is not None:
+                earlier = await idempotency.claim(conn, principal.organisation_id, key, fingerprint)
+                if earlier is not None:
+                    return earlier
+            try:
+                body, recorded = await work(conn)
+            except DirectoryError as exc:
+                raise problem(exc) from exc
+            body = {**body, "position": str(recorded[-1].event_id) if recorded else None}
+            if key is not None:
+                await idempotency.record(conn, principal.organisation_id, key, body)
+            return body
+
+    async def change(
+        self,
+        request: Request,
+        principal: Principal,
+        org: UUID,
+        key: str | None,
+        payload: Any,
+        kind: str,
+        entity_id: UUID | str,
+        model: type[Model],
+        decide: Callable[[Model | None], Sequence[Event]],
+        check: Callable[[Conn, BaseModel], Awaitable[None]] | None = None,
+    ) -> Body:
+        """Load an entity, decide, check the new state's references, store events + snapshot."""
+
+        async def work(conn: Conn) -> tuple[Body, list[RecordedEvent]]:
+            await self.organisation(conn, org)
+            current, version = await self.store.get(conn, org, kind, entity_id, model)
+            events = decide(current)
+            state = domain.fold(current, events)
+            if check is not None and events and state is not None:
+                await check(conn, state)
+            meta = Metadata(org, request.state.correlation_id, actor_id=principal.user_id)
+            recorded = await self.store.save(
+                conn, org, kind, entity_id, version, events, state, meta
+            )
+            body = state.model_dump(mode="json") if state is not None else {"removed": True}
+            return body, recorded
+
+        return await self.execute(request, principal, key, payload, work)
+
+    async def read(self, work: Callable[[Conn], Awaitable[Model]]) -> Model:
+        async with self.context.pool.connection() as conn:
+            try:
+                return await work(conn)
+            except DirectoryError as exc:
+                raise problem(exc) from exc
+
+    async def one(self, org: UUID, kind: str, entity_id: UUID | str, model: type[Model]) -> Body:
+        async def work(conn: Conn) -> Model:
+            found, _ = await self.store.get(conn, org, kind, entity_id, model)
+            if found is None:
+                raise NotFoundError(f"no such {kind.replace('_', ' ')}")
+            return found
+
+        return (await self.read(work)).model_dump(mode="json")
+
+    async def many(
+        self,
+        org: UUID,
+        kind: str,
+        model: type[Model],
+        where: str = "",
+        params: Sequence[Any] = (),
+        limit: int = 100_000,
+        after: str | None = None,
+    ) -> list[Body]:
+        async with self.context.pool.connection() as conn:
+            found = await self.store.select(conn, org, kind, model, where, params, limit, after)
+        return [item.model_dump(mode="json") for item in found]
+
+    async def organisation(self, conn: Conn, org: UUID) -> tuple[OrganisationCreated, int]:
+        found, version = await self.store.get(conn, org, "organisation", org, OrganisationCreated)
+        if found is None:
+            raise NotFoundError(f"no organisation {org}")
+        return found, version
+
+    async def exists(self, conn: Conn, org: UUID, kind: str, entity_id: UUID, field: str) -> None:
+        if not await self.store.exists(conn, org, kind, entity_id):
+            raise InvalidError(f"no such {kind.replace('_', ' ')}", field)
+
+    async def check_user(self, conn: Conn, org: UUID, user: BaseModel) -> None:
+        """A user's manager, company and groups exist in this organisation."""
+        assert isinstance(user, UserState)
+        if user.manager_id is not None:
+            await self.exists(conn, org, "user", user.manager_id, "body.manager_id")
+        if user.company_id is not None:
+            await self.exists(conn, org, "company", user.company_id, "body.company_id")
+        for index, group_id in enumerate(user.group_ids):
+            await self.exists(conn, org, "group", group_id, f"body.group_ids.{index}")
+
+    async def check_group(self, conn: Conn, org: UUID, group: BaseModel) -> None:
+        assert isinstance(group, GroupState)
+        for index, admin_id in enumerate(group.admin_ids):
+            await self.exists(conn, org, "user", admin_id, f"body.admin_ids.{index}")
+
+
 def build_router(context: ServiceContext) -> APIRouter:
     directory = Directory(context)
     store = directory.store
     router = APIRouter(prefix="/organisations", tags=["directory"])
+
+    def meta(request: Request, principal: Principal, org: UUID) -> Metadata:
+        return Metadata(org, request.state.correlation_id, actor_id=principal.user_id)
 
     # -- organisations --------------------------------------------------------------------------
 
@@ -155,25 +212,21 @@ def build_router(context: ServiceContext) -> APIRouter:
         request: Request,
         principal: CurrentPrincipal,
         idempotency_key: IdempotencyKey = None,
-    ) -> dict[str, Any]:
+    ) -> Body:
         """Create an organisation with its first admin. Platform operators only."""
         if not principal.is_platform_operator:
             raise ProblemError(403, "Forbidden", "creating organisations is for platform operators")
-        org = body.organisation_id or uuid7()
-        admin_id = uuid7()
+        org, admin_id = body.organisation_id or uuid7(), uuid7()
         settings = default_settings(body.settings)
 
-        async def work(conn: Conn) -> tuple[dict[str, Any], list[RecordedEvent]]:
+        async def work(conn: Conn) -> tuple[Body, list[RecordedEvent]]:
             existing, _ = await store.get(conn, org, "organisation", org, OrganisationCreated)
             events = domain.create_organisation(
                 existing.settings if existing else None, org, body.name, settings
             )
-            meta = Metadata(
-                tenant_id=org,
-                correlation_id=request.state.correlation_id,
-                actor_id=principal.user_id,
+            recorded = await store.save(
+                conn, org, "organisation", org, 0, events, events[0], meta(request, principal, org)
             )
-            recorded = await store.save(conn, org, "organisation", org, 0, events, events[0], meta)
             admin = UserState(
                 user_id=admin_id,
                 email=body.admin.email,
@@ -183,28 +236,24 @@ def build_router(context: ServiceContext) -> APIRouter:
                 permissions=["users:manage"],
             )
             recorded += await store.save(
-                conn, org, "user", admin_id, 0, domain.create_user(org, None, admin), admin, meta
+                conn,
+                org,
+                "user",
+                admin_id,
+                0,
+                domain.create_user(org, None, admin),
+                admin,
+                meta(request, principal, org),
             )
             return {"organisation_id": str(org), "admin_user_id": str(admin_id)}, recorded
 
-        return await directory.execute(
-            request, principal, idempotency_key, body.model_dump(mode="json"), work
-        )
+        payload = body.model_dump(mode="json")
+        return await directory.execute(request, principal, idempotency_key, payload, work)
 
     @router.get("/{org}")
-    async def get_organisation(org: UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+    async def get_organisation(org: UUID, principal: CurrentPrincipal) -> Body:
         principal.require_organisation(org)
-
-        async def work(conn: Conn) -> dict[str, Any]:
-            found, _ = await directory.settings(conn, org)
-            return {
-                "organisation_id": str(org),
-                "name": found.name,
-                "settings": found.settings.model_dump(mode="json"),
-            }
-
-        result: dict[str, Any] = await directory.read(work)
-        return result
+        return await directory.one(org, "organisation", org, OrganisationCreated)
 
     @router.patch("/{org}/settings")
     async def change_settings(
@@ -213,34 +262,33 @@ def build_router(context: ServiceContext) -> APIRouter:
         request: Request,
         principal: CurrentPrincipal,
         idempotency_key: IdempotencyKey = None,
-    ) -> dict[str, Any]:
+    ) -> Body:
         require_admin(principal, org)
         changes = settings_changes(body)
 
-        async def work(conn: Conn) -> tuple[dict[str, Any], list[RecordedEvent]]:
-            current, version = await directory.settings(conn, org)
+        async def check(conn: Conn, state: BaseModel) -> None:
             if body.reviewer_group_id is not None:
-                group, _ = await store.get(conn, org, "group", body.reviewer_group_id, GroupState)
-                if group is None:
-                    raise InvalidError("no such group", "body.reviewer_group_id")
-            events = domain.change_settings(org, current.settings, changes, principal.user_id)
-            updated = current.settings
-            if events:
-                updated = events[0].settings
-            snapshot = current.model_copy(update={"settings": updated})
-            recorded = await store.save(
-                conn,
-                org,
-                "organisation",
-                org,
-                version,
-                events,
-                snapshot,
-                directory.metadata(request, principal, org),
-            )
-            return {"settings": updated.model_dump(mode="json")}, recorded
+                await directory.exists(
+                    conn, org, "group", body.reviewer_group_id, "body.reviewer_group_id"
+                )
 
-        return await directory.execute(request, principal, idempotency_key, changes, work)
+        return await directory.change(
+            request,
+            principal,
+            org,
+            idempotency_key,
+            changes,
+            "organisation",
+            org,
+            OrganisationCreated,
+            lambda current: domain.change_settings(
+                org,
+                current.settings if current else default_settings(SettingsInput()),
+                changes,
+                principal.user_id,
+            ),
+            check,
+        )
 
     # -- users ----------------------------------------------------------------------------------
 
@@ -251,28 +299,20 @@ def build_router(context: ServiceContext) -> APIRouter:
         request: Request,
         principal: CurrentPrincipal,
         idempotency_key: IdempotencyKey = None,
-    ) -> dict[str, Any]:
+    ) -> Body:
         require_admin(principal, org)
-        user = UserState(user_id=uuid7(), status="active", **body.model_dump())
-
-        async def work(conn: Conn) -> tuple[dict[str, Any], list[RecordedEvent]]:
-            await directory.settings(conn, org)
-            await directory.check_references(conn, org, user)
-            events = domain.create_user(org, None, user)
-            recorded = await store.save(
-                conn,
-                org,
-                "user",
-                user.user_id,
-                0,
-                events,
-                user,
-                directory.metadata(request, principal, org),
-            )
-            return user.model_dump(mode="json"), recorded
-
-        return await directory.execute(
-            request, principal, idempotency_key, body.model_dump(mode="json"), work
+        new = UserState(user_id=uuid7(), status="active", **body.model_dump())
+        return await directory.change(
+            request,
+            principal,
+            org,
+            idempotency_key,
+            body.model_dump(mode="json"),
+            "user",
+            new.user_id,
+            UserState,
+            lambda current: domain.create_user(org, current, new),
+            lambda conn, state: directory.check_user(conn, org, state),
         )
 
     @router.get("/{org}/users")
@@ -285,79 +325,55 @@ def build_router(context: ServiceContext) -> APIRouter:
         q: Annotated[str | None, Query(max_length=200, description="text in name or email")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         after: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Body:
         require_staff(principal, org)
-        clauses, params = [], []
-        if status:
-            clauses.append("state->>'status' = %s")
-            params.append(status)
-        if company_id:
-            clauses.append("state->>'company_id' = %s")
-            params.append(str(company_id))
-        if role:
-            clauses.append("state->'roles' ? %s")
-            params.append(role)
+        clauses: list[str] = []
+        params: list[Any] = []
+        for clause, value in (
+            ("state->>'status' = %s", status),
+            ("state->>'company_id' = %s", str(company_id) if company_id else None),
+            ("state->'roles' ? %s", role),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
         if q:
             clauses.append("(state->>'name' ILIKE %s OR state->>'email' ILIKE %s)")
             params += [f"%{q}%", f"%{q}%"]
-
-        async def work(conn: Conn) -> list[UserState]:
-            return await store.select(
-                conn, org, "user", UserState, " AND ".join(clauses), params, limit, after
-            )
-
-        users: list[UserState] = await directory.read(work)
-        return {
-            "items": [u.model_dump(mode="json") for u in users],
-            "next": str(users[-1].user_id) if len(users) == limit else None,
-        }
+        users = await directory.many(
+            org, "user", UserState, " AND ".join(clauses), params, limit, after
+        )
+        return {"items": users, "next": users[-1]["user_id"] if len(users) == limit else None}
 
     @router.get("/{org}/users/{user_id}")
-    async def get_user(org: UUID, user_id: UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+    async def get_user(org: UUID, user_id: UUID, principal: CurrentPrincipal) -> Body:
         principal.require_organisation(org)
         if user_id != principal.user_id:
             require_staff(principal, org)
+        return await directory.one(org, "user", user_id, UserState)
 
-        async def work(conn: Conn) -> dict[str, Any]:
-            user, _ = await store.get(conn, org, "user", user_id, UserState)
-            if user is None:
-                raise NotFoundError("no such user")
-            return user.model_dump(mode="json")
-
-        result: dict[str, Any] = await directory.read(work)
-        return result
-
-    async def change_user(
+    def user_change(
         org: UUID,
         user_id: UUID,
         request: Request,
         principal: Principal,
         key: str | None,
         payload: Any,
-        decide: Callable[[UserState | None], list[Any]],
-    ) -> dict[str, Any]:
+        decide: Callable[[UserState | None], Sequence[Event]],
+    ) -> Awaitable[Body]:
         require_admin(principal, org)
-
-        async def work(conn: Conn) -> tuple[dict[str, Any], list[RecordedEvent]]:
-            current, version = await store.get(conn, org, "user", user_id, UserState)
-            events = decide(current)
-            user = events[-1].user if events else current
-            assert user is not None
-            if events:
-                await directory.check_references(conn, org, user)
-            recorded = await store.save(
-                conn,
-                org,
-                "user",
-                user_id,
-                version,
-                events,
-                user,
-                directory.metadata(request, principal, org),
-            )
-            return user.model_dump(mode="json"), recorded
-
-        return await directory.execute(request, principal, key, payload, work)
+        return directory.change(
+            request,
+            principal,
+            org,
+            key,
+            payload,
+            "user",
+            user_id,
+            UserState,
+            decide,
+            lambda conn, state: directory.check_user(conn, org, state),
+        )
 
     @router.patch("/{org}/users/{user_id}")
     async def update_user(
@@ -367,17 +383,17 @@ def build_router(context: ServiceContext) -> APIRouter:
         request: Request,
         principal: CurrentPrincipal,
         idempotency_key: IdempotencyKey = None,
-    ) -> dict[str, Any]:
+    ) -> Body:
         changes = body.model_dump(exclude_unset=True)
-        for field in ("email", "name", "roles", "group_ids", "permissions"):
-            if field in changes and changes[field] is None:
+        for name in ("email", "name", "roles", "group_ids", "permissions"):
+            if name in changes and changes[name] is None:
                 raise ProblemError(
                     422,
                     "Request is not valid",
-                    f"{field} cannot be null",
-                    errors=[FieldError(f"body.{field}", "cannot be null")],
+                    f"{name} cannot be null",
+                    errors=[FieldError(f"body.{name}", "cannot be null")],
                 )
-        return await change_user(
+        return await user_change(
             org,
             user_id,
             request,
@@ -394,8 +410,8 @@ def build_router(context: ServiceContext) -> APIRouter:
         request: Request,
         principal: CurrentPrincipal,
         idempotency_key: IdempotencyKey = None,
-    ) -> dict[str, Any]:
-        return await change_user(
+    ) -> Body:
+        return await user_change(
             org,
             user_id,
             request,
@@ -412,8 +428,8 @@ def build_router(context: ServiceContext) -> APIRouter:
         request: Request,
         principal: CurrentPrincipal,
         idempotency_key: IdempotencyKey = None,
-    ) -> dict[str, Any]:
-        return await change_user(
+    ) -> Body:
+        return await user_change(
             org,
             user_id,
             request,
@@ -436,29 +452,26 @@ def build_router(context: ServiceContext) -> APIRouter:
             }
         },
     )
-    async def sync(org: UUID, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    async def sync(org: UUID, request: Request, principal: CurrentPrincipal) -> Body:
         """Upsert users by email from CSV (`text/csv`) or JSON (`{"users": [...]}`). Every row
         is validated first; valid rows are written, rejected rows are reported and not written."""
         require_admin(principal, org)
-        raw = await request.body()
         content_type = request.headers.get("content-type", "").split(";")[0].strip()
         try:
-            rows = parse_rows(raw, content_type)
+            rows = parse_rows(await request.body(), content_type)
         except ValueError as exc:
             raise ProblemError(
                 422, "Request is not valid", str(exc), errors=[FieldError("body", str(exc))]
             ) from exc
         async with context.pool.connection() as conn, conn.transaction():
             try:
-                await directory.settings(conn, org)
+                await directory.organisation(conn, org)
             except DirectoryError as exc:
                 raise problem(exc) from exc
-            report: SyncReport = await sync_users(
-                conn, store, org, rows, directory.metadata(request, principal, org)
-            )
+            report = await sync_users(conn, store, org, rows, meta(request, principal, org))
         return report.as_dict()
 
-    # -- companies ------------------------------------------------------------------------------
+    # -- companies and groups -------------------------------------------------------------------
 
     @router.post("/{org}/companies", status_code=201)
     async def create_company(
@@ -467,66 +480,35 @@ def build_router(context: ServiceContext) -> APIRouter:
         request: Request,
         principal: CurrentPrincipal,
         idempotency_key: IdempotencyKey = None,
-    ) -> dict[str, Any]:
+    ) -> Body:
         require_admin(principal, org)
-        company = CompanyState(company_id=uuid7(), name=body.name)
-
-        async def work(conn: Conn) -> tuple[dict[str, Any], list[RecordedEvent]]:
-            await directory.settings(conn, org)
-            events = domain.create_company(org, None, company)
-            recorded = await store.save(
-                conn,
-                org,
-                "company",
-                company.company_id,
-                0,
-                events,
-                company,
-                directory.metadata(request, principal, org),
-            )
-            return company.model_dump(mode="json"), recorded
-
-        return await directory.execute(
-            request, principal, idempotency_key, body.model_dump(mode="json"), work
+        new = CompanyState(company_id=uuid7(), name=body.name)
+        return await directory.change(
+            request,
+            principal,
+            org,
+            idempotency_key,
+            body.model_dump(mode="json"),
+            "company",
+            new.company_id,
+            CompanyState,
+            lambda current: domain.create_company(org, current, new),
         )
 
     @router.get("/{org}/companies")
-    async def list_companies(org: UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+    async def list_companies(org: UUID, principal: CurrentPrincipal) -> Body:
         principal.require_organisation(org)
-
-        async def work(conn: Conn) -> list[CompanyState]:
-            return await store.select(conn, org, "company", CompanyState)
-
-        companies: list[CompanyState] = await directory.read(work)
-        return {"items": [c.model_dump(mode="json") for c in companies]}
+        return {"items": await directory.many(org, "company", CompanyState)}
 
     @router.get("/{org}/companies/{company_id}")
-    async def get_company(
-        org: UUID, company_id: UUID, principal: CurrentPrincipal
-    ) -> dict[str, Any]:
+    async def get_company(org: UUID, company_id: UUID, principal: CurrentPrincipal) -> Body:
         """A company and the workers who belong to it."""
         require_staff(principal, org)
-
-        async def work(conn: Conn) -> dict[str, Any]:
-            company, _ = await store.get(conn, org, "company", company_id, CompanyState)
-            if company is None:
-                raise NotFoundError("no such company")
-            workers = await store.select(
-                conn,
-                org,
-                "user",
-                UserState,
-                "state->>'company_id' = %s",
-                [str(company_id)],
-                limit=100_000,
-            )
-            return {
-                **company.model_dump(mode="json"),
-                "workers": [w.model_dump(mode="json") for w in workers],
-            }
-
-        result: dict[str, Any] = await directory.read(work)
-        return result
+        company = await directory.one(org, "company", company_id, CompanyState)
+        workers = await directory.many(
+            org, "user", UserState, "state->>'company_id' = %s", [str(company_id)]
+        )
+        return {**company, "workers": workers}
 
     @router.patch("/{org}/companies/{company_id}")
     async def update_company(
@@ -536,30 +518,20 @@ def build_router(context: ServiceContext) -> APIRouter:
         request: Request,
         principal: CurrentPrincipal,
         idempotency_key: IdempotencyKey = None,
-    ) -> dict[str, Any]:
+    ) -> Body:
         require_admin(principal, org)
         changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
-
-        async def work(conn: Conn) -> tuple[dict[str, Any], list[RecordedEvent]]:
-            current, version = await store.get(conn, org, "company", company_id, CompanyState)
-            events = domain.update_company(org, current, changes)
-            company = events[-1].company if events else current
-            assert company is not None  # the decision raised NotFound otherwise
-            recorded = await store.save(
-                conn,
-                org,
-                "company",
-                company_id,
-                version,
-                events,
-                company,
-                directory.metadata(request, principal, org),
-            )
-            return company.model_dump(mode="json"), recorded
-
-        return await directory.execute(request, principal, idempotency_key, changes, work)
-
-    # -- groups ---------------------------------------------------------------------------------
+        return await directory.change(
+            request,
+            principal,
+            org,
+            idempotency_key,
+            changes,
+            "company",
+            company_id,
+            CompanyState,
+            lambda current: domain.update_company(org, current, changes),
+        )
 
     @router.post("/{org}/groups", status_code=201)
     async def create_group(
@@ -568,45 +540,26 @@ def build_router(context: ServiceContext) -> APIRouter:
         request: Request,
         principal: CurrentPrincipal,
         idempotency_key: IdempotencyKey = None,
-    ) -> dict[str, Any]:
+    ) -> Body:
         require_admin(principal, org)
-        group = GroupState(group_id=uuid7(), name=body.name, admin_ids=body.admin_ids)
-
-        async def work(conn: Conn) -> tuple[dict[str, Any], list[RecordedEvent]]:
-            await directory.settings(conn, org)
-            await check_users_exist(conn, org, group.admin_ids, "body.admin_ids")
-            events = domain.create_group(org, None, group)
-            recorded = await store.save(
-                conn,
-                org,
-                "group",
-                group.group_id,
-                0,
-                events,
-                group,
-                directory.metadata(request, principal, org),
-            )
-            return group.model_dump(mode="json"), recorded
-
-        return await directory.execute(
-            request, principal, idempotency_key, body.model_dump(mode="json"), work
+        new = GroupState(group_id=uuid7(), name=body.name, admin_ids=body.admin_ids)
+        return await directory.change(
+            request,
+            principal,
+            org,
+            idempotency_key,
+            body.model_dump(mode="json"),
+            "group",
+            new.group_id,
+            GroupState,
+            lambda current: domain.create_group(org, current, new),
+            lambda conn, state: directory.check_group(conn, org, state),
         )
 
-    async def check_users_exist(conn: Conn, org: UUID, ids: list[UUID], field: str) -> None:
-        for index, user_id in enumerate(ids):
-            user, _ = await store.get(conn, org, "user", user_id, UserState)
-            if user is None:
-                raise InvalidError("no such user", f"{field}.{index}")
-
     @router.get("/{org}/groups")
-    async def list_groups(org: UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+    async def list_groups(org: UUID, principal: CurrentPrincipal) -> Body:
         principal.require_organisation(org)
-
-        async def work(conn: Conn) -> list[GroupState]:
-            return await store.select(conn, org, "group", GroupState)
-
-        groups: list[GroupState] = await directory.read(work)
-        return {"items": [g.model_dump(mode="json") for g in groups]}
+        return {"items": await directory.many(org, "group", GroupState)}
 
     @router.patch("/{org}/groups/{group_id}")
     async def update_group(
@@ -616,29 +569,21 @@ def build_router(context: ServiceContext) -> APIRouter:
         request: Request,
         principal: CurrentPrincipal,
         idempotency_key: IdempotencyKey = None,
-    ) -> dict[str, Any]:
+    ) -> Body:
         require_admin(principal, org)
         changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
-
-        async def work(conn: Conn) -> tuple[dict[str, Any], list[RecordedEvent]]:
-            current, version = await store.get(conn, org, "group", group_id, GroupState)
-            await check_users_exist(conn, org, changes.get("admin_ids", []), "body.admin_ids")
-            events = domain.update_group(org, current, changes)
-            group = events[-1].group if events else current
-            assert group is not None  # the decision raised NotFound otherwise
-            recorded = await store.save(
-                conn,
-                org,
-                "group",
-                group_id,
-                version,
-                events,
-                group,
-                directory.metadata(request, principal, org),
-            )
-            return group.model_dump(mode="json"), recorded
-
-        return await directory.execute(request, principal, idempotency_key, changes, work)
+        return await directory.change(
+            request,
+            principal,
+            org,
+            idempotency_key,
+            changes,
+            "group",
+            group_id,
+            GroupState,
+            lambda current: domain.update_group(org, current, changes),
+            lambda conn, state: directory.check_group(conn, org, state),
+        )
 
     # -- credential types -----------------------------------------------------------------------
 
@@ -649,88 +594,33 @@ def build_router(context: ServiceContext) -> APIRouter:
         request: Request,
         principal: CurrentPrincipal,
         idempotency_key: IdempotencyKey = None,
-    ) -> dict[str, Any]:
+    ) -> Body:
         require_admin(principal, org)
         new = CredentialTypeState(credential_type_id=uuid7(), **body.model_dump())
-
-        async def work(conn: Conn) -> tuple[dict[str, Any], list[RecordedEvent]]:
-            await directory.settings(conn, org)
-            events = domain.create_credential_type(org, None, new)
-            recorded = await store.save(
-                conn,
-                org,
-                "credential_type",
-                new.credential_type_id,
-                0,
-                events,
-                new,
-                directory.metadata(request, principal, org),
-            )
-            return new.model_dump(mode="json"), recorded
-
-        return await directory.execute(
-            request, principal, idempotency_key, body.model_dump(mode="json"), work
+        return await directory.change(
+            request,
+            principal,
+            org,
+            idempotency_key,
+            body.model_dump(mode="json"),
+            "credential_type",
+            new.credential_type_id,
+            CredentialTypeState,
+            lambda current: domain.create_credential_type(org, current, new),
         )
 
     @router.get("/{org}/credential-types")
     async def list_credential_types(
         org: UUID, principal: CurrentPrincipal, include_archived: bool = False
-    ) -> dict[str, Any]:
+    ) -> Body:
         principal.require_organisation(org)
         where = "" if include_archived else "(state->>'archived')::boolean IS NOT TRUE"
-
-        async def work(conn: Conn) -> list[CredentialTypeState]:
-            return await store.select(conn, org, "credential_type", CredentialTypeState, where)
-
-        types: list[CredentialTypeState] = await directory.read(work)
-        return {"items": [t.model_dump(mode="json") for t in types]}
+        return {"items": await directory.many(org, "credential_type", CredentialTypeState, where)}
 
     @router.get("/{org}/credential-types/{type_id}")
-    async def get_credential_type(
-        org: UUID, type_id: UUID, principal: CurrentPrincipal
-    ) -> dict[str, Any]:
+    async def get_credential_type(org: UUID, type_id: UUID, principal: CurrentPrincipal) -> Body:
         principal.require_organisation(org)
-
-        async def work(conn: Conn) -> dict[str, Any]:
-            found, _ = await store.get(conn, org, "credential_type", type_id, CredentialTypeState)
-            if found is None:
-                raise NotFoundError("no such credential type")
-            return found.model_dump(mode="json")
-
-        result: dict[str, Any] = await directory.read(work)
-        return result
-
-    async def change_type(
-        org: UUID,
-        type_id: UUID,
-        request: Request,
-        principal: Principal,
-        key: str | None,
-        payload: Any,
-        decide: Callable[[CredentialTypeState | None], list[Any]],
-    ) -> dict[str, Any]:
-        require_admin(principal, org)
-
-        async def work(conn: Conn) -> tuple[dict[str, Any], list[RecordedEvent]]:
-            current, version = await store.get(
-                conn, org, "credential_type", type_id, CredentialTypeState
-            )
-            events = decide(current)
-            updated = events[-1].credential_type if events else current
-            assert updated is not None  # the decision raised NotFound otherwise
-            recorded = await store.save(
-                conn,
-                org,
-                "credential_type",
-                type_id,
-                version,
-                events,
-                updated,
-                directory.metadata(request, principal, org),
-            )
-            return updated.model_dump(mode="json"), recorded
-
-        return await directory.execute(request, principal, key, payload, work)
+        return await directory.one(org, "credential_type", type_id, CredentialTypeState)
 
     @router.patch("/{org}/credential-types/{type_id}")
     async def update_credential_type(
@@ -740,15 +630,18 @@ def build_router(context: ServiceContext) -> APIRouter:
         request: Request,
         principal: CurrentPrincipal,
         idempotency_key: IdempotencyKey = None,
-    ) -> dict[str, Any]:
+    ) -> Body:
+        require_admin(principal, org)
         changes = body.model_dump(exclude_unset=True)
-        return await change_type(
-            org,
-            type_id,
+        return await directory.change(
             request,
             principal,
+            org,
             idempotency_key,
             body.model_dump(mode="json", exclude_unset=True),
+            "credential_type",
+            type_id,
+            CredentialTypeState,
             lambda current: domain.update_credential_type(org, current, changes),
         )
 
@@ -759,14 +652,17 @@ def build_router(context: ServiceContext) -> APIRouter:
         request: Request,
         principal: CurrentPrincipal,
         idempotency_key: IdempotencyKey = None,
-    ) -> dict[str, Any]:
-        return await change_type(
-            org,
-            type_id,
+    ) -> Body:
+        require_admin(principal, org)
+        return await directory.change(
             request,
             principal,
+            org,
             idempotency_key,
             "archive",
+            "credential_type",
+            type_id,
+            CredentialTypeState,
             lambda current: domain.archive_credential_type(org, current),
         )
 
@@ -779,59 +675,49 @@ def build_router(context: ServiceContext) -> APIRouter:
         request: Request,
         principal: CurrentPrincipal,
         idempotency_key: IdempotencyKey = None,
-    ) -> dict[str, Any]:
+    ) -> Body:
         require_admin(principal, org)
-        requirement = RequirementState(requirement_id=uuid7(), **body.model_dump())
+        new = RequirementState(requirement_id=uuid7(), **body.model_dump())
 
-        async def work(conn: Conn) -> tuple[dict[str, Any], list[RecordedEvent]]:
-            await directory.settings(conn, org)
+        async def work(conn: Conn) -> tuple[Body, list[RecordedEvent]]:
+            await directory.organisation(conn, org)
             credential_type, _ = await store.get(
                 conn, org, "credential_type", body.credential_type_id, CredentialTypeState
             )
             if body.company_id is not None:
-                company, _ = await store.get(conn, org, "company", body.company_id, CompanyState)
-                if company is None:
-                    raise InvalidError("no such company", "body.company_id")
+                await directory.exists(conn, org, "company", body.company_id, "body.company_id")
             if body.group_id is not None:
-                group, _ = await store.get(conn, org, "group", body.group_id, GroupState)
-                if group is None:
-                    raise InvalidError("no such group", "body.group_id")
+                await directory.exists(conn, org, "group", body.group_id, "body.group_id")
+            target = new.model_dump(exclude={"requirement_id"})
             existing = await store.select(conn, org, "requirement", RequirementState)
             same = next(
                 (
                     r.requirement_id
                     for r in existing
-                    if r.model_dump(exclude={"requirement_id"})
-                    == requirement.model_dump(exclude={"requirement_id"})
+                    if r.model_dump(exclude={"requirement_id"}) == target
                 ),
                 None,
             )
-            events = domain.add_requirement(org, requirement, credential_type, same)
+            events = domain.add_requirement(org, new, credential_type, same)
             recorded = await store.save(
                 conn,
                 org,
                 "requirement",
-                requirement.requirement_id,
+                new.requirement_id,
                 0,
                 events,
-                requirement,
-                directory.metadata(request, principal, org),
+                new,
+                meta(request, principal, org),
             )
-            return requirement.model_dump(mode="json"), recorded
+            return new.model_dump(mode="json"), recorded
 
-        return await directory.execute(
-            request, principal, idempotency_key, body.model_dump(mode="json"), work
-        )
+        payload = body.model_dump(mode="json")
+        return await directory.execute(request, principal, idempotency_key, payload, work)
 
     @router.get("/{org}/requirements")
-    async def list_requirements(org: UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+    async def list_requirements(org: UUID, principal: CurrentPrincipal) -> Body:
         principal.require_organisation(org)
-
-        async def work(conn: Conn) -> list[RequirementState]:
-            return await store.select(conn, org, "requirement", RequirementState)
-
-        requirements: list[RequirementState] = await directory.read(work)
-        return {"items": [r.model_dump(mode="json") for r in requirements]}
+        return {"items": await directory.many(org, "requirement", RequirementState)}
 
     @router.delete("/{org}/requirements/{requirement_id}")
     async def remove_requirement(
@@ -840,27 +726,19 @@ def build_router(context: ServiceContext) -> APIRouter:
         request: Request,
         principal: CurrentPrincipal,
         idempotency_key: IdempotencyKey = None,
-    ) -> dict[str, Any]:
+    ) -> Body:
         require_admin(principal, org)
-
-        async def work(conn: Conn) -> tuple[dict[str, Any], list[RecordedEvent]]:
-            current, version = await store.get(
-                conn, org, "requirement", requirement_id, RequirementState
-            )
-            events = domain.remove_requirement(org, current)
-            recorded = await store.save(
-                conn,
-                org,
-                "requirement",
-                requirement_id,
-                version,
-                events,
-                None,
-                directory.metadata(request, principal, org),
-            )
-            return {"requirement_id": str(requirement_id), "removed": True}, recorded
-
-        return await directory.execute(request, principal, idempotency_key, "remove", work)
+        return await directory.change(
+            request,
+            principal,
+            org,
+            idempotency_key,
+            "remove",
+            "requirement",
+            requirement_id,
+            RequirementState,
+            lambda current: domain.remove_requirement(org, current),
+        )
 
     # -- assessments ----------------------------------------------------------------------------
 
@@ -871,31 +749,31 @@ def build_router(context: ServiceContext) -> APIRouter:
         request: Request,
         principal: Principal,
         key: str | None,
-    ) -> dict[str, Any]:
+        must_exist: bool,
+    ) -> Body:
         require_admin(principal, org)
-
-        async def work(conn: Conn) -> tuple[dict[str, Any], list[RecordedEvent]]:
-            await directory.settings(conn, org)
-            _, version = await store.get(conn, org, "assessment", assessment_id, AssessmentDefined)
+        async with context.pool.connection() as conn:
             types = await store.select(
                 conn, org, "credential_type", CredentialTypeState, limit=100_000
             )
-            events = domain.define_assessment(
-                org, assessment_id, body.name, body.questions, {t.credential_type_id for t in types}
-            )
-            recorded = await store.save(
-                conn,
-                org,
-                "assessment",
-                assessment_id,
-                version,
-                events,
-                events[0],
-                directory.metadata(request, principal, org),
-            )
-            return events[0].model_dump(mode="json"), recorded
+        known = {t.credential_type_id for t in types}
 
-        return await directory.execute(request, principal, key, body.model_dump(mode="json"), work)
+        def decide(current: AssessmentDefined | None) -> Sequence[Event]:
+            if must_exist and current is None:
+                raise NotFoundError("no such assessment")
+            return domain.define_assessment(org, assessment_id, body.name, body.questions, known)
+
+        return await directory.change(
+            request,
+            principal,
+            org,
+            key,
+            body.model_dump(mode="json"),
+            "assessment",
+            assessment_id,
+            AssessmentDefined,
+            decide,
+        )
 
     @router.post("/{org}/assessments", status_code=201)
     async def define_assessment(
@@ -904,8 +782,10 @@ def build_router(context: ServiceContext) -> APIRouter:
         request: Request,
         principal: CurrentPrincipal,
         idempotency_key: IdempotencyKey = None,
-    ) -> dict[str, Any]:
-        return await save_assessment(org, uuid7(), body, request, principal, idempotency_key)
+    ) -> Body:
+        return await save_assessment(
+            org, uuid7(), body, request, principal, idempotency_key, must_exist=False
+        )
 
     @router.put("/{org}/assessments/{assessment_id}")
     async def redefine_assessment(
@@ -915,25 +795,15 @@ def build_router(context: ServiceContext) -> APIRouter:
         request: Request,
         principal: CurrentPrincipal,
         idempotency_key: IdempotencyKey = None,
-    ) -> dict[str, Any]:
-        async def exists(conn: Conn) -> None:
-            found, _ = await store.get(conn, org, "assessment", assessment_id, AssessmentDefined)
-            if found is None:
-                raise NotFoundError("no such assessment")
-
-        principal.require_organisation(org)
-        await directory.read(exists)
-        return await save_assessment(org, assessment_id, body, request, principal, idempotency_key)
+    ) -> Body:
+        return await save_assessment(
+            org, assessment_id, body, request, principal, idempotency_key, must_exist=True
+        )
 
     @router.get("/{org}/assessments")
-    async def list_assessments(org: UUID, principal: CurrentPrincipal) -> dict[str, Any]:
+    async def list_assessments(org: UUID, principal: CurrentPrincipal) -> Body:
         principal.require_organisation(org)
-
-        async def work(conn: Conn) -> list[AssessmentDefined]:
-            return await store.select(conn, org, "assessment", AssessmentDefined)
-
-        found: list[AssessmentDefined] = await directory.read(work)
-        return {"items": [a.model_dump(mode="json") for a in found]}
+        return {"items": await directory.many(org, "assessment", AssessmentDefined)}
 
     @router.post("/{org}/assessments/{assessment_id}/answers")
     async def answer_assessment(
@@ -943,60 +813,40 @@ def build_router(context: ServiceContext) -> APIRouter:
         request: Request,
         principal: CurrentPrincipal,
         idempotency_key: IdempotencyKey = None,
-    ) -> dict[str, Any]:
+    ) -> Body:
         """A worker answers for themselves; an admin may record answers for anyone."""
         principal.require_organisation(org)
         user_id = body.user_id or principal.user_id
         if user_id != principal.user_id and not principal.has_role("admin"):
             raise ProblemError(403, "Forbidden", "only admins record answers for someone else")
-
-        async def work(conn: Conn) -> tuple[dict[str, Any], list[RecordedEvent]]:
-            user, _ = await store.get(conn, org, "user", user_id, UserState)
-            if user is None:
-                raise InvalidError("no such user", "body.user_id")
+        async with context.pool.connection() as conn:
             assessment, _ = await store.get(
                 conn, org, "assessment", assessment_id, AssessmentDefined
             )
-            events = domain.answer_assessment(org, assessment, user_id, body.answers)
-            answer_id = f"{assessment_id}:{user_id}"
-            _, version = await store.get(
-                conn, org, "assessment_answer", answer_id, AssessmentAnswered
-            )
-            recorded = await store.save(
-                conn,
-                org,
-                "assessment_answer",
-                answer_id,
-                version,
-                events,
-                events[0],
-                directory.metadata(request, principal, org),
-            )
-            return events[0].model_dump(mode="json"), recorded
-
-        return await directory.execute(
-            request, principal, idempotency_key, body.model_dump(mode="json"), work
+            user, _ = await store.get(conn, org, "user", user_id, UserState)
+        if user is None:
+            raise problem(InvalidError("no such user", "body.user_id"))
+        return await directory.change(
+            request,
+            principal,
+            org,
+            idempotency_key,
+            body.model_dump(mode="json"),
+            "assessment_answer",
+            f"{assessment_id}:{user_id}",
+            AssessmentAnswered,
+            lambda _: domain.answer_assessment(org, assessment, user_id, body.answers),
         )
 
     @router.get("/{org}/assessments/{assessment_id}/answers/{user_id}")
     async def get_answers(
         org: UUID, assessment_id: UUID, user_id: UUID, principal: CurrentPrincipal
-    ) -> dict[str, Any]:
+    ) -> Body:
         principal.require_organisation(org)
         if user_id != principal.user_id:
             require_staff(principal, org)
-
-        async def work(conn: Conn) -> Any:
-            cursor = await conn.execute(
-                "SELECT state FROM entities WHERE organisation_id = %s AND kind = %s AND id = %s",
-                (org, "assessment_answer", f"{assessment_id}:{user_id}"),
-            )
-            row = await cursor.fetchone()
-            if row is None:
-                raise NotFoundError("no answers recorded")
-            return row[0]
-
-        result: dict[str, Any] = await directory.read(work)
-        return result
+        return await directory.one(
+            org, "assessment_answer", f"{assessment_id}:{user_id}", AssessmentAnswered
+        )
 
     return router

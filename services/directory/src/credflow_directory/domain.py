@@ -8,12 +8,13 @@ is "the new state is the one in the event".
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel
 
+from credflow_contracts.events.base import Event
 from credflow_contracts.events.directory import (
     AssessmentAnswered,
     AssessmentDefined,
@@ -344,3 +345,37 @@ def answer_assessment(
             answers=answers,
         )
     ]
+
+
+# -- evolve -----------------------------------------------------------------------------------
+
+Snapshot = BaseModel
+
+
+def evolve(state: Snapshot | None, event: Event) -> Snapshot | None:
+    """The entity's state after `event` (events carry whole states, so mostly: take it)."""
+    match event:
+        case UserCreated() | UserUpdated():
+            return event.user
+        case CompanyCreated() | CompanyUpdated():
+            return event.company
+        case GroupCreated() | GroupUpdated():
+            return event.group
+        case CredentialTypeCreated() | CredentialTypeUpdated():
+            return event.credential_type
+        case RequirementAdded():
+            return event.requirement
+        case RequirementRemoved():
+            return None
+        case OrganisationSettingsChanged():
+            assert isinstance(state, OrganisationCreated)
+            return state.model_copy(update={"settings": event.settings})
+        case OrganisationCreated() | AssessmentDefined() | AssessmentAnswered():
+            return event
+    raise TypeError(f"the directory does not evolve on {type(event).__name__}")
+
+
+def fold(state: Snapshot | None, events: Sequence[Event]) -> Snapshot | None:
+    for event in events:
+        state = evolve(state, event)
+    return state

@@ -46,6 +46,15 @@ class DirectoryStore:
             return None, 0
         return model.model_validate(row[0]), int(row[1])
 
+    async def exists(
+        self, conn: AsyncConnection[Any], org: UUID, kind: str, entity_id: str | UUID
+    ) -> bool:
+        cursor = await conn.execute(
+            "SELECT 1 FROM entities WHERE organisation_id = %s AND kind = %s AND id = %s",
+            (org, kind, str(entity_id)),
+        )
+        return await cursor.fetchone() is not None
+
     async def select(
         self, conn: AsyncConnection[Any], org: UUID, kind: str, model: type[Model],
         where: str = "", params: Sequence[Any] = (), limit: int = 1000, after: str | None = None,
