@@ -50,7 +50,7 @@ class ServiceContext:
 @dataclass
 class ServiceDefinition:
     name: str
-    migrations: Path | None = None
+    migrations: Sequence[Path] = ()
     routers: Callable[[ServiceContext], Sequence[APIRouter]] = lambda _: ()
     consumers: Callable[[ServiceContext], Sequence[ConsumerSpec]] = lambda _: ()
     publishes: bool = True  # runs an outbox relay
@@ -101,11 +101,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        applied = await migrate(
-            infra.database_url,
-            definition.schema,
-            [definition.migrations] if definition.migrations else [],
-        )
+        applied = await migrate(infra.database_url, definition.schema, definition.migrations)
         if applied:
             log.info("migrations applied", service=definition.name, migrations=applied)
         await pool.open(wait=True)

@@ -17,7 +17,7 @@ from credflow_directory.api import build_router
 
 DEFINITION = ServiceDefinition(
     name="directory",
-    migrations=Path(__file__).resolve().parent / "migrations",
+    migrations=[Path(__file__).resolve().parent / "migrations"],
     routers=lambda context: [build_router(context)],
 )
 

@@ -1,0 +1,182 @@
+"""A local, read-only replica of the directory, kept from `credflow.directory`.
+
+Services that need reference data (users, managers, credential types, settings, groups,
+companies, requirements) consume the directory's events into these tables instead of calling
+the directory service. Events carry whole snapshots, so applying one is an upsert; applying it
+again changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+from uuid import UUID
+
+from psycopg import AsyncConnection
+from pydantic import BaseModel
+
+from credflow_common.consumer import ConsumerSpec, Delivery
+from credflow_contracts.events.directory import (
+    AssessmentAnswered,
+    AssessmentDefined,
+    CompanyCreated,
+    CompanyState,
+    CompanyUpdated,
+    CredentialTypeCreated,
+    CredentialTypeState,
+    CredentialTypeUpdated,
+    GroupCreated,
+    GroupState,
+    GroupUpdated,
+    OrganisationCreated,
+    OrganisationSettings,
+    OrganisationSettingsChanged,
+    RequirementAdded,
+    RequirementRemoved,
+    RequirementState,
+    UserCreated,
+    UserState,
+    UserUpdated,
+)
+from credflow_contracts.topics import DIRECTORY
+
+MIGRATIONS = Path(__file__).resolve().parent / "replica_migrations"
+Model = TypeVar("Model", bound=BaseModel)
+Conn = AsyncConnection[Any]
+
+
+async def apply_directory_events(conn: Conn, deliveries: Sequence[Delivery]) -> None:
+    for delivery in deliveries:
+        event, org = delivery.envelope.event, delivery.envelope.tenant_id
+        match event:
+            case OrganisationCreated():
+                await conn.execute(
+                    "INSERT INTO replica_organisations VALUES (%s, %s, %s::jsonb)"
+                    " ON CONFLICT (organisation_id) DO UPDATE SET name = EXCLUDED.name,"
+                    " settings = EXCLUDED.settings",
+                    (org, event.name, event.settings.model_dump_json()),
+                )
+            case OrganisationSettingsChanged():
+                await conn.execute(
+                    "UPDATE replica_organisations SET settings = %s::jsonb"
+                    " WHERE organisation_id = %s",
+                    (event.settings.model_dump_json(), org),
+                )
+            case UserCreated() | UserUpdated():
+                user = event.user
+                await conn.execute(
+                    "INSERT INTO replica_users VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb)"
+                    " ON CONFLICT (organisation_id, user_id) DO UPDATE SET"
+                    " email_lower = EXCLUDED.email_lower, status = EXCLUDED.status,"
+                    " manager_id = EXCLUDED.manager_id, company_id = EXCLUDED.company_id,"
+                    " state = EXCLUDED.state",
+                    (
+                        org,
+                        user.user_id,
+                        user.email.lower(),
+                        user.status,
+                        user.manager_id,
+                        user.company_id,
+                        user.model_dump_json(),
+                    ),
+                )
+            case CredentialTypeCreated() | CredentialTypeUpdated():
+                await _upsert(
+                    conn,
+                    org,
+                    "credential_type",
+                    event.credential_type.credential_type_id,
+                    event.credential_type,
+                )
+            case CompanyCreated() | CompanyUpdated():
+                await _upsert(conn, org, "company", event.company.company_id, event.company)
+            case GroupCreated() | GroupUpdated():
+                await _upsert(conn, org, "group", event.group.group_id, event.group)
+            case RequirementAdded():
+                await _upsert(
+                    conn, org, "requirement", event.requirement.requirement_id, event.requirement
+                )
+            case RequirementRemoved():
+                await conn.execute(
+                    "DELETE FROM replica_entities WHERE organisation_id = %s AND kind = %s"
+                    " AND id = %s",
+                    (org, "requirement", event.requirement_id),
+                )
+            case AssessmentDefined():
+                await _upsert(conn, org, "assessment", event.assessment_id, event)
+            case AssessmentAnswered():
+                pass  # answers matter to views (projection), not to this replica
+
+
+async def _upsert(conn: Conn, org: UUID, kind: str, entity_id: UUID, state: BaseModel) -> None:
+    await conn.execute(
+        "INSERT INTO replica_entities VALUES (%s, %s, %s, %s::jsonb)"
+        " ON CONFLICT (organisation_id, kind, id) DO UPDATE SET state = EXCLUDED.state",
+        (org, kind, entity_id, state.model_dump_json()),
+    )
+
+
+def replica_consumer(service: str, topic_prefix: str = "") -> ConsumerSpec:
+    """The consumer that keeps `service`'s replica, in its own consumer group."""
+    return ConsumerSpec(
+        name=f"{service}.directory-replica",
+        topics=[topic_prefix + DIRECTORY],
+        handler=apply_directory_events,
+    )
+
+
+class DirectoryReplica:
+    """Lookups in the replica, inside the caller's connection."""
+
+    async def settings(self, conn: Conn, org: UUID) -> OrganisationSettings | None:
+        cursor = await conn.execute(
+            "SELECT settings FROM replica_organisations WHERE organisation_id = %s", (org,)
+        )
+        row = await cursor.fetchone()
+        return OrganisationSettings.model_validate(row[0]) if row else None
+
+    async def user(self, conn: Conn, org: UUID, user_id: UUID) -> UserState | None:
+        cursor = await conn.execute(
+            "SELECT state FROM replica_users WHERE organisation_id = %s AND user_id = %s",
+            (org, user_id),
+        )
+        row = await cursor.fetchone()
+        return UserState.model_validate(row[0]) if row else None
+
+    async def user_by_email(self, conn: Conn, org: UUID, email: str) -> UserState | None:
+        cursor = await conn.execute(
+            "SELECT state FROM replica_users WHERE organisation_id = %s AND email_lower = %s",
+            (org, email.lower()),
+        )
+        row = await cursor.fetchone()
+        return UserState.model_validate(row[0]) if row else None
+
+    async def credential_type(
+        self, conn: Conn, org: UUID, type_id: UUID
+    ) -> CredentialTypeState | None:
+        return await self._entity(conn, org, "credential_type", type_id, CredentialTypeState)
+
+    async def group(self, conn: Conn, org: UUID, group_id: UUID) -> GroupState | None:
+        return await self._entity(conn, org, "group", group_id, GroupState)
+
+    async def company(self, conn: Conn, org: UUID, company_id: UUID) -> CompanyState | None:
+        return await self._entity(conn, org, "company", company_id, CompanyState)
+
+    async def requirements(self, conn: Conn, org: UUID) -> list[RequirementState]:
+        cursor = await conn.execute(
+            "SELECT state FROM replica_entities WHERE organisation_id = %s AND kind = %s",
+            (org, "requirement"),
+        )
+        return [RequirementState.model_validate(state) for (state,) in await cursor.fetchall()]
+
+    async def _entity(
+        self, conn: Conn, org: UUID, kind: str, entity_id: UUID, model: type[Model]
+    ) -> Model | None:
+        cursor = await conn.execute(
+            "SELECT state FROM replica_entities WHERE organisation_id = %s AND kind = %s"
+            " AND id = %s",
+            (org, kind, entity_id),
+        )
+        row = await cursor.fetchone()
+        return model.model_validate(row[0]) if row else None
