@@ -1,19 +1,34 @@
-"""Composition root of the submission service.
+"""Composition root of the submission service: the single writer of credentials.
 
-Until the service's own issue lands it runs only the shared runtime: its schema and
-migrations, an outbox relay, and the operational endpoints (/health, /ready, /metrics).
+HTTP routes: `credflow_submission.api.build_router`. Consumers: the directory replica
+(`credflow.directory`) and the importer's commands (`credflow.submission.commands`). Publishes
+on `credflow.credentials`.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
+from credflow_common import directory_replica
 from credflow_common.service import ServiceDefinition
 from credflow_common.service import create_app as create_service
-from credflow_common.settings import InfraSettings
+from credflow_common.settings import InfraSettings, RuntimeSettings
+from credflow_submission.api import build_router
+from credflow_submission.commands import command_consumer
+from credflow_submission.media import MediaStore
 
-DEFINITION = ServiceDefinition(name="submission")
+DEFINITION = ServiceDefinition(
+    name="submission",
+    migrations=[directory_replica.MIGRATIONS, Path(__file__).resolve().parent / "migrations"],
+    routers=lambda context: [build_router(context, MediaStore(context.infra))],
+    consumers=lambda context: [
+        directory_replica.replica_consumer("submission", context.runtime.topic_prefix),
+        command_consumer(context.event_store, context.runtime.topic_prefix),
+    ],
+)
 
 
-def create_app(infra: InfraSettings) -> FastAPI:
-    return create_service(DEFINITION, infra)
+def create_app(infra: InfraSettings, runtime: RuntimeSettings | None = None) -> FastAPI:
+    return create_service(DEFINITION, infra, runtime)

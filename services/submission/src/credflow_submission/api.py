@@ -1,0 +1,655 @@
+"""The submission service's HTTP API: credential commands and media.
+
+Every command answers with the credential's aggregate `version` (send it back as `If-Match` to
+guard the next change against concurrent edits: a stale version is a 409) and a `position` (the
+id of its last event) that a view request can wait for.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any, TypeVar, cast
+from uuid import UUID
+
+import structlog
+from fastapi import APIRouter, Header, Request, UploadFile
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import UploadFile as StarletteUpload
+
+from credflow_common import idempotency
+from credflow_common.auth import CurrentPrincipal, Principal
+from credflow_common.directory_replica import DirectoryReplica
+from credflow_common.eventstore import Metadata, RecordedEvent
+from credflow_common.problems import FieldError, ProblemError
+from credflow_common.service import ServiceContext
+from credflow_contracts.events.credentials import EditableField
+from credflow_contracts.events.values import MediaFile
+from credflow_contracts.ids import uuid7
+from credflow_submission import domain
+from credflow_submission.domain import (
+    AddVersion,
+    AttachMedia,
+    CredentialError,
+    Delete,
+    EditLatest,
+    HolderInfo,
+    NotFoundError,
+    Reinstate,
+    RemoveMedia,
+    Revoke,
+    Submit,
+    Suspend,
+    VersionDetails,
+)
+from credflow_submission.inputs import (
+    CredentialInput,
+    DeleteManyInput,
+    EditInput,
+    ReasonInput,
+    ReinstateInput,
+    SuspendInput,
+    VersionInput,
+)
+from credflow_submission.media import MediaStore, detect_kind, object_key
+from credflow_submission.service import Access, Conn, ForbiddenError, execute, load, rules_for
+
+log = structlog.get_logger("credflow.submission")
+Body = dict[str, Any]
+Model = TypeVar("Model", bound=BaseModel)
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+IfMatch = Annotated[int | None, Header(alias="If-Match", description="the version you read")]
+MULTIPART_BODY = {
+    "requestBody": {
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "data": {"type": "string", "description": "the JSON fields"},
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                    },
+                }
+            },
+        }
+    }
+}
+
+
+def problem(exc: CredentialError) -> ProblemError:
+    titles = {
+        403: "Forbidden",
+        404: "Not Found",
+        409: "Conflict",
+        413: "Content Too Large",
+        415: "Unsupported Media Type",
+        422: "Request is not valid",
+    }
+    errors = [FieldError(exc.field, exc.message)] if exc.field else []
+    return ProblemError(exc.status, titles.get(exc.status, "Error"), exc.message, errors=errors)
+
+
+class MediaError(CredentialError):
+    def __init__(self, status: int, message: str, field: str) -> None:
+        super().__init__(message, field)
+        self.status = status
+
+
+def validation_problem(exc: ValidationError, prefix: str) -> ProblemError:
+    errors = [
+        FieldError(".".join([prefix, *(str(p) for p in e["loc"])]), e["msg"], e["type"])
+        for e in exc.errors()
+    ]
+    return ProblemError(
+        422, "Request is not valid", f"{len(errors)} field(s) failed validation", errors=errors
+    )
+
+
+def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
+    store, replica = context.event_store, DirectoryReplica()
+    access = Access(replica)
+    router = APIRouter(prefix="/organisations/{org}/credentials", tags=["credentials"])
+
+    def metadata(request: Request, principal: Principal, org: UUID) -> Metadata:
+        return Metadata(org, request.state.correlation_id, actor_id=principal.user_id)
+
+    async def run(
+        request: Request,
+        principal: Principal,
+        org: UUID,
+        key: str | None,
+        payload: Any,
+        work: Callable[[Conn], Awaitable[tuple[Body, Sequence[RecordedEvent]]]],
+    ) -> Body:
+        principal.require_organisation(org)
+        async with context.pool.connection() as conn, conn.transaction():
+            fingerprint = idempotency.fingerprint([request.url.path, payload])
+            if key is not None:
+                earlier = await idempotency.claim(conn, org, key, fingerprint)
+                if earlier is not None:
+                    return earlier
+            try:
+                await access.settings(conn, org)
+                body, recorded = await work(conn)
+            except CredentialError as exc:
+                raise problem(exc) from exc
+            body = {**body, "position": str(recorded[-1].event_id) if recorded else None}
+            if key is not None:
+                await idempotency.record(conn, org, key, body)
+            return body
+
+    async def read_input(request: Request, model: type[Model]) -> tuple[Model, list[UploadFile]]:
+        """JSON, or multipart with a `data` JSON part and `files`."""
+        content_type = request.headers.get("content-type", "")
+        try:
+            if content_type.startswith("multipart/form-data"):
+                form = await request.form()
+                raw = form.get("data")
+                files = [f for f in form.getlist("files") if isinstance(f, StarletteUpload)]
+                if not isinstance(raw, str):
+                    raise ProblemError(
+                        422,
+                        "Request is not valid",
+                        "the `data` part is missing",
+                        errors=[FieldError("body.data", "field required")],
+                    )
+                return model.model_validate_json(raw), files  # type: ignore[return-value]
+            return model.model_validate(json.loads(await request.body() or b"{}")), []
+        except ValidationError as exc:
+            raise validation_problem(exc, "body") from exc
+        except json.JSONDecodeError as exc:
+            raise ProblemError(
+                422,
+                "Request is not valid",
+                f"the body is not JSON: {exc}",
+                errors=[FieldError("body", "not JSON")],
+            ) from exc
+
+    async def store_files(
+        conn: Conn, org: UUID, credential_id: UUID, files: Sequence[UploadFile]
+    ) -> list[MediaFile]:
+        settings = await access.settings(conn, org)
+        stored = []
+        for index, upload in enumerate(files):
+            where = f"body.files.{index}"
+            data = await upload.read(settings.max_media_bytes + 1)
+            if len(data) > settings.max_media_bytes:
+                raise MediaError(
+                    413,
+                    f"{upload.filename or 'the file'} is larger than "
+                    f"{settings.max_media_bytes} bytes",
+                    where,
+                )
+            kind = detect_kind(data[:16])
+            if kind is None or kind not in settings.allowed_media_kinds:
+                allowed = ", ".join(k.upper() for k in settings.allowed_media_kinds)
+                raise MediaError(
+                    415,
+                    f"{upload.filename or 'the file'} is not a {allowed} file "
+                    "(its contents were checked, not its name)",
+                    where,
+                )
+            media_id = uuid7()
+            saved = await media.put(object_key(org, credential_id, media_id), data, kind)
+            stored.append(
+                MediaFile(
+                    media_id=media_id,
+                    file_name=upload.filename or f"{media_id}.{kind}",
+                    kind=kind,
+                    content_type=saved.content_type,
+                    size_bytes=saved.size_bytes,
+                    sha256=saved.sha256,
+                )
+            )
+        return stored
+
+    def answer(credential_id: UUID, version: int, extra: Body | None = None) -> Body:
+        return {"credential_id": str(credential_id), "version": version, **(extra or {})}
+
+    # -- commands -------------------------------------------------------------------------------
+
+    @router.post("", status_code=201, openapi_extra=MULTIPART_BODY)
+    async def add_credential(
+        org: UUID,
+        request: Request,
+        principal: CurrentPrincipal,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Body:
+        """Record a credential with its first version (and files, as multipart)."""
+        principal.require_organisation(org)
+        body, files = await read_input(request, CredentialInput)
+        credential_id = uuid7()
+
+        async def work(conn: Conn) -> tuple[Body, Sequence[RecordedEvent]]:
+            holder = await access.holder(conn, org, body.holder_id or principal.user_id)
+            await access.require_manage(conn, principal, holder)
+            rules = await rules_for(replica, conn, org, body.credential_type_id)
+            stored = await store_files(conn, org, credential_id, files)
+            details = VersionDetails(
+                **body.model_dump(exclude={"credential_type_id", "holder_id"}), media=tuple(stored)
+            )
+            command = Submit(
+                credential_id,
+                org,
+                holder.user_id,
+                body.credential_type_id,
+                uuid7(),
+                details,
+                principal.user_id,
+            )
+            state, version, recorded = await execute(
+                store,
+                conn,
+                credential_id,
+                command,
+                metadata(request, principal, org),
+                None,
+                rules,
+                HolderInfo(active=holder.status == "active"),
+            )
+            assert state is not None
+            return answer(
+                credential_id,
+                version,
+                {
+                    "expires_on": state.latest.expires_on.isoformat()
+                    if state.latest.expires_on
+                    else None,
+                    "media": [m.model_dump(mode="json") for m in stored],
+                },
+            ), recorded
+
+        payload = [body.model_dump(mode="json"), [f.filename for f in files]]
+        return await run(request, principal, org, idempotency_key, payload, work)
+
+    async def change(
+        request: Request,
+        principal: Principal,
+        org: UUID,
+        credential_id: UUID,
+        key: str | None,
+        if_match: int | None,
+        payload: Any,
+        command_for: Callable[[Conn, domain.Credential], Awaitable[domain.Command]],
+        needs_rules: bool = False,
+        admin_only: bool = False,
+    ) -> Body:
+        async def work(conn: Conn) -> tuple[Body, Sequence[RecordedEvent]]:
+            loaded = await load(store, conn, credential_id)
+            state = loaded.state
+            if state is None or state.organisation_id != org:
+                raise NotFoundError("no such credential")
+            holder = await access.holder(conn, org, state.holder_id)
+            if admin_only:
+                if not (principal.has_role("admin") or principal.can("users:manage")):
+                    raise ForbiddenError("only admins revoke, suspend or reinstate credentials")
+            else:
+                await access.require_manage(conn, principal, holder)
+            rules = (
+                await rules_for(replica, conn, org, state.credential_type_id)
+                if needs_rules
+                else None
+            )
+            command = await command_for(conn, state)
+            _, version, recorded = await execute(
+                store,
+                conn,
+                credential_id,
+                command,
+                metadata(request, principal, org),
+                if_match,
+                rules,
+                HolderInfo(active=holder.status == "active"),
+                loaded,
+            )
+            return answer(credential_id, version), recorded
+
+        return await run(request, principal, org, key, payload, work)
+
+    @router.post("/{credential_id}/versions", status_code=201, openapi_extra=MULTIPART_BODY)
+    async def add_version(
+        org: UUID,
+        credential_id: UUID,
+        request: Request,
+        principal: CurrentPrincipal,
+        idempotency_key: IdempotencyKey = None,
+        if_match: IfMatch = None,
+    ) -> Body:
+        """Renew: a new version becomes the latest; earlier ones are kept."""
+        principal.require_organisation(org)
+        body, files = await read_input(request, VersionInput)
+
+        async def command(conn: Conn, state: domain.Credential) -> domain.Command:
+            stored = await store_files(conn, org, credential_id, files)
+            return AddVersion(
+                uuid7(), VersionDetails(**body.model_dump(), media=tuple(stored)), principal.user_id
+            )
+
+        payload = [body.model_dump(mode="json"), [f.filename for f in files]]
+        return await change(
+            request,
+            principal,
+            org,
+            credential_id,
+            idempotency_key,
+            if_match,
+            payload,
+            command,
+            needs_rules=True,
+        )
+
+    @router.patch("/{credential_id}/latest")
+    async def edit_latest(
+        org: UUID,
+        credential_id: UUID,
+        body: EditInput,
+        request: Request,
+        principal: CurrentPrincipal,
+        idempotency_key: IdempotencyKey = None,
+        if_match: IfMatch = None,
+    ) -> Body:
+        """Correct the latest version. Fields sent (null clears) change; others stay."""
+        changes = {cast(EditableField, name): getattr(body, name) for name in body.model_fields_set}
+
+        async def command(conn: Conn, state: domain.Credential) -> domain.Command:
+            return EditLatest(principal.user_id, changes)
+
+        return await change(
+            request,
+            principal,
+            org,
+            credential_id,
+            idempotency_key,
+            if_match,
+            body.model_dump(mode="json", exclude_unset=True),
+            command,
+            needs_rules=True,
+        )
+
+    @router.post("/{credential_id}/media", status_code=201)
+    async def attach_media(
+        org: UUID,
+        credential_id: UUID,
+        file: UploadFile,
+        request: Request,
+        principal: CurrentPrincipal,
+        idempotency_key: IdempotencyKey = None,
+        if_match: IfMatch = None,
+    ) -> Body:
+        principal.require_organisation(org)
+
+        async def command(conn: Conn, state: domain.Credential) -> domain.Command:
+            [stored] = await store_files(conn, org, credential_id, [file])
+            return AttachMedia(stored, principal.user_id)
+
+        return await change(
+            request,
+            principal,
+            org,
+            credential_id,
+            idempotency_key,
+            if_match,
+            ["attach", file.filename, file.size],
+            command,
+        )
+
+    @router.delete("/{credential_id}/media/{media_id}")
+    async def remove_media(
+        org: UUID,
+        credential_id: UUID,
+        media_id: UUID,
+        request: Request,
+        principal: CurrentPrincipal,
+        idempotency_key: IdempotencyKey = None,
+        if_match: IfMatch = None,
+    ) -> Body:
+        """Remove one file; the credential stays."""
+
+        async def command(conn: Conn, state: domain.Credential) -> domain.Command:
+            await conn.execute(
+                "INSERT INTO media_deletions (object_key) VALUES (%s) ON CONFLICT DO NOTHING",
+                (object_key(org, credential_id, media_id),),
+            )
+            return RemoveMedia(media_id, principal.user_id)
+
+        result = await change(
+            request,
+            principal,
+            org,
+            credential_id,
+            idempotency_key,
+            if_match,
+            ["remove", str(media_id)],
+            command,
+        )
+        await sweep_deleted_media()
+        return result
+
+    async def delete_one(
+        conn: Conn,
+        request: Request,
+        principal: Principal,
+        org: UUID,
+        credential_id: UUID,
+        reason: str | None,
+    ) -> tuple[Body, Sequence[RecordedEvent]]:
+        loaded = await load(store, conn, credential_id)
+        state = loaded.state
+        if state is None or state.organisation_id != org:
+            raise NotFoundError("no such credential")
+        await access.require_manage(
+            conn, principal, await access.holder(conn, org, state.holder_id)
+        )
+        _, version, recorded = await execute(
+            store,
+            conn,
+            credential_id,
+            Delete(principal.user_id, reason),
+            metadata(request, principal, org),
+            None,
+            loaded=loaded,
+        )
+        keys = [object_key(org, credential_id, m.media_id) for v in state.versions for m in v.media]
+        if keys:
+            await conn.cursor().executemany(
+                "INSERT INTO media_deletions (object_key) VALUES (%s) ON CONFLICT DO NOTHING",
+                [(k,) for k in keys],
+            )
+        return answer(credential_id, version), recorded
+
+    @router.delete("/{credential_id}")
+    async def delete_credential(
+        org: UUID,
+        credential_id: UUID,
+        request: Request,
+        principal: CurrentPrincipal,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Body:
+        """Delete a credential with its versions; its files are removed afterwards."""
+        result = await run(
+            request,
+            principal,
+            org,
+            idempotency_key,
+            "delete",
+            lambda conn: delete_one(conn, request, principal, org, credential_id, None),
+        )
+        await sweep_deleted_media()
+        return result
+
+    @router.post("/delete")
+    async def delete_many(
+        org: UUID,
+        body: DeleteManyInput,
+        request: Request,
+        principal: CurrentPrincipal,
+    ) -> Body:
+        """Delete many credentials; each succeeds or fails on its own, with its reason."""
+        principal.require_organisation(org)
+        results: list[Body] = []
+        for credential_id in body.credential_ids:
+            work = functools.partial(
+                delete_one,
+                request=request,
+                principal=principal,
+                org=org,
+                credential_id=credential_id,
+                reason=body.reason,
+            )
+            try:
+                results.append(await run(request, principal, org, None, None, work))
+            except ProblemError as exc:
+                results.append(
+                    {"credential_id": str(credential_id), "status": exc.status, "error": exc.detail}
+                )
+        await sweep_deleted_media()
+        deleted = sum(1 for r in results if "error" not in r)
+        return {"deleted": deleted, "failed": len(results) - deleted, "results": results}
+
+    async def lifecycle(
+        request: Request,
+        principal: Principal,
+        org: UUID,
+        credential_id: UUID,
+        key: str | None,
+        payload: Any,
+        command: domain.Command,
+    ) -> Body:
+        async def command_for(conn: Conn, state: domain.Credential) -> domain.Command:
+            return command
+
+        return await change(
+            request, principal, org, credential_id, key, None, payload, command_for, admin_only=True
+        )
+
+    @router.post("/{credential_id}/revoke")
+    async def revoke(
+        org: UUID,
+        credential_id: UUID,
+        body: ReasonInput,
+        request: Request,
+        principal: CurrentPrincipal,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Body:
+        """Revoke (final). Admins only; the reason is kept."""
+        return await lifecycle(
+            request,
+            principal,
+            org,
+            credential_id,
+            idempotency_key,
+            ["revoke", body.reason],
+            Revoke(body.reason, principal.user_id),
+        )
+
+    @router.post("/{credential_id}/suspend")
+    async def suspend(
+        org: UUID,
+        credential_id: UUID,
+        body: SuspendInput,
+        request: Request,
+        principal: CurrentPrincipal,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Body:
+        """Suspend until reinstated. Admins only; the reason is kept."""
+        return await lifecycle(
+            request,
+            principal,
+            org,
+            credential_id,
+            idempotency_key,
+            ["suspend", body.model_dump(mode="json")],
+            Suspend(body.reason, principal.user_id, body.until),
+        )
+
+    @router.post("/{credential_id}/reinstate")
+    async def reinstate(
+        org: UUID,
+        credential_id: UUID,
+        body: ReinstateInput,
+        request: Request,
+        principal: CurrentPrincipal,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Body:
+        """Lift a suspension. Admins only."""
+        return await lifecycle(
+            request,
+            principal,
+            org,
+            credential_id,
+            idempotency_key,
+            ["reinstate", body.note],
+            Reinstate(principal.user_id, body.note),
+        )
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    async def readable(
+        conn: Conn, principal: Principal, org: UUID, credential_id: UUID
+    ) -> tuple[domain.Credential, int]:
+        principal.require_organisation(org)
+        loaded = await load(store, conn, credential_id)
+        state = loaded.state
+        if (
+            state is None
+            or state.organisation_id != org
+            or state.lifecycle == "deleted"
+            or not await access.can_read(conn, principal, state.holder_id)
+        ):
+            raise problem(NotFoundError("no such credential"))
+        return state, loaded.version
+
+    @router.get("/{credential_id}")
+    async def get_credential(org: UUID, credential_id: UUID, principal: CurrentPrincipal) -> Body:
+        """The credential as recorded here (views with statuses live in the projection)."""
+        async with context.pool.connection() as conn:
+            state, version = await readable(conn, principal, org, credential_id)
+        return {
+            "credential_id": str(state.credential_id),
+            "holder_id": str(state.holder_id),
+            "credential_type_id": str(state.credential_type_id),
+            "lifecycle": state.lifecycle,
+            "version": version,
+            "versions": [
+                {
+                    "version_id": str(v.version_id),
+                    "number": v.number,
+                    "issued_on": v.issued_on.isoformat(),
+                    "expires_on": v.expires_on.isoformat() if v.expires_on else None,
+                    "certification": v.certification.model_dump() if v.certification else None,
+                    "issuer": v.issuer.model_dump() if v.issuer else None,
+                    "notes": v.notes,
+                    "media": [m.model_dump(mode="json") for m in v.media],
+                }
+                for v in state.versions
+            ],
+        }
+
+    @router.get("/{credential_id}/media/{media_id}/url")
+    async def media_url(
+        org: UUID, credential_id: UUID, media_id: UUID, principal: CurrentPrincipal
+    ) -> Body:
+        """A short-lived signed URL to download one file, after an authorisation check."""
+        async with context.pool.connection() as conn:
+            state, _ = await readable(conn, principal, org, credential_id)
+        if state.media(media_id) is None:
+            raise problem(NotFoundError("no such file on this credential"))
+        url = await media.signed_url(object_key(org, credential_id, media_id))
+        return {"url": url, "expires_in_seconds": int(media.url_expiry.total_seconds())}
+
+    async def sweep_deleted_media() -> None:
+        """Remove objects whose deletion was committed; failures stay queued for later."""
+        async with context.pool.connection() as conn:
+            cursor = await conn.execute("SELECT object_key FROM media_deletions LIMIT 1000")
+            for (key,) in await cursor.fetchall():
+                try:
+                    await media.remove(key)
+                except Exception as exc:  # storage unavailable: keep the row for the next sweep
+                    log.warning("could not delete a file yet", key=key, error=str(exc))
+                    continue
+                await conn.execute("DELETE FROM media_deletions WHERE object_key = %s", (key,))
+            await conn.commit()
+
+    return router

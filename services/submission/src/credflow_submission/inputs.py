@@ -1,0 +1,55 @@
+"""Request bodies of the submission API. Unknown fields are refused (422 naming the field)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from credflow_contracts.events.values import Certification, Issuer
+
+Text = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VersionInput(Input):
+    issued_on: date
+    expires_on: date | None = None
+    certification: Certification | None = None
+    issuer: Issuer | None = None
+    notes: str | None = Field(default=None, max_length=4000)
+
+
+class CredentialInput(VersionInput):
+    credential_type_id: UUID
+    holder_id: UUID | None = Field(default=None, description="Default: the caller.")
+
+
+class EditInput(Input):
+    issued_on: date | None = None
+    expires_on: date | None = None
+    certification: Certification | None = None
+    issuer: Issuer | None = None
+    notes: str | None = Field(default=None, max_length=4000)
+
+
+class ReasonInput(Input):
+    reason: Text
+
+
+class SuspendInput(ReasonInput):
+    until: date | None = None
+
+
+class ReinstateInput(Input):
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class DeleteManyInput(Input):
+    credential_ids: list[UUID] = Field(min_length=1, max_length=1000)
+    reason: str | None = Field(default=None, max_length=2000)

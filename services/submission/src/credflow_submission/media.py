@@ -1,0 +1,100 @@
+"""Credential files in object storage (S3 API, MinIO).
+
+Kinds are detected from the bytes, never from the file name: PDF (`%PDF-`), PNG (its 8-byte
+signature) and JPEG (`FF D8 FF`). Objects live under an organisation-scoped key
+`organisations/<org>/credentials/<credential>/<media>`; they are read back only through
+short-lived presigned URLs handed out after an authorisation check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+from uuid import UUID
+
+from minio import Minio
+from minio.error import S3Error
+
+from credflow_common.settings import InfraSettings
+
+MediaKind = Literal["pdf", "jpeg", "png"]
+CONTENT_TYPES: dict[MediaKind, str] = {
+    "pdf": "application/pdf",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+}
+
+
+def detect_kind(head: bytes) -> MediaKind | None:
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    return None
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    kind: MediaKind
+    content_type: str
+    size_bytes: int
+    sha256: str
+
+
+def object_key(org: UUID, credential_id: UUID, media_id: UUID) -> str:
+    return f"organisations/{org}/credentials/{credential_id}/{media_id}"
+
+
+class MediaStore:
+    def __init__(self, infra: InfraSettings, url_expiry: timedelta = timedelta(minutes=5)) -> None:
+        endpoint = infra.s3_endpoint_url
+        secure = endpoint.startswith("https://")
+        self.client = Minio(
+            endpoint.removeprefix("https://").removeprefix("http://").rstrip("/"),
+            access_key=infra.s3_access_key,
+            secret_key=infra.s3_secret_key,
+            secure=secure,
+        )
+        self.bucket = infra.s3_bucket
+        self.url_expiry = url_expiry
+
+    async def put(self, key: str, data: bytes, kind: MediaKind) -> StoredObject:
+        content_type = CONTENT_TYPES[kind]
+        await asyncio.to_thread(
+            self.client.put_object,
+            self.bucket,
+            key,
+            io.BytesIO(data),
+            len(data),
+            content_type=content_type,
+        )
+        return StoredObject(key, kind, content_type, len(data), hashlib.sha256(data).hexdigest())
+
+    async def signed_url(self, key: str, expires: timedelta | None = None) -> str:
+        url: str = await asyncio.to_thread(
+            self.client.presigned_get_object, self.bucket, key, expires or self.url_expiry
+        )
+        return url
+
+    async def remove(self, key: str) -> None:
+        try:
+            await asyncio.to_thread(self.client.remove_object, self.bucket, key)
+        except S3Error as exc:
+            if exc.code != "NoSuchKey":
+                raise
+
+    async def exists(self, key: str) -> bool:
+        try:
+            await asyncio.to_thread(self.client.stat_object, self.bucket, key)
+            return True
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject"):
+                return False
+            raise
