@@ -18,8 +18,16 @@ from uuid import UUID
 
 from minio import Minio
 from minio.error import S3Error
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from credflow_common.settings import InfraSettings
+
+
+class MediaSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CREDFLOW_MEDIA_", env_file=".env", extra="ignore")
+
+    url_expiry_s: int = 300
+
 
 MediaKind = Literal["pdf", "jpeg", "png"]
 CONTENT_TYPES: dict[MediaKind, str] = {
@@ -53,7 +61,7 @@ def object_key(org: UUID, credential_id: UUID, media_id: UUID) -> str:
 
 
 class MediaStore:
-    def __init__(self, infra: InfraSettings, url_expiry: timedelta = timedelta(minutes=5)) -> None:
+    def __init__(self, infra: InfraSettings, settings: MediaSettings | None = None) -> None:
         endpoint = infra.s3_endpoint_url
         secure = endpoint.startswith("https://")
         self.client = Minio(
@@ -63,7 +71,7 @@ class MediaStore:
             secure=secure,
         )
         self.bucket = infra.s3_bucket
-        self.url_expiry = url_expiry
+        self.url_expiry = timedelta(seconds=(settings or MediaSettings()).url_expiry_s)
 
     async def put(self, key: str, data: bytes, kind: MediaKind) -> StoredObject:
         content_type = CONTENT_TYPES[kind]
