@@ -364,3 +364,36 @@ async def test_an_importer_command_delivered_twice_makes_one_credential(
     assert submitted.import_id == command.import_id
     assert submitted.expires_on is not None
     assert submitted.expires_on.isoformat() == "2031-02-01"
+
+
+async def test_delete_many_reports_each_credential_and_removes_their_files(stack: Stack) -> None:
+    org, licence, worker = await setup(stack)
+    data = {"credential_type_id": licence["credential_type_id"], "issued_on": "2026-01-31"}
+    created = [
+        (await add(stack, org, as_user(org, worker), data, files=[("f.pdf", PDF)])).json()
+        for _ in range(3)
+    ]
+    unknown = str(uuid7())
+    response = await stack.submission.post(
+        f"/organisations/{org.id}/credentials/delete",
+        json={
+            "credential_ids": [c["credential_id"] for c in created] + [unknown],
+            "reason": "duplicates",
+        },
+        headers=org.admin,
+    )
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["deleted"], report["failed"]) == (3, 1)
+    assert report["results"][-1] == {
+        "credential_id": unknown,
+        "status": 404,
+        "error": "no such credential",
+    }
+    for credential in created:
+        gone = await stack.submission.get(
+            f"/organisations/{org.id}/credentials/{credential['credential_id']}", headers=org.admin
+        )
+        assert gone.status_code == 404
+        media_id = credential["media"][0]["media_id"]
+        assert not await stack_object_exists(stack, org, credential["credential_id"], media_id)
