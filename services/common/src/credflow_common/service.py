@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from fastapi import APIRouter, FastAPI
@@ -47,12 +47,20 @@ class ServiceContext:
     registry: CollectorRegistry
 
 
+class BackgroundTask(Protocol):
+    """Something the service runs beside its HTTP app (relays, senders, schedulers)."""
+
+    async def run(self) -> None: ...
+    def stop(self) -> None: ...
+
+
 @dataclass
 class ServiceDefinition:
     name: str
     migrations: Sequence[Path] = ()
     routers: Callable[[ServiceContext], Sequence[APIRouter]] = lambda _: ()
     consumers: Callable[[ServiceContext], Sequence[ConsumerSpec]] = lambda _: ()
+    tasks: Callable[[ServiceContext], Sequence[BackgroundTask]] = lambda _: ()
     publishes: bool = True  # runs an outbox relay
 
     @property
@@ -120,6 +128,10 @@ def create_app(
                 runner.run(), name=f"consumer:{spec.name}"
             )
             stoppers.append(runner.stop)
+        for index, background in enumerate(definition.tasks(context)):
+            name = f"task:{type(background).__name__}:{index}"
+            running.tasks[name] = asyncio.create_task(background.run(), name=name)
+            stoppers.append(background.stop)
         app.state.context = context
         try:
             yield

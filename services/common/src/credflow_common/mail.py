@@ -1,0 +1,125 @@
+"""Mail: queued in the deciding transaction, sent over SMTP by a relay.
+
+`enqueue` writes a row into `mail_outbox` inside the caller's transaction: the mail exists
+exactly when the decision that caused it committed, and a redelivered event whose effects were
+already applied never queues it again. The `MailRelay` sends due rows and marks them sent in one
+transaction holding their row locks (`FOR UPDATE SKIP LOCKED`), so two relays never send the
+same row. A process killed after the SMTP server accepted a mail but before the commit sends it
+again on restart: SMTP offers no way to close that window, so every mail carries a stable
+Message-ID (its row id) that mail clients use to drop the copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import aiosmtplib
+import structlog
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from credflow_contracts.ids import uuid7
+
+MIGRATIONS = Path(__file__).resolve().parent / "mail_migrations"
+SENDER = "credflow <no-reply@credflow.local>"
+log = structlog.get_logger("credflow.mail")
+
+
+async def enqueue(
+    conn: AsyncConnection[Any],
+    organisation_id: UUID,
+    to_address: str,
+    subject: str,
+    body: str,
+    *,
+    digest_key: str | None = None,
+    deliver_after: datetime | None = None,
+    mail_id: UUID | None = None,
+) -> UUID:
+    mail_id = mail_id or uuid7()
+    await conn.execute(
+        "INSERT INTO mail_outbox (mail_id, organisation_id, to_address, subject, body,"
+        " digest_key, deliver_after) VALUES (%s, %s, %s, %s, %s, %s, coalesce(%s, now()))"
+        " ON CONFLICT (mail_id) DO NOTHING",
+        (mail_id, organisation_id, to_address, subject, body, digest_key, deliver_after),
+    )
+    return mail_id
+
+
+class MailRelay:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[AsyncConnection[Any]],
+        smtp_host: str,
+        smtp_port: int,
+        poll_interval_s: float = 0.5,
+        batch_size: int = 100,
+    ) -> None:
+        self.pool = pool
+        self.smtp_host = smtp_host
+        self.smtp_port = smtp_port
+        self.poll_interval_s = poll_interval_s
+        self.batch_size = batch_size
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                sent = await self.send_due()
+            except (OSError, aiosmtplib.SMTPException) as exc:
+                log.warning("mail server unavailable; retrying", error=str(exc))
+                sent = 0
+            if sent < self.batch_size:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=self.poll_interval_s)
+
+    async def send_due(self) -> int:
+        """Send every due mail (digests grouped) and mark them sent; returns rows handled."""
+        async with self.pool.connection() as conn, conn.transaction():
+            cursor = await conn.execute(
+                "SELECT mail_id, to_address, subject, body, digest_key FROM mail_outbox"
+                " WHERE sent_at IS NULL AND deliver_after <= now()"
+                " ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED",
+                (self.batch_size,),
+            )
+            rows = await cursor.fetchall()
+            if not rows:
+                return 0
+            singles = [r for r in rows if r[4] is None]
+            digests: dict[tuple[str, str], list[tuple[Any, ...]]] = defaultdict(list)
+            for row in rows:
+                if row[4] is not None:
+                    digests[(row[4], row[1])].append(row)
+            async with aiosmtplib.SMTP(hostname=self.smtp_host, port=self.smtp_port) as smtp:
+                for mail_id, to_address, subject, body, _ in singles:
+                    await smtp.send_message(_message(mail_id, to_address, subject, body))
+                for (_, to_address), group in digests.items():
+                    subject = f"{len(group)} credential(s) waiting for your review"
+                    body = "\n\n".join(f"- {row[2]}\n{row[3]}" for row in group)
+                    await smtp.send_message(_message(group[0][0], to_address, subject, body))
+            await conn.execute(
+                "UPDATE mail_outbox SET sent_at = now() WHERE mail_id = ANY(%s)",
+                ([r[0] for r in rows],),
+            )
+            return len(rows)
+
+
+def _message(mail_id: UUID, to_address: str, subject: str, body: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = SENDER
+    message["To"] = to_address
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(idstring=str(mail_id), domain="credflow.local")
+    message.set_content(body)
+    return message
