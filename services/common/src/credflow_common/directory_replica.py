@@ -152,6 +152,24 @@ class DirectoryReplica:
         row = await cursor.fetchone()
         return UserState.model_validate(row[0]) if row else None
 
+    async def users_with_role(self, conn: Conn, org: UUID, role: str) -> list[UserState]:
+        """Active users of `org` holding `role`."""
+        cursor = await conn.execute(
+            "SELECT state FROM replica_users WHERE organisation_id = %s AND status = 'active'"
+            " AND state->'roles' ? %s ORDER BY user_id",
+            (org, role),
+        )
+        return [UserState.model_validate(state) for (state,) in await cursor.fetchall()]
+
+    async def group_members(self, conn: Conn, org: UUID, group_id: UUID) -> list[UserState]:
+        """Active members of a group."""
+        cursor = await conn.execute(
+            "SELECT state FROM replica_users WHERE organisation_id = %s AND status = 'active'"
+            " AND state->'group_ids' ? %s ORDER BY user_id",
+            (org, str(group_id)),
+        )
+        return [UserState.model_validate(state) for (state,) in await cursor.fetchall()]
+
     async def credential_type(
         self, conn: Conn, org: UUID, type_id: UUID
     ) -> CredentialTypeState | None:

@@ -1,0 +1,152 @@
+"""The review service's consumers.
+
+- `review.credentials`: a submitted, added or edited version opens a review round (or is
+  accepted at once when its type needs no validation); a newer version supersedes the older
+  version's open item; a deleted credential cancels its open items.
+- `review.directory`: keeps the directory replica and re-routes open items when a holder's
+  manager changes or a reviewer is deactivated or loses the role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from credflow_common.consumer import ConsumerSpec, Delivery
+from credflow_common.directory_replica import apply_directory_events
+from credflow_common.errors import ConcurrencyError
+from credflow_common.eventstore import Metadata
+from credflow_contracts.events.credentials import (
+    CredentialDeleted,
+    CredentialSubmitted,
+    CredentialVersionEdited,
+    VersionAdded,
+)
+from credflow_contracts.events.directory import GroupUpdated, UserUpdated
+from credflow_contracts.topics import CREDENTIALS, DIRECTORY
+from credflow_review import domain
+from credflow_review.domain import Reroute, Version
+from credflow_review.service import Conn, Reviews, review_id_for
+
+
+def credentials_consumer(reviews: Reviews, topic_prefix: str = "") -> ConsumerSpec:
+    async def apply(conn: Conn, deliveries: Sequence[Delivery]) -> None:
+        for delivery in deliveries:
+            event = delivery.envelope.event
+            match event:
+                case CredentialSubmitted() | VersionAdded():
+                    await conn.execute(
+                        "INSERT INTO credential_versions VALUES (%s, %s, %s, %s, false)"
+                        " ON CONFLICT (credential_id) DO UPDATE"
+                        " SET latest_version_id = EXCLUDED.latest_version_id",
+                        (
+                            event.credential_id,
+                            event.organisation_id,
+                            event.version_id,
+                            event.holder_id,
+                        ),
+                    )
+                    await _supersede_open(conn, event.credential_id)
+                    version = Version(
+                        event.organisation_id,
+                        event.credential_id,
+                        event.version_id,
+                        event.version_number,
+                        event.holder_id,
+                        event.credential_type_id,
+                        event.import_id,
+                    )
+                    await _open(conn, reviews, delivery, version)
+                case CredentialVersionEdited():
+                    cursor = await conn.execute(
+                        "SELECT r.version_number, r.holder_id, r.credential_type_id, r.import_id"
+                        " FROM reviews r JOIN credential_versions v USING (credential_id)"
+                        " WHERE r.version_id = %s AND v.latest_version_id = %s"
+                        " ORDER BY r.requested_at DESC LIMIT 1",
+                        (event.version_id, event.version_id),
+                    )
+                    known = await cursor.fetchone()
+                    if known is None:
+                        continue  # a version that needed no review: edits need none either
+                    await _supersede_open(conn, event.credential_id)
+                    version = Version(
+                        event.organisation_id,
+                        event.credential_id,
+                        event.version_id,
+                        known[0],
+                        known[1],
+                        known[2],
+                        known[3],
+                    )
+                    await _open(conn, reviews, delivery, version)
+                case CredentialDeleted():
+                    await conn.execute(
+                        "UPDATE credential_versions SET deleted = true WHERE credential_id = %s",
+                        (event.credential_id,),
+                    )
+                    await conn.execute(
+                        "UPDATE reviews SET status = 'cancelled'"
+                        " WHERE credential_id = %s AND status = 'requested'",
+                        (event.credential_id,),
+                    )
+
+    return ConsumerSpec(
+        name="review.credentials", topics=[topic_prefix + CREDENTIALS], handler=apply
+    )
+
+
+async def _supersede_open(conn: Conn, credential_id: UUID) -> None:
+    await conn.execute(
+        "UPDATE reviews SET status = 'superseded'"
+        " WHERE credential_id = %s AND status = 'requested'",
+        (credential_id,),
+    )
+
+
+async def _open(conn: Conn, reviews: Reviews, delivery: Delivery, version: Version) -> None:
+    review_id = review_id_for(version.version_id, delivery.event_id)
+    routing = await reviews.routing(conn, version)
+    events = domain.decide(domain.Open(review_id, version, routing), None)
+    metadata = Metadata(
+        version.organisation_id, delivery.envelope.correlation_id, delivery.event_id
+    )
+    try:
+        await reviews.append(conn, review_id, 0, events, metadata, None)
+    except ConcurrencyError:
+        return  # this trigger opened its review already
+
+
+def directory_consumer(reviews: Reviews, topic_prefix: str = "") -> ConsumerSpec:
+    async def apply(conn: Conn, deliveries: Sequence[Delivery]) -> None:
+        await apply_directory_events(conn, deliveries)
+        affected: dict[UUID, set[UUID]] = {}
+        for delivery in deliveries:
+            event = delivery.envelope.event
+            if isinstance(event, UserUpdated):
+                affected.setdefault(event.organisation_id, set()).add(event.user.user_id)
+            elif isinstance(event, GroupUpdated):
+                affected.setdefault(event.organisation_id, set()).update(event.group.admin_ids)
+        for org, users in affected.items():
+            await _reroute(conn, reviews, org, users, deliveries[-1])
+
+    return ConsumerSpec(name="review.directory", topics=[topic_prefix + DIRECTORY], handler=apply)
+
+
+async def _reroute(
+    conn: Conn, reviews: Reviews, org: UUID, users: set[UUID], cause: Delivery
+) -> None:
+    """Open items held by, or for, the changed users get their reviewers worked out again."""
+    cursor = await conn.execute(
+        "SELECT review_id FROM reviews WHERE organisation_id = %s AND status = 'requested'"
+        " AND (holder_id = ANY(%s) OR reviewer_ids && %s::uuid[])",
+        (org, list(users), list(users)),
+    )
+    for (review_id,) in await cursor.fetchall():
+        review, version, context = await reviews.load(conn, org, review_id)
+        if review is None:
+            continue
+        mode, reviewer_ids = await reviews.reviewers(conn, org, review.holder_id)
+        events = domain.decide(Reroute(reviewer_ids, mode), review, context)
+        if events:
+            metadata = Metadata(org, cause.envelope.correlation_id, cause.event_id)
+            await reviews.append(conn, review_id, version, events, metadata, review)

@@ -1,0 +1,237 @@
+"""The review service layer: routing from the directory replica, review streams and their
+snapshots, mails. Used by the consumers (opening and re-routing reviews) and the HTTP API
+(claims and decisions)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid5
+
+from psycopg import AsyncConnection
+
+from credflow_common import mail
+from credflow_common.directory_replica import DirectoryReplica
+from credflow_common.eventstore import EventStore, Metadata, RecordedEvent
+from credflow_contracts.events.base import Event
+from credflow_contracts.events.credentials import (
+    CredentialRejected,
+    CredentialValidated,
+    ReviewClaimed,
+    ReviewRequested,
+)
+from credflow_review import domain
+from credflow_review.domain import Context, Review, Routing, Version
+
+Conn = AsyncConnection[Any]
+REVIEW_NAMESPACE = UUID("0d9d6c7e-7f33-4a4e-a0c6-0c8d1c1f6a52")
+
+
+def review_id_for(version_id: UUID, cause_id: UUID) -> UUID:
+    """One review per (version, triggering event): a repeated trigger names the same review."""
+    return uuid5(REVIEW_NAMESPACE, f"{version_id}:{cause_id}")
+
+
+def stream_id(review_id: UUID) -> str:
+    return f"review-{review_id}"
+
+
+class Reviews:
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.replica = DirectoryReplica()
+
+    # -- routing --------------------------------------------------------------------------------
+
+    async def routing(self, conn: Conn, version: Version) -> Routing:
+        org = version.organisation_id
+        settings = await self.replica.settings(conn, org)
+        credential_type = await self.replica.credential_type(conn, org, version.credential_type_id)
+        if settings is None or credential_type is None:
+            raise LookupError(f"directory data for organisation {org} has not arrived yet")
+        required = (
+            credential_type.validation_required
+            if credential_type.validation_required is not None
+            else settings.validation_required
+        )
+        if not required:
+            return Routing(False, settings.reviewer_routing, ())
+        mode, reviewers = await self.reviewers(conn, org, version.holder_id)
+        return Routing(
+            True, mode, reviewers, settings.reviewer_group_id if mode == "reviewer_group" else None
+        )
+
+    async def reviewers(
+        self, conn: Conn, org: UUID, holder_id: UUID
+    ) -> tuple[Any, tuple[UUID, ...]]:
+        settings = await self.replica.settings(conn, org)
+        assert settings is not None
+        holder = await self.replica.user(conn, org, holder_id)
+        manager_id = None
+        group_admins: list[UUID] = []
+        if holder is not None:
+            if holder.manager_id is not None:
+                manager = await self.replica.user(conn, org, holder.manager_id)
+                if manager is not None and manager.status == "active":
+                    manager_id = manager.user_id
+            for group_id in holder.group_ids:
+                group = await self.replica.group(conn, org, group_id)
+                if group is not None:
+                    for admin_id in group.admin_ids:
+                        admin = await self.replica.user(conn, org, admin_id)
+                        if admin is not None and admin.status == "active":
+                            group_admins.append(admin_id)
+        org_admins = [u.user_id for u in await self.replica.users_with_role(conn, org, "admin")]
+        members: list[UUID] = []
+        if settings.reviewer_routing == "reviewer_group" and settings.reviewer_group_id:
+            members = [
+                u.user_id
+                for u in await self.replica.group_members(conn, org, settings.reviewer_group_id)
+            ]
+        mode, reviewers = domain.route(
+            settings.reviewer_routing, manager_id, group_admins, org_admins, members
+        )
+        return mode, tuple(r for r in reviewers if r != holder_id) or tuple(
+            a for a in org_admins if a != holder_id
+        )
+
+    # -- streams and snapshots ------------------------------------------------------------------
+
+    async def load(
+        self, conn: Conn, org: UUID, review_id: UUID
+    ) -> tuple[Review | None, int, Context]:
+        cursor = await conn.execute(
+            "SELECT r.stream_version, r.status, v.latest_version_id <> r.version_id, v.deleted"
+            " FROM reviews r JOIN credential_versions v USING (credential_id)"
+            " WHERE r.review_id = %s AND r.organisation_id = %s",
+            (review_id, org),
+        )
+        row = await cursor.fetchone()
+        if row is None:
+            return None, 0, Context()
+        stream_version, status, newer, deleted = row
+        recorded = await self.store.load(conn, stream_id(review_id))
+        review = domain.fold([r.event for r in recorded])
+        context = Context(
+            superseded=bool(newer) or status == "superseded", credential_deleted=deleted
+        )
+        return review, stream_version, context
+
+    async def append(
+        self,
+        conn: Conn,
+        review_id: UUID,
+        expected: int,
+        events: Sequence[Event],
+        metadata: Metadata,
+        before: Review | None,
+    ) -> tuple[Review | None, list[RecordedEvent]]:
+        recorded = await self.store.append(conn, stream_id(review_id), expected, events, metadata)
+        after = domain.fold(list(events), before)
+        if after is not None and recorded:
+            decided = after.status in ("validated", "rejected")
+            await conn.execute(
+                "INSERT INTO reviews (review_id, organisation_id, credential_id, version_id,"
+                " version_number, holder_id, credential_type_id, status, reviewer_ids, routing,"
+                " claimed_by, import_id, stream_version, decided_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+                " CASE WHEN %s THEN now() END)"
+                " ON CONFLICT (review_id) DO UPDATE SET status = EXCLUDED.status,"
+                " reviewer_ids = EXCLUDED.reviewer_ids, routing = EXCLUDED.routing,"
+                " claimed_by = EXCLUDED.claimed_by, stream_version = EXCLUDED.stream_version,"
+                " decided_at = EXCLUDED.decided_at",
+                (
+                    after.review_id,
+                    after.organisation_id,
+                    after.credential_id,
+                    after.version_id,
+                    after.version_number,
+                    after.holder_id,
+                    after.credential_type_id,
+                    after.status,
+                    list(after.reviewer_ids),
+                    after.routing or "managers",
+                    after.claimed_by,
+                    after.import_id,
+                    expected + len(recorded),
+                    decided,
+                ),
+            )
+        await self.notify(conn, events, after)
+        return after, recorded
+
+    # -- mail -----------------------------------------------------------------------------------
+
+    async def notify(self, conn: Conn, events: Sequence[Event], review: Review | None) -> None:
+        for event in events:
+            match event:
+                case ReviewRequested():
+                    await self._tell_reviewers(conn, event)
+                case CredentialValidated() | CredentialRejected():
+                    assert review is not None
+                    await self._tell_holder(conn, event, review)
+                case ReviewClaimed():
+                    pass
+
+    async def _type_name(self, conn: Conn, org: UUID, type_id: UUID) -> str:
+        credential_type = await self.replica.credential_type(conn, org, type_id)
+        return credential_type.name if credential_type else "credential"
+
+    async def _tell_reviewers(self, conn: Conn, event: ReviewRequested) -> None:
+        org = event.organisation_id
+        settings = await self.replica.settings(conn, org)
+        holder = await self.replica.user(conn, org, event.holder_id)
+        type_name = await self._type_name(conn, org, event.credential_type_id)
+        digest = settings is not None and settings.review_notifications == "digest"
+        next_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(
+            hours=1
+        )
+        for reviewer_id in event.reviewer_ids:
+            reviewer = await self.replica.user(conn, org, reviewer_id)
+            if reviewer is None:
+                continue
+            await mail.enqueue(
+                conn,
+                org,
+                reviewer.email,
+                f"Review needed: {type_name} of {holder.name if holder else 'a worker'}",
+                f"{holder.name if holder else 'A worker'} submitted a {type_name} "
+                f"(version {event.version_number}). Review item {event.review_id}.",
+                digest_key="review-digest" if digest else None,
+                deliver_after=next_hour if digest else None,
+                mail_id=uuid5(
+                    REVIEW_NAMESPACE,
+                    f"request:{event.review_id}:{reviewer_id}:"
+                    f"{','.join(map(str, event.reviewer_ids))}",
+                ),
+            )
+
+    async def _tell_holder(
+        self, conn: Conn, event: CredentialValidated | CredentialRejected, review: Review
+    ) -> None:
+        org = event.organisation_id
+        holder = await self.replica.user(conn, org, review.holder_id)
+        if holder is None:
+            return
+        type_name = await self._type_name(conn, org, review.credential_type_id)
+        if isinstance(event, CredentialValidated):
+            subject, body = (
+                f"Your {type_name} was verified",
+                f"Your {type_name} (version {review.version_number}) was verified."
+                + (f"\n\nComment: {event.comment}" if event.comment else ""),
+            )
+        else:
+            subject, body = (
+                f"Your {type_name} was not accepted",
+                f"Your {type_name} (version {review.version_number}) was not "
+                f"accepted.\n\nReason: {event.comment}\n\nPlease add a new version.",
+            )
+        await mail.enqueue(
+            conn,
+            org,
+            holder.email,
+            subject,
+            body,
+            mail_id=uuid5(REVIEW_NAMESPACE, f"decision:{event.review_id}"),
+        )
