@@ -24,6 +24,7 @@ from credflow_review.domain import (
     NotFoundError,
     Open,
     Reject,
+    Release,
     Reroute,
     Routing,
     Validate,
@@ -31,7 +32,6 @@ from credflow_review.domain import (
     decide,
     fold,
     route,
-    unclaim,
 )
 
 ORG, HOLDER, MANAGER, ADMIN, OTHER = uuid7(), uuid7(), uuid7(), uuid7(), uuid7()
@@ -130,10 +130,14 @@ def test_a_claimed_item_is_decided_by_its_claimer_or_an_admin() -> None:
     with pytest.raises(ConflictError, match="another reviewer claimed"):
         when(claimed, Validate(Actor(second, False)))
     assert when(claimed, Validate(ADMIN_ACTS))
-    released = unclaim(fold(claimed), MANAGER_ACTS)
-    assert released.claimed_by is None
+    released = when(claimed, Release(MANAGER_ACTS))
+    review = fold([*claimed, *released])
+    assert review is not None
+    assert review.claimed_by is None
     with pytest.raises(ForbiddenError):
-        unclaim(fold(claimed), Actor(second, False))
+        when(claimed, Release(Actor(second, False)))
+    with pytest.raises(ConflictError, match="not claimed"):
+        when(routed, Release(MANAGER_ACTS))
 
 
 def test_reroute_changes_reviewers_of_open_items_only() -> None:

@@ -27,6 +27,7 @@ ALL_VERSIONS: tuple[type[Event], ...] = (
     credentials.CredentialReinstated,
     credentials.ReviewRequested,
     credentials.ReviewClaimed,
+    credentials.ReviewReleased,
     credentials.CredentialAccepted,
     credentials.CredentialValidated,
     credentials.CredentialRejected,

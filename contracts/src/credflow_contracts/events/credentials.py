@@ -203,6 +203,16 @@ class ReviewClaimed(CredentialEvent):
     claimed_by: UUID
 
 
+class ReviewReleased(CredentialEvent):
+    TYPE: ClassVar[str] = "credflow.credential.review_released"
+    VERSION: ClassVar[int] = 1
+    DESCRIPTION: ClassVar[str] = "A reviewer released a claimed review item back to the queue."
+
+    review_id: UUID
+    version_id: UUID
+    released_by: UUID
+
+
 class CredentialAccepted(CredentialEvent):
     TYPE: ClassVar[str] = "credflow.credential.accepted"
     VERSION: ClassVar[int] = 1

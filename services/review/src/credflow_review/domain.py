@@ -20,6 +20,7 @@ from credflow_contracts.events.credentials import (
     CredentialValidated,
     ReviewClaimed,
     ReviewerRouting,
+    ReviewReleased,
     ReviewRequested,
 )
 from credflow_contracts.events.values import ReviewEdits
@@ -139,6 +140,11 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Release:
+    actor: Actor
+
+
+@dataclass(frozen=True)
 class Validate:
     actor: Actor
     comment: str | None = None
@@ -160,7 +166,7 @@ class Reroute:
     routing: ReviewerRouting
 
 
-Command = Open | Claim | Validate | Reject | Reroute
+Command = Open | Claim | Release | Validate | Reject | Reroute
 
 
 @dataclass(frozen=True)
@@ -236,6 +242,23 @@ def decide(command: Command, review: Review | None, context: Context | None = No
                     claimed_by=command.actor.user_id,
                 )
             ]
+        case Release():
+            current = _open_for_decision(review, context)
+            if current.claimed_by is None:
+                raise ConflictError("this item is not claimed")
+            if current.claimed_by != command.actor.user_id and not command.actor.is_admin:
+                raise ForbiddenError(
+                    "only the reviewer who claimed it (or an admin) can release it"
+                )
+            return [
+                ReviewReleased(
+                    credential_id=current.credential_id,
+                    organisation_id=current.organisation_id,
+                    review_id=current.review_id,
+                    version_id=current.version_id,
+                    released_by=command.actor.user_id,
+                )
+            ]
         case Validate():
             current = _open_for_decision(review, context)
             _may_review(current, command.actor)
@@ -297,16 +320,6 @@ def _check_claim(review: Review, actor: Actor) -> None:
         raise ConflictError("another reviewer claimed this item")
 
 
-def unclaim(review: Review | None, actor: Actor, context: Context | None = None) -> Review:
-    """Release a claim (kept in the review's state; views learn of it by the next event)."""
-    current = _open_for_decision(review, context or Context())
-    if current.claimed_by is None:
-        raise ConflictError("this item is not claimed")
-    if current.claimed_by != actor.user_id and not actor.is_admin:
-        raise ForbiddenError("only the reviewer who claimed it (or an admin) can release it")
-    return replace(current, claimed_by=None)
-
-
 def evolve(review: Review | None, event: Event) -> Review | None:
     match event:
         case ReviewRequested():
@@ -330,6 +343,9 @@ def evolve(review: Review | None, event: Event) -> Review | None:
         case ReviewClaimed():
             assert review is not None
             return replace(review, claimed_by=event.claimed_by)
+        case ReviewReleased():
+            assert review is not None
+            return replace(review, claimed_by=None)
         case CredentialValidated():
             assert review is not None
             return replace(review, status="validated")
