@@ -1,19 +1,47 @@
 """Composition root of the review service.
 
-Until the service's own issue lands it runs only the shared runtime: its schema and
-migrations, an outbox relay, and the operational endpoints (/health, /ready, /metrics).
+HTTP routes: `credflow_review.api.build_router`. Consumers: `credflow_review.consumers`
+(credential events; directory replica with re-routing). Background: the mail relay.
+Publishes ReviewRequested, ReviewClaimed, ReviewReleased, CredentialAccepted,
+CredentialValidated and CredentialRejected on `credflow.credentials`.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
-from credflow_common.service import ServiceDefinition
+from credflow_common import directory_replica, mail
+from credflow_common.service import ServiceContext, ServiceDefinition
 from credflow_common.service import create_app as create_service
-from credflow_common.settings import InfraSettings
+from credflow_common.settings import InfraSettings, RuntimeSettings
+from credflow_review.api import build_router
+from credflow_review.consumers import credentials_consumer, directory_consumer
+from credflow_review.service import Reviews
 
-DEFINITION = ServiceDefinition(name="review")
+
+def _reviews(context: ServiceContext) -> Reviews:
+    return Reviews(context.event_store)
 
 
-def create_app(infra: InfraSettings) -> FastAPI:
-    return create_service(DEFINITION, infra)
+DEFINITION = ServiceDefinition(
+    name="review",
+    migrations=[
+        directory_replica.MIGRATIONS,
+        mail.MIGRATIONS,
+        Path(__file__).resolve().parent / "migrations",
+    ],
+    routers=lambda context: [build_router(context, _reviews(context))],
+    consumers=lambda context: [
+        directory_consumer(_reviews(context), context.runtime.topic_prefix),
+        credentials_consumer(_reviews(context), context.runtime.topic_prefix),
+    ],
+    tasks=lambda context: [
+        mail.MailRelay(context.pool, context.infra.smtp_host, context.infra.smtp_port)
+    ],
+)
+
+
+def create_app(infra: InfraSettings, runtime: RuntimeSettings | None = None) -> FastAPI:
+    return create_service(DEFINITION, infra, runtime)

@@ -1,4 +1,4 @@
--- depends: 0050.directory-replica
+-- depends: 0050.directory-replica 0060.mail-outbox
 -- Review items (snapshots of the Review streams, for queues and bulk approval), the latest
 -- version of each credential (to refuse decisions on superseded versions).
 
