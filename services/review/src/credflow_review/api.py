@@ -123,11 +123,11 @@ def build_router(context: ServiceContext, reviews: Reviews) -> APIRouter:
         if import_id is not None:
             clauses.append("import_id = %s")
             params.append(import_id)
+        where = " AND ".join(clauses)  # constant clauses; values are parameters
         query = (
-            "SELECT review_id, credential_id, version_id, version_number, holder_id,"
+            "SELECT review_id, credential_id, version_id, version_number, holder_id,"  # noqa: S608
             " credential_type_id, routing, reviewer_ids, claimed_by, import_id, requested_at"
-            f" FROM reviews WHERE {' AND '.join(clauses)}"  # noqa: S608 - clauses are constants
-            " ORDER BY requested_at, review_id LIMIT %s"
+            f" FROM reviews WHERE {where} ORDER BY requested_at, review_id LIMIT %s"
         )
         async with context.pool.connection() as conn:
             cursor = await conn.execute(
