@@ -29,7 +29,12 @@ def free_port() -> int:
 
 @pytest.fixture
 def running_system(infra: Infrastructure) -> Iterator[dict[str, str]]:
-    ports = {name: free_port() for name in SERVICES}
+    ports: dict[str, int] = {}
+    for name in SERVICES:  # distinct: the OS may hand the same free port out twice
+        port = free_port()
+        while port in ports.values():
+            port = free_port()
+        ports[name] = port
     env = {
         **os.environ,
         **{k.upper(): str(v) for k, v in asdict(infra).items() if k != "source"},

@@ -26,6 +26,7 @@ class Org:
     id: UUID
     admin_id: UUID
     admin: dict[str, str]
+    admin_email: str = ""
 
     def url(self, path: str = "") -> str:
         return f"/organisations/{self.id}{path}"
@@ -53,7 +54,8 @@ class DirectoryApi:
         assert response.status_code == 201, response.text
         body = response.json()
         org, admin = UUID(body["organisation_id"]), UUID(body["admin_user_id"])
-        return Org(org, admin, token(org, admin, "admin", permissions=["users:manage"]))
+        email = f"admin@{name.lower().replace(' ', '')}.test"
+        return Org(org, admin, token(org, admin, "admin", permissions=["users:manage"]), email)
 
     async def create_user(self, org: Org, email: str, **fields: Any) -> dict[str, Any]:
         response = await self.client.post(

@@ -92,9 +92,11 @@ class Reviews:
         mode, reviewers = domain.route(
             settings.reviewer_routing, manager_id, group_admins, org_admins, members
         )
-        return mode, tuple(r for r in reviewers if r != holder_id) or tuple(
-            a for a in org_admins if a != holder_id
-        )
+        # Nobody reviews their own credential; if that leaves nobody (the only admin's own
+        # credential), the item waits with the admins until someone else can decide it.
+        others = tuple(r for r in reviewers if r != holder_id)
+        admins = tuple(a for a in org_admins if a != holder_id) or tuple(org_admins)
+        return mode, others or admins
 
     # -- streams and snapshots ------------------------------------------------------------------
 

@@ -1,0 +1,155 @@
+"""Directory, submission and review services in-process on real PostgreSQL, Kafka and the
+SMTP sink, sharing a topic prefix per test."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+
+from credflow_common.auth import PLATFORM_PERMISSION
+from credflow_common.positions import wait_until_applied
+from credflow_common.service import ServiceContext, create_app
+from credflow_common.settings import InfraSettings, RuntimeSettings
+from credflow_contracts.ids import uuid7
+from credflow_contracts.topics import CREDENTIALS, DIRECTORY, SUBMISSION_COMMANDS
+from credflow_directory.app import DEFINITION as DIRECTORY_SERVICE
+from credflow_review.app import DEFINITION as REVIEW_SERVICE
+from credflow_submission.app import DEFINITION as SUBMISSION_SERVICE
+from tests.infrastructure import Infrastructure
+from tests.integration.directory.conftest import DirectoryApi, Org, token
+from tests.integration.runtime_support import create_topics
+from tests.integration.submission.conftest import started
+from tests.polling import eventually
+
+
+@dataclass
+class Services:
+    directory: DirectoryApi
+    submission: httpx.AsyncClient
+    review: httpx.AsyncClient
+    submission_context: ServiceContext
+    review_context: ServiceContext
+    topic_prefix: str
+    mail_api: str
+
+    async def replicated(self, body: dict[str, Any]) -> None:
+        """Both replicas have applied this directory change."""
+        position = UUID(body["position"])
+        for ctx, consumer in (
+            (self.submission_context, "submission.directory-replica"),
+            (self.review_context, "review.directory"),
+        ):
+            assert await wait_until_applied(ctx.pool, consumer, position, timeout_s=30)
+
+    async def org(self, name: str) -> Org:
+        org = await self.directory.create_org(name)
+        body = (
+            await self.directory.client.patch(
+                org.url("/settings"), headers=org.admin, json={"expiring_soon_days": 31}
+            )
+        ).json()
+        await self.replicated(body)
+        return org
+
+    async def settings(self, org: Org, **changes: Any) -> None:
+        response = await self.directory.client.patch(
+            org.url("/settings"), json=changes, headers=org.admin
+        )
+        assert response.status_code == 200, response.text
+        await self.replicated(response.json())
+
+    async def post(self, org: Org, path: str, **body: Any) -> dict[str, Any]:
+        response = await self.directory.client.post(org.url(path), json=body, headers=org.admin)
+        assert response.status_code == 201, response.text
+        result: dict[str, Any] = response.json()
+        await self.replicated(result)
+        return result
+
+    async def submit(
+        self, org: Org, as_: dict[str, str], type_id: str, holder_id: str | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"credential_type_id": type_id, "issued_on": "2026-01-31"}
+        if holder_id:
+            body["holder_id"] = holder_id
+        response = await self.submission.post(
+            f"/organisations/{org.id}/credentials", json=body, headers=as_
+        )
+        assert response.status_code == 201, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def queue(self, org: Org, as_: dict[str, str], **params: Any) -> list[dict[str, Any]]:
+        response = await self.review.get(
+            f"/organisations/{org.id}/reviews", params=params, headers=as_
+        )
+        assert response.status_code == 200, response.text
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
+
+    async def item_for(
+        self, org: Org, as_: dict[str, str], credential_id: str, version_number: int = 1
+    ) -> dict[str, Any]:
+        found: list[dict[str, Any]] = []
+
+        async def arrived() -> bool:
+            found[:] = [
+                i
+                for i in await self.queue(org, as_)
+                if i["credential_id"] == credential_id and i["version_number"] == version_number
+            ]
+            return bool(found)
+
+        await eventually(arrived, timeout_s=60)
+        return found[0]
+
+    async def mails_to(self, address: str) -> list[dict[str, Any]]:
+        async with httpx.AsyncClient(base_url=self.mail_api) as client:
+            listing = (await client.get("/api/v1/messages")).json()["messages"]
+            return [m for m in listing if any(t["Address"] == address for t in m["To"])]
+
+
+def as_user(org: Org, user: dict[str, Any]) -> dict[str, str]:
+    return token(org.id, UUID(user["user_id"]), *user["roles"])
+
+
+@pytest.fixture
+async def services(
+    infra: Infrastructure, database_url: str, topic_prefix: str
+) -> AsyncIterator[Services]:
+    await create_topics(
+        infra.kafka_bootstrap_servers,
+        [topic_prefix + t for t in (DIRECTORY, CREDENTIALS, SUBMISSION_COMMANDS)],
+    )
+    settings = InfraSettings(
+        database_url=database_url,
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        s3_endpoint_url=infra.s3_endpoint_url,
+        s3_access_key=infra.s3_access_key,
+        s3_secret_key=infra.s3_secret_key,
+        s3_bucket=infra.s3_bucket,
+        smtp_host=infra.smtp_host,
+        smtp_port=infra.smtp_port,
+    )
+    runtime = RuntimeSettings(topic_prefix=topic_prefix)
+    apps = [
+        create_app(d, settings, runtime)
+        for d in (DIRECTORY_SERVICE, SUBMISSION_SERVICE, REVIEW_SERVICE)
+    ]
+    platform = token(uuid7(), uuid7(), permissions=[PLATFORM_PERMISSION])
+    async with contextlib.AsyncExitStack() as stack:
+        directory, submission, review = [await stack.enter_async_context(started(a)) for a in apps]
+        yield Services(
+            DirectoryApi(directory, topic_prefix + DIRECTORY, platform),
+            submission,
+            review,
+            apps[1].state.context,
+            apps[2].state.context,
+            topic_prefix,
+            infra.mail_api_url,
+        )
