@@ -242,3 +242,95 @@ async def test_bulk_approve_of_1000_items_validates_each_exactly_once(
     assert len({v.review_id for v in validated}) == 1000
     assert len({v.credential_id for v in validated}) == 1000
     assert all(v.bulk for v in validated)
+
+
+async def test_open_items_follow_directory_changes(services: Services, unique: str) -> None:
+    org = await services.org(f"Reroute {unique}")
+    type_id = await reviewed_type(services, org)
+    old_boss = await person(services, org, "olga", roles=["manager"])
+    new_boss = await person(services, org, "nick", roles=["manager"])
+    worker = await person(services, org, "walker", manager_id=old_boss["user_id"])
+    credential = await services.submit(org, as_user(org, worker), type_id)
+    await services.item_for(org, as_user(org, old_boss), credential["credential_id"])
+
+    moved = await services.directory.client.patch(
+        org.url(f"/users/{worker['user_id']}"),
+        json={"manager_id": new_boss["user_id"]},
+        headers=org.admin,
+    )
+    await services.replicated(moved.json())
+    item = await services.item_for(org, as_user(org, new_boss), credential["credential_id"])
+    assert item["reviewer_ids"] == [new_boss["user_id"]]
+    assert await services.queue(org, as_user(org, old_boss)) == []
+
+    gone = await services.directory.client.post(
+        org.url(f"/users/{new_boss['user_id']}/deactivate"), headers=org.admin
+    )
+    await services.replicated(gone.json())
+    item = await services.item_for(org, org.admin, credential["credential_id"])
+    assert item["reviewer_ids"] == [str(org.admin_id)], "no active manager: the admins"
+
+
+async def test_edits_and_internal_equivalent_made_while_reviewing_are_published(
+    services: Services, infra: Infrastructure, unique: str
+) -> None:
+    org = await services.org(f"Edits {unique}")
+    type_id = await reviewed_type(services, org)
+    template = await services.post(
+        org,
+        "/credential-types",
+        name="Internal driving course",
+        expires=False,
+        validation_required=False,
+    )
+    worker = await person(services, org, "edna")
+    credential = await services.submit(org, as_user(org, worker), type_id)
+    item = await services.item_for(org, org.admin, credential["credential_id"])
+    response = await services.review.post(
+        f"/organisations/{org.id}/reviews/{item['review_id']}/validate",
+        headers=org.admin,
+        json={
+            "edits": {
+                "changed": ["expires_on", "certification_number"],
+                "expires_on": "2030-05-01",
+                "certification_number": "DL-42",
+            },
+            "internal_equivalent_id": template["credential_type_id"],
+        },
+    )
+    assert response.status_code == 200, response.text
+    landed = await read_topic(infra.kafka_bootstrap_servers, services.topic_prefix + CREDENTIALS, 3)
+    [validated] = [
+        r.envelope.event for r in landed if isinstance(r.envelope.event, CredentialValidated)
+    ]
+    assert validated.edits is not None
+    assert validated.edits.certification_number == "DL-42"
+    assert str(validated.edits.expires_on) == "2030-05-01"
+    assert str(validated.internal_equivalent_id) == template["credential_type_id"]
+
+
+async def test_digest_organisations_get_one_mail_per_reviewer_per_digest(
+    services: Services, unique: str
+) -> None:
+    org = await services.org(f"Digest {unique}")
+    await services.settings(org, review_notifications="digest")
+    type_id = await reviewed_type(services, org)
+    boss = await person(services, org, "dora", roles=["manager"])
+    workers = [await person(services, org, f"w{n}", manager_id=boss["user_id"]) for n in range(3)]
+    for worker in workers:
+        credential = await services.submit(org, as_user(org, worker), type_id)
+        await services.item_for(org, as_user(org, boss), credential["credential_id"])
+    assert await services.mails_to(boss["email"]) == [], "held for the digest"
+
+    async with services.review_context.pool.connection() as conn:  # the hour passes
+        await conn.execute(
+            "UPDATE mail_outbox SET deliver_after = now() - interval '1 second'"
+            " WHERE digest_key IS NOT NULL"
+        )
+
+    async def digested() -> bool:
+        return len(await services.mails_to(boss["email"])) >= 1
+
+    await eventually(digested, timeout_s=30)
+    [digest] = await services.mails_to(boss["email"])
+    assert digest["Subject"] == "3 credential(s) waiting for your review"

@@ -1,0 +1,61 @@
+"""The mail relay against the real SMTP sink: each queued mail is sent once, by one relay."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from credflow_common import mail
+from credflow_common.db import schema_pool
+from credflow_common.migrations import migrate
+from tests.factories import ORG
+from tests.infrastructure import Infrastructure
+from tests.polling import eventually, running
+
+pytestmark = pytest.mark.integration
+
+
+async def test_two_relays_send_each_mail_once_and_a_restart_sends_nothing_again(
+    infra: Infrastructure, database_url: str, unique: str
+) -> None:
+    await migrate(database_url, "mailer", [mail.MIGRATIONS])
+    pool: AsyncConnectionPool[AsyncConnection[Any]] = schema_pool(database_url, "mailer")
+    await pool.open()
+    try:
+        async with pool.connection() as conn:
+            for n in range(40):
+                await mail.enqueue(
+                    conn,
+                    ORG,
+                    f"r{n}-{unique}@example.test",
+                    f"Reminder {n}",
+                    "Your first aid certificate expires in 30 days.",
+                )
+        relays = [
+            mail.MailRelay(pool, infra.smtp_host, infra.smtp_port, batch_size=7) for _ in range(2)
+        ]
+
+        async def all_sent() -> bool:
+            async with pool.connection() as conn:
+                cursor = await conn.execute(
+                    "SELECT count(*) FROM mail_outbox WHERE sent_at IS NULL"
+                )
+                row = await cursor.fetchone()
+                return row == (0,)
+
+        async with running(relays[0]), running(relays[1]):
+            await eventually(all_sent)
+        async with running(mail.MailRelay(pool, infra.smtp_host, infra.smtp_port)):
+            await asyncio.sleep(1)  # a restarted relay finds nothing to send
+        async with httpx.AsyncClient(base_url=infra.mail_api_url) as client:
+            messages = (await client.get("/api/v1/messages")).json()["messages"]
+        ours = [m for m in messages if m["To"][0]["Address"].endswith(f"-{unique}@example.test")]
+        assert len(ours) == 40
+        assert len({m["To"][0]["Address"] for m in ours}) == 40
+    finally:
+        await pool.close()
