@@ -565,7 +565,7 @@ class SmtpSink:
     marker: str = "smtp_sink.py"
 
     def healthy(self) -> bool:
-        url = f"http://{HOST}:{MAIL_HTTP_PORT}/api/v1/messages"
+        url = f"http://{HOST}:{MAIL_HTTP_PORT}/livez"
         with urllib.request.urlopen(url, timeout=2) as response:
             return port_open(SMTP_PORT) and bool(response.status == 200)
 

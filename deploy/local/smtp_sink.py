@@ -4,9 +4,11 @@ Mail is stored in a Maildir (so it survives a restart of the sink) and exposed t
 subset of Mailpit's HTTP API, the same API docker-compose's Mailpit serves, so tests read mail
 the same way whichever stack runs:
 
-    GET    /api/v1/messages          -> {"total": n, "messages": [summary, ...]}  newest first
-    GET    /api/v1/message/{ID}      -> summary plus "Text", "HTML" and "Headers"
-    DELETE /api/v1/messages          -> delete every message
+    GET    /api/v1/messages?limit=&start=   -> {"total": n, "messages": [summary, ...]} newest first
+    GET    /api/v1/search?query=to:ADDRESS  -> the same, only mail to ADDRESS (or subject:TEXT)
+    GET    /api/v1/message/{ID}             -> summary plus "Text", "HTML" and "Headers"
+    DELETE /api/v1/messages                 -> delete every message
+    GET    /livez                           -> 200 while the sink runs
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import argparse
 import mailbox
 import threading
+import time
+from datetime import timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -27,10 +31,35 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi import FastAPI, HTTPException
 
 
-class MaildirHandler:
-    def __init__(self, maildir: mailbox.Maildir, lock: threading.Lock) -> None:
+class Index:
+    """Summaries of every stored message, newest last, kept in memory beside the Maildir."""
+
+    def __init__(self, maildir: mailbox.Maildir, keep: timedelta = timedelta(days=1)) -> None:
         self.maildir = maildir
-        self.lock = lock
+        self.lock = threading.Lock()
+        self.summaries: dict[str, dict[str, Any]] = {}
+        oldest = time.time() - keep.total_seconds()
+        for key in list(maildir.iterkeys()):
+            # A development sink: mail older than a day is dropped at start-up.
+            if maildir.get_message(key).get_date() < oldest:
+                maildir.remove(key)
+            else:
+                self.summaries[key] = summary(key, maildir.get_bytes(key), headers_only=True)[0]
+
+    def add(self, key: str, raw: bytes) -> None:
+        self.summaries[key] = summary(key, raw)[0]
+
+    def newest_first(self) -> list[dict[str, Any]]:
+        with self.lock:
+            items = list(self.summaries.values())
+        return sorted(items, key=lambda m: (m["Created"] or "", m["ID"]), reverse=True)
+
+
+class MaildirHandler:
+    def __init__(self, index: Index) -> None:
+        self.maildir = index.maildir
+        self.index = index
+        self.lock = index.lock
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
         content = envelope.original_content or b""
@@ -38,7 +67,8 @@ class MaildirHandler:
         message["X-Envelope-From"] = str(envelope.mail_from)
         message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
         with self.lock:
-            self.maildir.add(message)
+            key = self.maildir.add(message)
+            self.index.add(key, bytes(message))
         return "250 Message accepted for delivery"
 
 
@@ -46,8 +76,10 @@ def addresses(values: list[str]) -> list[dict[str, str]]:
     return [{"Name": name, "Address": address} for name, address in getaddresses(values)]
 
 
-def summary(key: str, raw: bytes) -> tuple[dict[str, Any], EmailMessage]:
-    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+def summary(
+    key: str, raw: bytes, headers_only: bool = False
+) -> tuple[dict[str, Any], EmailMessage]:
+    parsed = BytesParser(policy=policy.default).parsebytes(raw, headersonly=headers_only)
     assert isinstance(parsed, EmailMessage)
     date = parsed.get("Date")
     sender = addresses([str(parsed.get("From", ""))])
@@ -66,28 +98,47 @@ def summary(key: str, raw: bytes) -> tuple[dict[str, Any], EmailMessage]:
     )
 
 
-def create_api(maildir: mailbox.Maildir, lock: threading.Lock) -> FastAPI:
+def create_api(index: Index) -> FastAPI:
     api = FastAPI(title="credflow SMTP sink")
+    maildir, lock = index.maildir, index.lock
 
-    def load(key: str) -> bytes:
-        with lock:
-            return maildir.get_bytes(key)
+    def page(items: list[dict[str, Any]], limit: int, start: int) -> dict[str, Any]:
+        return {
+            "total": len(items),
+            "count": len(items[start : start + limit]),
+            "start": start,
+            "messages": items[start : start + limit],
+        }
 
-    def keys_newest_first() -> list[str]:
-        with lock:
-            maildir.clean()
-            keys = maildir.keys()
-            return sorted(keys, key=lambda k: maildir.get_message(k).get_date(), reverse=True)
+    @api.get("/livez")
+    def livez() -> dict[str, str]:
+        return {"status": "ok"}
 
     @api.get("/api/v1/messages")
-    def list_messages() -> dict[str, Any]:
-        messages = [summary(key, load(key))[0] for key in keys_newest_first()]
-        return {"total": len(messages), "messages": messages}
+    def list_messages(limit: int = 50, start: int = 0) -> dict[str, Any]:
+        return page(index.newest_first(), limit, start)
+
+    @api.get("/api/v1/search")
+    def search(query: str, limit: int = 50, start: int = 0) -> dict[str, Any]:
+        field, _, wanted = query.partition(":")
+        wanted = wanted.strip().strip('"').lower()
+        if field == "to":
+            found = [
+                m
+                for m in index.newest_first()
+                if any(t["Address"].lower() == wanted for t in m["To"])
+            ]
+        elif field == "subject":
+            found = [m for m in index.newest_first() if wanted in m["Subject"].lower()]
+        else:
+            raise HTTPException(400, "query must be to:ADDRESS or subject:TEXT")
+        return page(found, limit, start)
 
     @api.get("/api/v1/message/{key}")
     def get_message(key: str) -> dict[str, Any]:
         try:
-            raw = load(key)
+            with lock:
+                raw = maildir.get_bytes(key)
         except KeyError:
             raise HTTPException(404, f"no message {key}") from None
         info, parsed = summary(key, raw)
@@ -104,6 +155,7 @@ def create_api(maildir: mailbox.Maildir, lock: threading.Lock) -> FastAPI:
             keys = maildir.keys()
             for key in keys:
                 maildir.remove(key)
+            index.summaries.clear()
         return {"deleted": len(keys)}
 
     return api
@@ -118,14 +170,11 @@ def main() -> None:
     args = parser.parse_args()
 
     args.maildir.parent.mkdir(parents=True, exist_ok=True)
-    maildir = mailbox.Maildir(args.maildir, create=True)
-    lock = threading.Lock()
-    controller = Controller(MaildirHandler(maildir, lock), hostname=args.host, port=args.smtp_port)
+    index = Index(mailbox.Maildir(args.maildir, create=True))
+    controller = Controller(MaildirHandler(index), hostname=args.host, port=args.smtp_port)
     controller.start()
     try:
-        uvicorn.run(
-            create_api(maildir, lock), host=args.host, port=args.http_port, log_level="warning"
-        )
+        uvicorn.run(create_api(index), host=args.host, port=args.http_port, log_level="warning")
     finally:
         controller.stop()
 

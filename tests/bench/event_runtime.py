@@ -34,7 +34,7 @@ from credflow_common.relay import OutboxRelay, outbox_pending
 from credflow_contracts.events.credentials import CredentialSubmitted
 from credflow_contracts.topics import CREDENTIALS
 from tests.factories import ORG, credential_submitted
-from tests.integration.runtime_support import create_topics
+from tests.integration.runtime_support import create_topics, delete_topics_with_prefix
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "50000"))
 SINGLE_APPENDS = min(EVENTS, 5000)
@@ -285,3 +285,4 @@ async def run() -> None:
         await bench_consumer(url, bootstrap, topic)
     finally:
         await drop_database(admin_url, url)
+        await delete_topics_with_prefix(bootstrap, prefix)

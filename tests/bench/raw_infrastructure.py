@@ -17,6 +17,8 @@ import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from tests.integration.runtime_support import delete_topics_with_prefix
+
 ROWS = 50_000
 MESSAGES = 50_000
 LATENCY_SAMPLES = 500
@@ -104,6 +106,7 @@ async def bench_kafka(bootstrap: str) -> None:
     print(f"  {'produce-to-consume latency':<44} p50 {cuts[49]:.1f} ms   p99 {cuts[98]:.1f} ms")
     await consumer.stop()
     await producer.stop()
+    await delete_topics_with_prefix(bootstrap, topic)
 
 
 async def run() -> None:

@@ -13,7 +13,11 @@ from credflow_common.db import schema_pool
 from credflow_common.migrations import migrate
 from credflow_contracts.topics import CREDENTIALS
 from tests.infrastructure import Infrastructure
-from tests.integration.runtime_support import create_model, create_topics
+from tests.integration.runtime_support import (
+    create_model,
+    create_topics,
+    delete_topics_with_prefix,
+)
 
 SCHEMA = "svc"
 
@@ -31,8 +35,12 @@ async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool[AsyncConn
 
 
 @pytest.fixture
-def topic_prefix(unique: str) -> str:
-    return f"t{unique}."
+async def topic_prefix(infra: Infrastructure, unique: str) -> AsyncIterator[str]:
+    """A topic namespace for one test; its topics are deleted afterwards, so the broker does
+    not collect thousands of partitions over many runs (they slow its start-up)."""
+    prefix = f"t{unique}."
+    yield prefix
+    await delete_topics_with_prefix(infra.kafka_bootstrap_servers, prefix)
 
 
 @pytest.fixture

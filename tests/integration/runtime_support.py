@@ -93,6 +93,17 @@ async def create_topics(bootstrap: str, topics: Sequence[str], partitions: int =
         await admin.close()
 
 
+async def delete_topics_with_prefix(bootstrap: str, prefix: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        doomed = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
+
+
 async def run_relay(schema: str) -> None:
     relay = OutboxRelay(
         os.environ["DATABASE_URL"], schema, os.environ["KAFKA_BOOTSTRAP_SERVERS"],

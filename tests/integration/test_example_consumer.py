@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from tests.infrastructure import Infrastructure
+from tests.integration.runtime_support import delete_topics_with_prefix
 
 pytestmark = pytest.mark.integration
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
@@ -60,3 +61,4 @@ async def test_example_consumer_prints_typed_events_and_skips_unknown_types(
     assert f"submitted: holder {holder}" in lines[0]
     assert f"rejected by {samples[1]['value']['rejected_by']}" in lines[1]
     assert "teleported" not in result.stdout
+    await delete_topics_with_prefix(infra.kafka_bootstrap_servers, topic)

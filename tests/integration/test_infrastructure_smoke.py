@@ -16,6 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from minio import Minio
 
 from tests.infrastructure import Infrastructure
+from tests.integration.runtime_support import delete_topics_with_prefix
 
 pytestmark = pytest.mark.integration
 
@@ -69,6 +70,7 @@ async def test_keyed_messages_come_back_in_order_per_key(
         await consumer.stop()
 
     assert received == sent
+    await delete_topics_with_prefix(infra.kafka_bootstrap_servers, topic)
     assert all(len(parts) == 1 for parts in partitions_of.values()), partitions_of
     assert len({next(iter(p)) for p in partitions_of.values()}) > 1, "keys should spread out"
 
@@ -133,8 +135,8 @@ async def test_mail_sent_over_smtp_is_received(infra: Infrastructure, unique: st
     await aiosmtplib.send(message, hostname=infra.smtp_host, port=infra.smtp_port)
 
     async with httpx.AsyncClient(base_url=infra.mail_api_url) as mail:
-        listing = (await mail.get("/api/v1/messages")).json()
-        ours = [m for m in listing["messages"] if unique in m["Subject"]]
+        listing = (await mail.get("/api/v1/search", params={"query": f"subject:{unique}"})).json()
+        ours = listing["messages"]
         assert len(ours) == 1
         assert ours[0]["To"][0]["Address"] == f"worker-{unique}@example.test"
         detail = (await mail.get(f"/api/v1/message/{ours[0]['ID']}")).json()

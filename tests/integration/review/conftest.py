@@ -110,8 +110,11 @@ class Services:
 
     async def mails_to(self, address: str) -> list[dict[str, Any]]:
         async with httpx.AsyncClient(base_url=self.mail_api) as client:
-            listing = (await client.get("/api/v1/messages")).json()["messages"]
-            return [m for m in listing if any(t["Address"] == address for t in m["To"])]
+            found = await client.get(
+                "/api/v1/search", params={"query": f"to:{address}", "limit": 1000}
+            )
+            messages: list[dict[str, Any]] = found.json()["messages"]
+            return messages
 
 
 def as_user(org: Org, user: dict[str, Any]) -> dict[str, str]:
