@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from credflow_common.errors import ConcurrencyError, IdempotencyKeyReusedError
+from credflow_common.errors import ConcurrencyError, DomainError, IdempotencyKeyReusedError
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://credflow.dev/problems/"
@@ -89,6 +89,10 @@ def install_problem_handlers(app: FastAPI) -> None:
             request,
         )
 
+    @app.exception_handler(DomainError)
+    async def on_domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        return problem_response(domain_problem(exc), request)
+
     @app.exception_handler(ConcurrencyError)
     async def on_conflict(request: Request, exc: ConcurrencyError) -> JSONResponse:
         return problem_response(
@@ -132,6 +136,12 @@ def install_problem_handlers(app: FastAPI) -> None:
             ProblemError(500, "Internal error", "The error was logged; nothing was changed."),
             request,
         )
+
+
+def domain_problem(exc: DomainError) -> ProblemError:
+    errors = [FieldError(exc.field, exc.message)] if exc.field else []
+    title = "Request is not valid" if exc.status == 422 else _title(exc.status)
+    return ProblemError(exc.status, title, exc.message, errors=errors)
 
 
 def _title(status: int) -> str:

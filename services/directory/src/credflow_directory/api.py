@@ -31,7 +31,7 @@ from credflow_contracts.events.directory import (
 )
 from credflow_contracts.ids import uuid7
 from credflow_directory import domain
-from credflow_directory.domain import DirectoryError, InvalidError, NotFoundError
+from credflow_directory.domain import InvalidError, NotFoundError
 from credflow_directory.inputs import (
     AnswersInput,
     AssessmentInput,
@@ -58,12 +58,6 @@ Model = TypeVar("Model", bound=BaseModel)
 Check = Callable[[Conn], Awaitable[None]]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 STAFF_ROLES = ("manager", "reviewer", "client_viewer")
-
-
-def problem(exc: DirectoryError) -> ProblemError:
-    titles = {404: "Not Found", 409: "Conflict", 422: "Request is not valid"}
-    errors = [FieldError(exc.field, exc.message)] if exc.field else []
-    return ProblemError(exc.status, titles.get(exc.status, "Error"), exc.message, errors=errors)
 
 
 def require_admin(principal: Principal, org: UUID) -> None:
@@ -100,10 +94,7 @@ class Directory:
                 earlier = await idempotency.claim(conn, principal.organisation_id, key, fingerprint)
                 if earlier is not None:
                     return earlier
-            try:
-                body, recorded = await work(conn)
-            except DirectoryError as exc:
-                raise problem(exc) from exc
+            body, recorded = await work(conn)
             body = {**body, "position": str(recorded[-1].event_id) if recorded else None}
             if key is not None:
                 await idempotency.record(conn, principal.organisation_id, key, body)
@@ -142,10 +133,7 @@ class Directory:
 
     async def read(self, work: Callable[[Conn], Awaitable[Model]]) -> Model:
         async with self.context.pool.connection() as conn:
-            try:
-                return await work(conn)
-            except DirectoryError as exc:
-                raise problem(exc) from exc
+            return await work(conn)
 
     async def one(self, org: UUID, kind: str, entity_id: UUID | str, model: type[Model]) -> Body:
         async def work(conn: Conn) -> Model:
@@ -464,10 +452,7 @@ def build_router(context: ServiceContext) -> APIRouter:
                 422, "Request is not valid", str(exc), errors=[FieldError("body", str(exc))]
             ) from exc
         async with context.pool.connection() as conn, conn.transaction():
-            try:
-                await directory.organisation(conn, org)
-            except DirectoryError as exc:
-                raise problem(exc) from exc
+            await directory.organisation(conn, org)
             report = await sync_users(conn, store, org, rows, meta(request, principal, org))
         return report.as_dict()
 
@@ -825,7 +810,7 @@ def build_router(context: ServiceContext) -> APIRouter:
             )
             user, _ = await store.get(conn, org, "user", user_id, UserState)
         if user is None:
-            raise problem(InvalidError("no such user", "body.user_id"))
+            raise InvalidError("no such user", "body.user_id")
         return await directory.change(
             request,
             principal,

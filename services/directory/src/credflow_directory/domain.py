@@ -14,6 +14,18 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from credflow_common.errors import (  # re-exported: the domain's refusals
+    ConflictError as ConflictError,
+)
+from credflow_common.errors import (
+    DomainError as DomainError,
+)
+from credflow_common.errors import (
+    InvalidError as InvalidError,
+)
+from credflow_common.errors import (
+    NotFoundError as NotFoundError,
+)
 from credflow_contracts.events.base import Event
 from credflow_contracts.events.directory import (
     AssessmentAnswered,
@@ -39,29 +51,7 @@ from credflow_contracts.events.directory import (
     UserUpdated,
 )
 
-
-class DirectoryError(Exception):
-    """A command that cannot be carried out. `status` is its HTTP status, `field` the input
-    field at fault (a path such as `body.email`), when there is one."""
-
-    status = 422
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-class NotFoundError(DirectoryError):
-    status = 404
-
-
-class ConflictError(DirectoryError):
-    status = 409
-
-
-class InvalidError(DirectoryError):
-    status = 422
+DirectoryError = DomainError
 
 
 State = TypeVar("State", bound=BaseModel)

@@ -47,12 +47,6 @@ class BulkApproveInput(Input):
     comment: str | None = Field(default=None, max_length=4000)
 
 
-def problem(exc: ReviewError) -> ProblemError:
-    titles = {403: "Forbidden", 404: "Not Found", 409: "Conflict", 422: "Request is not valid"}
-    errors = [FieldError(exc.field, exc.message)] if exc.field else []
-    return ProblemError(exc.status, titles.get(exc.status, "Error"), exc.message, errors=errors)
-
-
 def build_router(context: ServiceContext, reviews: Reviews) -> APIRouter:
     router = APIRouter(prefix="/organisations/{org}/reviews", tags=["reviews"])
 
@@ -95,10 +89,7 @@ def build_router(context: ServiceContext, reviews: Reviews) -> APIRouter:
                 earlier = await idempotency.claim(conn, org, key, fingerprint)
                 if earlier is not None:
                     return earlier
-            try:
-                body = await act(conn, request, principal, org, review_id, command)
-            except ReviewError as exc:
-                raise problem(exc) from exc
+            body = await act(conn, request, principal, org, review_id, command)
             if key is not None:
                 await idempotency.record(conn, org, key, body)
             return body

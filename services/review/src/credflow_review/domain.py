@@ -13,6 +13,21 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 from uuid import UUID
 
+from credflow_common.errors import (  # re-exported: the domain's refusals
+    ConflictError as ConflictError,
+)
+from credflow_common.errors import (
+    DomainError as DomainError,
+)
+from credflow_common.errors import (
+    ForbiddenError as ForbiddenError,
+)
+from credflow_common.errors import (
+    InvalidError as InvalidError,
+)
+from credflow_common.errors import (
+    NotFoundError as NotFoundError,
+)
 from credflow_contracts.events.base import Event
 from credflow_contracts.events.credentials import (
     CredentialAccepted,
@@ -25,30 +40,7 @@ from credflow_contracts.events.credentials import (
 )
 from credflow_contracts.events.values import ReviewEdits
 
-
-class ReviewError(Exception):
-    status = 422
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-class NotFoundError(ReviewError):
-    status = 404
-
-
-class ForbiddenError(ReviewError):
-    status = 403
-
-
-class ConflictError(ReviewError):
-    status = 409
-
-
-class InvalidError(ReviewError):
-    status = 422
+ReviewError = DomainError
 
 
 Status = Literal["requested", "accepted", "validated", "rejected"]

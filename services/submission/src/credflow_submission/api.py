@@ -21,6 +21,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from credflow_common import idempotency
 from credflow_common.auth import CurrentPrincipal, Principal
 from credflow_common.directory_replica import DirectoryReplica
+from credflow_common.errors import DomainError
 from credflow_common.eventstore import Metadata, RecordedEvent
 from credflow_common.problems import FieldError, ProblemError
 from credflow_common.service import ServiceContext
@@ -78,19 +79,6 @@ MULTIPART_BODY = {
 }
 
 
-def problem(exc: CredentialError) -> ProblemError:
-    titles = {
-        403: "Forbidden",
-        404: "Not Found",
-        409: "Conflict",
-        413: "Content Too Large",
-        415: "Unsupported Media Type",
-        422: "Request is not valid",
-    }
-    errors = [FieldError(exc.field, exc.message)] if exc.field else []
-    return ProblemError(exc.status, titles.get(exc.status, "Error"), exc.message, errors=errors)
-
-
 class MediaError(CredentialError):
     def __init__(self, status: int, message: str, field: str) -> None:
         super().__init__(message, field)
@@ -130,11 +118,8 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
                 earlier = await idempotency.claim(conn, org, key, fingerprint)
                 if earlier is not None:
                     return earlier
-            try:
-                await access.settings(conn, org)
-                body, recorded = await work(conn)
-            except CredentialError as exc:
-                raise problem(exc) from exc
+            await access.settings(conn, org)
+            body, recorded = await work(conn)
             body = {**body, "position": str(recorded[-1].event_id) if recorded else None}
             if key is not None:
                 await idempotency.record(conn, org, key, body)
@@ -500,9 +485,10 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
             )
             try:
                 results.append(await run(request, principal, org, None, None, work))
-            except ProblemError as exc:
+            except (DomainError, ProblemError) as exc:
+                detail = exc.message if isinstance(exc, DomainError) else exc.detail
                 results.append(
-                    {"credential_id": str(credential_id), "status": exc.status, "error": exc.detail}
+                    {"credential_id": str(credential_id), "status": exc.status, "error": detail}
                 )
         await sweep_deleted_media()
         deleted = sum(1 for r in results if "error" not in r)
@@ -598,7 +584,7 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
             or state.lifecycle == "deleted"
             or not await access.can_read(conn, principal, state.holder_id)
         ):
-            raise problem(NotFoundError("no such credential"))
+            raise NotFoundError("no such credential")
         return state, loaded.version
 
     @router.get("/{credential_id}")
@@ -635,7 +621,7 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
         async with context.pool.connection() as conn:
             state, _ = await readable(conn, principal, org, credential_id)
         if state.media(media_id) is None:
-            raise problem(NotFoundError("no such file on this credential"))
+            raise NotFoundError("no such file on this credential")
         url = await media.signed_url(object_key(org, credential_id, media_id))
         return {"url": url, "expires_in_seconds": int(media.url_expiry.total_seconds())}
 

@@ -15,6 +15,18 @@ from datetime import date
 from typing import Literal
 from uuid import UUID
 
+from credflow_common.errors import (  # re-exported: the domain's refusals
+    ConflictError as ConflictError,
+)
+from credflow_common.errors import (
+    DomainError as DomainError,
+)
+from credflow_common.errors import (
+    InvalidError as InvalidError,
+)
+from credflow_common.errors import (
+    NotFoundError as NotFoundError,
+)
 from credflow_contracts.events.base import Event
 from credflow_contracts.events.credentials import (
     CredentialDeleted,
@@ -33,30 +45,11 @@ from credflow_contracts.events.values import Certification, Issuer, MediaFile
 # -- errors -----------------------------------------------------------------------------------
 
 
-class CredentialError(Exception):
-    """A command that cannot be carried out; `status` is its HTTP status, `field` the input at
-    fault (a path such as `body.expires_on`), when there is one."""
-
-    status = 422
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+CredentialError = DomainError
 
 
-class NotFoundError(CredentialError):
-    status = 404
-
-
-class TransitionError(CredentialError):
+class TransitionError(ConflictError):
     """The command makes no sense in the credential's current state."""
-
-    status = 409
-
-
-class InvalidError(CredentialError):
-    status = 422
 
 
 # -- state ------------------------------------------------------------------------------------
