@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
 
 from credflow_common.errors import IdempotencyKeyReusedError
+from credflow_common.eventstore import RecordedEvent
 
 
 def fingerprint(payload: Any) -> str:
@@ -61,3 +64,29 @@ async def record(
         "UPDATE command_results SET result = %s WHERE tenant_id = %s AND idempotency_key = %s",
         (Jsonb(outcome), tenant_id, key),
     )
+
+
+Work = Callable[[AsyncConnection[Any]], Awaitable[tuple[dict[str, Any], Sequence[RecordedEvent]]]]
+
+
+async def run_command(
+    pool: AsyncConnectionPool[AsyncConnection[Any]],
+    tenant_id: UUID,
+    key: str | None,
+    request_path: str,
+    payload: Any,
+    work: Work,
+) -> dict[str, Any]:
+    """Run a command's `work` in one transaction, honouring its idempotency key, and answer
+    with its body plus `position` (the id of its last event, for read-your-writes)."""
+    async with pool.connection() as conn, conn.transaction():
+        command_fingerprint = fingerprint([request_path, payload])
+        if key is not None:
+            earlier = await claim(conn, tenant_id, key, command_fingerprint)
+            if earlier is not None:
+                return earlier
+        body, recorded = await work(conn)
+        body = {**body, "position": str(recorded[-1].event_id) if recorded else None}
+        if key is not None:
+            await record(conn, tenant_id, key, body)
+        return body

@@ -88,17 +88,9 @@ class Directory:
         work: Callable[[Conn], Awaitable[tuple[Body, list[RecordedEvent]]]],
     ) -> Body:
         """Run `work` in a transaction, honouring the idempotency key; add `position`."""
-        async with self.context.pool.connection() as conn, conn.transaction():
-            fingerprint = idempotency.fingerprint([request.url.path, payload])
-            if key is not None:
-                earlier = await idempotency.claim(conn, principal.organisation_id, key, fingerprint)
-                if earlier is not None:
-                    return earlier
-            body, recorded = await work(conn)
-            body = {**body, "position": str(recorded[-1].event_id) if recorded else None}
-            if key is not None:
-                await idempotency.record(conn, principal.organisation_id, key, body)
-            return body
+        return await idempotency.run_command(
+            self.context.pool, principal.organisation_id, key, request.url.path, payload, work
+        )
 
     async def change(
         self,

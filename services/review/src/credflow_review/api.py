@@ -6,6 +6,7 @@ own credential; a decision on a superseded version is a 409; a rejection needs a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -14,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from credflow_common import idempotency
 from credflow_common.auth import CurrentPrincipal, Principal
-from credflow_common.eventstore import Metadata
+from credflow_common.eventstore import Metadata, RecordedEvent
 from credflow_common.problems import FieldError, ProblemError
 from credflow_common.service import ServiceContext
 from credflow_contracts.events.values import ReviewEdits
@@ -60,7 +61,7 @@ def build_router(context: ServiceContext, reviews: Reviews) -> APIRouter:
         org: UUID,
         review_id: UUID,
         command: domain.Command,
-    ) -> Body:
+    ) -> tuple[Body, list[RecordedEvent]]:
         review, version, review_context = await reviews.load(conn, org, review_id)
         events = domain.decide(command, review, review_context)
         metadata = Metadata(org, request.state.correlation_id, actor_id=principal.user_id)
@@ -70,8 +71,7 @@ def build_router(context: ServiceContext, reviews: Reviews) -> APIRouter:
             "status": after.status if after else None,
             "claimed_by": str(after.claimed_by) if after and after.claimed_by else None,
             "version": version + len(recorded),
-            "position": str(recorded[-1].event_id) if recorded else None,
-        }
+        }, recorded
 
     async def command_endpoint(
         request: Request,
@@ -83,16 +83,13 @@ def build_router(context: ServiceContext, reviews: Reviews) -> APIRouter:
         command: domain.Command,
     ) -> Body:
         principal.require_organisation(org)
-        async with context.pool.connection() as conn, conn.transaction():
-            fingerprint = idempotency.fingerprint([request.url.path, payload])
-            if key is not None:
-                earlier = await idempotency.claim(conn, org, key, fingerprint)
-                if earlier is not None:
-                    return earlier
-            body = await act(conn, request, principal, org, review_id, command)
-            if key is not None:
-                await idempotency.record(conn, org, key, body)
-            return body
+
+        async def work(conn: Conn) -> tuple[Body, Sequence[RecordedEvent]]:
+            return await act(conn, request, principal, org, review_id, command)
+
+        return await idempotency.run_command(
+            context.pool, org, key, request.url.path, payload, work
+        )
 
     @router.get("")
     async def queue(

@@ -112,18 +112,14 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
         work: Callable[[Conn], Awaitable[tuple[Body, Sequence[RecordedEvent]]]],
     ) -> Body:
         principal.require_organisation(org)
-        async with context.pool.connection() as conn, conn.transaction():
-            fingerprint = idempotency.fingerprint([request.url.path, payload])
-            if key is not None:
-                earlier = await idempotency.claim(conn, org, key, fingerprint)
-                if earlier is not None:
-                    return earlier
-            await access.settings(conn, org)
-            body, recorded = await work(conn)
-            body = {**body, "position": str(recorded[-1].event_id) if recorded else None}
-            if key is not None:
-                await idempotency.record(conn, org, key, body)
-            return body
+
+        async def checked(conn: Conn) -> tuple[Body, Sequence[RecordedEvent]]:
+            await access.settings(conn, org)  # 404 for an organisation this replica lacks
+            return await work(conn)
+
+        return await idempotency.run_command(
+            context.pool, org, key, request.url.path, payload, checked
+        )
 
     async def read_input(request: Request, model: type[Model]) -> tuple[Model, list[UploadFile]]:
         """JSON, or multipart with a `data` JSON part and `files`."""
