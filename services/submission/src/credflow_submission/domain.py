@@ -232,6 +232,13 @@ def _check_new_details(
     return effective_expiry(details.issued_on, details.expires_on, rules)
 
 
+def _existing(state: Credential | None) -> Credential:
+    """The credential, unless it does not exist or was deleted (both: 404)."""
+    if state is None or state.lifecycle == "deleted":
+        raise NotFoundError("no such credential")
+    return state
+
+
 def _needs(rules: TypeRules | None, holder: HolderInfo | None) -> tuple[TypeRules, HolderInfo]:
     if rules is None or holder is None:
         raise ValueError("this command needs the credential type's rules and the holder")
@@ -364,8 +371,7 @@ def decide(
                 )
             ]
         case RemoveMedia():
-            if state is None or state.lifecycle == "deleted":
-                raise NotFoundError("no such credential")
+            state = _existing(state)
             found = state.media(command.media_id)
             if found is None:
                 raise NotFoundError("no such file on this credential")
@@ -394,8 +400,7 @@ def decide(
                 )
             ]
         case Revoke():
-            if state is None or state.lifecycle == "deleted":
-                raise NotFoundError("no such credential")
+            state = _existing(state)
             if state.lifecycle == "revoked":
                 raise TransitionError("the credential is revoked already")
             return [
@@ -407,8 +412,7 @@ def decide(
                 )
             ]
         case Suspend():
-            if state is None or state.lifecycle == "deleted":
-                raise NotFoundError("no such credential")
+            state = _existing(state)
             if state.lifecycle != "active":
                 raise TransitionError(
                     f"only an active credential can be suspended; it is {state.lifecycle}"
@@ -423,8 +427,7 @@ def decide(
                 )
             ]
         case Reinstate():
-            if state is None or state.lifecycle == "deleted":
-                raise NotFoundError("no such credential")
+            state = _existing(state)
             if state.lifecycle != "suspended":
                 raise TransitionError(
                     f"only a suspended credential can be reinstated; it is {state.lifecycle}"
