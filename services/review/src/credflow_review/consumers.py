@@ -141,11 +141,13 @@ async def _reroute(
         " AND (holder_id = ANY(%s) OR reviewer_ids && %s::uuid[])",
         (org, list(users), list(users)),
     )
-    for (review_id,) in await cursor.fetchall():
+    open_items = await cursor.fetchall()
+    settings = await reviews.replica.settings(conn, org) if open_items else None
+    for (review_id,) in open_items:
         review, version, context = await reviews.load(conn, org, review_id)
-        if review is None:
+        if review is None or settings is None:
             continue
-        mode, reviewer_ids = await reviews.reviewers(conn, org, review.holder_id)
+        mode, reviewer_ids = await reviews.reviewers(conn, org, review.holder_id, settings)
         events = domain.decide(Reroute(reviewer_ids, mode), review, context)
         if events:
             metadata = Metadata(org, cause.envelope.correlation_id, cause.event_id)

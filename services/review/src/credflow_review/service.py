@@ -19,8 +19,10 @@ from credflow_contracts.events.credentials import (
     CredentialRejected,
     CredentialValidated,
     ReviewClaimed,
+    ReviewerRouting,
     ReviewRequested,
 )
+from credflow_contracts.events.directory import OrganisationSettings
 from credflow_review import domain
 from credflow_review.domain import Context, Review, Routing, Version
 
@@ -57,16 +59,14 @@ class Reviews:
         )
         if not required:
             return Routing(False, settings.reviewer_routing, ())
-        mode, reviewers = await self.reviewers(conn, org, version.holder_id)
+        mode, reviewers = await self.reviewers(conn, org, version.holder_id, settings)
         return Routing(
             True, mode, reviewers, settings.reviewer_group_id if mode == "reviewer_group" else None
         )
 
     async def reviewers(
-        self, conn: Conn, org: UUID, holder_id: UUID
-    ) -> tuple[Any, tuple[UUID, ...]]:
-        settings = await self.replica.settings(conn, org)
-        assert settings is not None
+        self, conn: Conn, org: UUID, holder_id: UUID, settings: OrganisationSettings
+    ) -> tuple[ReviewerRouting, tuple[UUID, ...]]:
         holder = await self.replica.user(conn, org, holder_id)
         manager_id = None
         group_admins: list[UUID] = []
