@@ -124,6 +124,42 @@ def dlq_redrive(
     typer.echo(f"{len(chosen)} dead letter(s) re-driven")
 
 
+projection_app = typer.Typer(help="The projection's views.", no_args_is_help=True)
+app.add_typer(projection_app, name="projection")
+
+
+@projection_app.command("rebuild")
+def projection_rebuild(
+    keep_retired: bool = typer.Option(False, help="keep the replaced schema as projection_retired"),
+) -> None:
+    """Replay every public topic from offset 0 into a fresh schema while the live views keep
+    serving, then swap the two atomically."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from credflow_projection.rebuild import rebuild
+
+    runtime = RuntimeSettings()
+    configure_logging("WARNING", runtime.effective_log_format)
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        "events", TimeRemainingColumn(),
+    ) as progress:  # fmt: skip
+        task = progress.add_task("replaying", total=None)
+        report = asyncio.run(
+            rebuild(
+                InfraSettings(),
+                runtime,
+                on_start=lambda total: progress.update(task, total=total),
+                on_applied=lambda count: progress.advance(task, count),
+                keep_retired=keep_retired,
+            )
+        )
+    typer.echo(
+        f"rebuilt the views from {report.events_applied} events and swapped them in"
+        f" ({report.events_total} in the log at the start)"
+    )
+
+
 @app.command()
 def token(
     org: str = typer.Option(..., help="organisation id"),

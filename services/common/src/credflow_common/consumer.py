@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -109,6 +109,9 @@ class ConsumerSpec:
     topics: Sequence[str]
     handler: Handler
     start_from: Literal["earliest", "latest"] = "earliest"
+    # Runs first in every batch transaction, before the inbox and the handler (a view takes a
+    # shared lock here so that swapping in a rebuilt schema waits for batches in flight).
+    before_batch: Callable[[AsyncConnection[Any]], Awaitable[None]] | None = None
 
 
 @dataclass
@@ -207,6 +210,52 @@ class ConsumerRunner:
             await consumer.stop()
             await producer.stop()
 
+    async def catch_up(
+        self,
+        targets: Mapping[TopicPartition, int],
+        on_applied: Callable[[int], None] = lambda count: None,
+    ) -> None:
+        """Without joining the consumer group, read `targets`' partitions from the stored
+        positions and apply them as `run` does, until every partition's stored position has
+        reached its target offset (a rebuild replays the log this way)."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=None,
+            enable_auto_commit=False,
+            max_poll_records=self.settings.max_batch,
+            fetch_max_bytes=64 * 1024 * 1024,
+            max_partition_fetch_bytes=16 * 1024 * 1024,
+        )
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap_servers, acks="all", enable_idempotence=True
+        )
+        self._consumer, self._dlq_producer = consumer, producer
+        await producer.start()
+        await consumer.start()
+        try:
+            consumer.assign(list(targets))
+            await self.seek_to_stored_positions(set(targets))
+            while not self._stopping.is_set():
+                stored = await self.load_positions()
+                behind = [
+                    tp for tp, target in targets.items()
+                    if stored.get((tp.topic, tp.partition), 0) < target
+                ]  # fmt: skip
+                if not behind:
+                    return
+                batch = await consumer.getmany(
+                    *behind,
+                    timeout_ms=self.settings.fetch_timeout_ms,
+                    max_records=self.settings.max_batch,
+                )
+                records = [record for records in batch.values() for record in records]
+                if records:
+                    await self.process(records)
+                    on_applied(len(records))
+        finally:
+            await consumer.stop()
+            await producer.stop()
+
     # -- positions --------------------------------------------------------------------------
 
     async def seek_to_stored_positions(self, assigned: set[TopicPartition]) -> None:
@@ -252,7 +301,8 @@ class ConsumerRunner:
             await cur.executemany(
                 "INSERT INTO consumer_positions (consumer, topic, partition, next_offset)"
                 " VALUES (%s, %s, %s, %s) ON CONFLICT (consumer, topic, partition)"
-                " DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",
+                " DO UPDATE SET next_offset = GREATEST(consumer_positions.next_offset,"
+                " EXCLUDED.next_offset), updated_at = now()",
                 [(self.spec.name, t, p, o) for (t, p), o in next_offsets.items()],
             )
 
@@ -353,6 +403,8 @@ class ConsumerRunner:
         if len(deliveries) == 1:
             deliveries[0].bind_log_context()
         async with self.pool.connection() as conn, conn.transaction():
+            if self.spec.before_batch is not None:
+                await self.spec.before_batch(conn)
             fresh = await self._claim_in_inbox(conn, deliveries)
             if fresh:
                 await self.spec.handler(conn, fresh)

@@ -43,6 +43,9 @@ class RuntimeSettings(BaseSettings):
         default="",
         description="Namespace for every topic, when deployments share a Kafka cluster.",
     )
+    min_position_wait_s: float = Field(
+        default=5.0, ge=0, le=30, description="Longest a view request waits for min_position."
+    )
 
     @property
     def effective_log_format(self) -> Literal["json", "console"]:

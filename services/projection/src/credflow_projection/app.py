@@ -1,19 +1,44 @@
 """Composition root of the projection service.
 
-Until the service's own issue lands it runs only the shared runtime: its schema and
-migrations, an outbox relay, and the operational endpoints (/health, /ready, /metrics).
+Consumer: `credflow_projection.projector.views_consumer` (every public topic into the view
+tables). HTTP: `credflow_projection.api.build_router` (read-only views, CSV export).
+Rebuild: `credflow_projection.rebuild` (`credflow projection rebuild`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 
 from fastapi import FastAPI
 
 from credflow_common.service import ServiceDefinition
 from credflow_common.service import create_app as create_service
-from credflow_common.settings import InfraSettings
+from credflow_common.settings import InfraSettings, RuntimeSettings
+from credflow_projection.api import build_router
+from credflow_projection.projector import views_consumer
 
-DEFINITION = ServiceDefinition(name="projection")
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def create_app(infra: InfraSettings) -> FastAPI:
-    return create_service(DEFINITION, infra)
+def definition(clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> ServiceDefinition:
+    """`clock` tells the views what day it is (tests move it)."""
+    return ServiceDefinition(
+        name="projection",
+        migrations=[MIGRATIONS],
+        routers=lambda context: [build_router(context, clock)],
+        consumers=lambda context: [views_consumer(context.runtime.topic_prefix)],
+        publishes=False,
+    )
+
+
+DEFINITION = definition()
+
+
+def create_app(
+    infra: InfraSettings,
+    runtime: RuntimeSettings | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> FastAPI:
+    return create_service(definition(clock), infra, runtime)

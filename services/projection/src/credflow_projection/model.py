@@ -1,0 +1,422 @@
+"""What the views store about credentials, and how each credential event changes it.
+
+Pure functions over plain rows: `apply(views, envelope)` folds one credential event into the
+rows of the credentials it touches. The projector loads those rows for a whole batch, folds
+every event of the batch in memory, and writes back what changed (see `projector.py`), which
+is where the speed of a batch comes from.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from credflow_contracts.envelope import Envelope
+from credflow_contracts.events.base import Event
+from credflow_contracts.events.credentials import (
+    CredentialAccepted,
+    CredentialDeleted,
+    CredentialEvent,
+    CredentialExpired,
+    CredentialReinstated,
+    CredentialRejected,
+    CredentialRevoked,
+    CredentialSubmitted,
+    CredentialSuspended,
+    CredentialValidated,
+    CredentialVersionEdited,
+    MediaAttached,
+    MediaRemoved,
+    ReviewClaimed,
+    ReviewReleased,
+    ReviewRequested,
+    VersionAdded,
+)
+from credflow_contracts.events.reminders import ReminderSent
+from credflow_contracts.events.values import ReviewEdits
+
+
+class Row:
+    """A row of a view table; its dataclass fields are the table's columns, in order."""
+
+    TABLE: ClassVar[str]
+    KEY: ClassVar[str]
+    JSON_COLUMNS: ClassVar[tuple[str, ...]] = ()  # jsonb columns, held as JSON text
+
+    def values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f.name) for f in fields(self))  # type: ignore[arg-type]
+
+    @classmethod
+    def columns(cls) -> list[str]:
+        return [f.name for f in fields(cls)]  # type: ignore[arg-type]
+
+
+@dataclass
+class CredentialRow(Row):
+    TABLE: ClassVar[str] = "credentials"
+    KEY: ClassVar[str] = "credential_id"
+
+    organisation_id: UUID
+    credential_id: UUID
+    holder_id: UUID
+    credential_type_id: UUID
+    latest_version_id: UUID
+    version_number: int
+    review: str
+    lifecycle: str
+    lifecycle_reason: str | None
+    issued_on: date | None
+    expires_on: date | None
+    certification_number: str | None
+    issuer_name: str | None
+    internal_equivalent_id: UUID | None
+    import_id: UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass
+class VersionRow(Row):
+    TABLE: ClassVar[str] = "credential_versions"
+    KEY: ClassVar[str] = "version_id"
+    JSON_COLUMNS: ClassVar[tuple[str, ...]] = ("certification", "issuer")
+
+    version_id: UUID
+    credential_id: UUID
+    organisation_id: UUID
+    version_number: int
+    issued_on: date | None
+    expires_on: date | None
+    certification_number: str | None
+    certification: str | None  # JSON
+    issuer: str | None  # JSON
+    notes: str | None
+    review: str
+    review_comment: str | None
+    reviewed_by: UUID | None
+    reviewed_at: datetime | None
+    created_by: UUID
+    created_at: datetime
+    import_id: UUID | None
+
+
+@dataclass
+class MediaRow(Row):
+    TABLE: ClassVar[str] = "credential_media"
+    KEY: ClassVar[str] = "media_id"
+
+    media_id: UUID
+    credential_id: UUID
+    version_id: UUID
+    organisation_id: UUID
+    file_name: str
+    kind: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    attached_by: UUID
+    attached_at: datetime
+
+
+@dataclass
+class ReviewItemRow(Row):
+    TABLE: ClassVar[str] = "review_items"
+    KEY: ClassVar[str] = "review_id"
+
+    review_id: UUID
+    organisation_id: UUID
+    credential_id: UUID
+    version_id: UUID
+    version_number: int
+    holder_id: UUID
+    credential_type_id: UUID
+    routing: str
+    reviewer_ids: list[UUID]
+    import_id: UUID | None
+    requested_at: datetime
+    state: str
+    claimed_by: UUID | None = None
+    claimed_at: datetime | None = None
+    decided_by: UUID | None = None
+    decided_at: datetime | None = None
+    comment: str | None = None
+
+
+@dataclass
+class AuditRow(Row):
+    TABLE: ClassVar[str] = "audit"
+    KEY: ClassVar[str] = "event_id"
+
+    event_id: UUID
+    organisation_id: UUID
+    credential_id: UUID
+    occurred_at: datetime
+    action: str
+    actor_id: UUID | None
+    version_id: UUID | None
+    import_id: UUID | None
+    detail: str  # JSON
+
+
+@dataclass
+class Views:
+    """The rows of the credentials a batch touches, keyed by their primary keys, and what the
+    batch changed. Rows deleted here are removed from the tables on store."""
+
+    credentials: dict[UUID, CredentialRow] = field(default_factory=dict)
+    versions: dict[UUID, VersionRow] = field(default_factory=dict)
+    media: dict[UUID, MediaRow] = field(default_factory=dict)
+    review_items: dict[UUID, ReviewItemRow] = field(default_factory=dict)  # open ones
+    items_of: dict[UUID, set[UUID]] = field(default_factory=dict)  # credential → review ids
+    audit: list[AuditRow] = field(default_factory=list)
+    dirty: set[UUID] = field(default_factory=set)  # keys of rows to write back
+    deleted: dict[str, set[UUID]] = field(default_factory=dict)  # table → keys to delete
+
+    def add_item(self, item: ReviewItemRow) -> None:
+        self.review_items[item.review_id] = item
+        self.items_of.setdefault(item.credential_id, set()).add(item.review_id)
+        self.touch(item.review_id)
+
+    def touch(self, key: UUID) -> None:
+        self.dirty.add(key)
+
+    def drop(self, row_type: type[Row], key: UUID) -> None:
+        self.deleted.setdefault(row_type.TABLE, set()).add(key)
+        self.dirty.discard(key)
+
+
+ACTOR_FIELDS = (
+    "submitted_by", "added_by", "edited_by", "attached_by", "removed_by", "deleted_by",
+    "revoked_by", "suspended_by", "reinstated_by", "claimed_by", "released_by",
+    "validated_by", "rejected_by",
+)  # fmt: skip
+AUDIT_OMITS = {"organisation_id", "credential_id", "version_id", "import_id", *ACTOR_FIELDS}
+
+
+def action_of(event: Event) -> str:
+    """`credflow.credential.version_added` → `version_added`; `credflow.reminder.sent` →
+    `reminder_sent`."""
+    prefix, _, name = event.TYPE.rpartition(".")
+    return name if prefix == "credflow.credential" else f"{prefix.rpartition('.')[2]}_{name}"
+
+
+def audit_row(envelope: Envelope, event: CredentialEvent | ReminderSent) -> AuditRow:
+    actor = next((getattr(event, name) for name in ACTOR_FIELDS if hasattr(event, name)), None)
+    return AuditRow(
+        event_id=envelope.id,
+        organisation_id=event.organisation_id,
+        credential_id=event.credential_id,
+        occurred_at=envelope.time,
+        action=action_of(event),
+        actor_id=actor,
+        version_id=getattr(event, "version_id", None),
+        import_id=getattr(event, "import_id", None),
+        detail=event.model_dump_json(exclude=AUDIT_OMITS, exclude_none=True),
+    )
+
+
+def apply(views: Views, envelope: Envelope) -> None:
+    """Fold one credential (or reminder) event into `views`."""
+    event = envelope.event
+    if not isinstance(event, CredentialEvent | ReminderSent):
+        return
+    views.audit.append(audit_row(envelope, event))
+    at = envelope.time
+    match event:
+        case CredentialSubmitted() | VersionAdded():
+            _new_version(views, event, at)
+        case CredentialVersionEdited():
+            version = views.versions.get(event.version_id)
+            if version is None:
+                return
+            for name in ("issued_on", "expires_on", "notes"):
+                if name in event.changed:
+                    setattr(version, name, getattr(event, name))
+            if "certification" in event.changed:
+                version.certification = _json(event.certification)
+                version.certification_number = (
+                    event.certification.number if event.certification else None
+                )
+            if "issuer" in event.changed:
+                version.issuer = _json(event.issuer)
+            if version.review != "submitted":  # reviewed versions are reviewed again
+                version.review = "pending"
+            views.touch(version.version_id)
+            _close_open_items(views, event.credential_id, "superseded")
+            _sync(views, event.credential_id, at)
+        case MediaAttached():
+            media = event.media
+            views.media[media.media_id] = MediaRow(
+                media.media_id, event.credential_id, event.version_id, event.organisation_id,
+                media.file_name, media.kind, media.content_type, media.size_bytes, media.sha256,
+                event.attached_by, at,
+            )  # fmt: skip
+            views.touch(media.media_id)
+        case MediaRemoved():
+            views.media.pop(event.media_id, None)
+            views.drop(MediaRow, event.media_id)
+        case CredentialDeleted():
+            _delete(views, event.credential_id)
+        case CredentialRevoked() | CredentialSuspended() | CredentialReinstated():
+            credential = views.credentials.get(event.credential_id)
+            if credential is None:
+                return
+            match event:
+                case CredentialRevoked():
+                    credential.lifecycle, credential.lifecycle_reason = "revoked", event.reason
+                case CredentialSuspended():
+                    credential.lifecycle, credential.lifecycle_reason = "suspended", event.reason
+                case CredentialReinstated():
+                    credential.lifecycle, credential.lifecycle_reason = "active", None
+            credential.updated_at = at
+            views.touch(credential.credential_id)
+        case ReviewRequested():
+            views.add_item(ReviewItemRow(
+                event.review_id, event.organisation_id, event.credential_id, event.version_id,
+                event.version_number, event.holder_id, event.credential_type_id, event.routing,
+                list(event.reviewer_ids), event.import_id, at, "open",
+            ))  # fmt: skip
+            _set_review(views, event.credential_id, event.version_id, "pending", at)
+        case ReviewClaimed():
+            item = views.review_items.get(event.review_id)
+            if item is not None:
+                item.claimed_by, item.claimed_at = event.claimed_by, at
+                views.touch(item.review_id)
+        case ReviewReleased():
+            item = views.review_items.get(event.review_id)
+            if item is not None:
+                item.claimed_by, item.claimed_at = None, None
+                views.touch(item.review_id)
+        case CredentialAccepted():
+            _set_review(views, event.credential_id, event.version_id, "submitted", at)
+        case CredentialValidated():
+            _decide(views, event, "verified", event.validated_by, event.comment, event.edits, at)
+            credential = views.credentials.get(event.credential_id)
+            if (
+                event.internal_equivalent_id is not None
+                and credential is not None
+                and credential.latest_version_id == event.version_id
+            ):
+                credential.internal_equivalent_id = event.internal_equivalent_id
+        case CredentialRejected():
+            _decide(views, event, "not_accepted", event.rejected_by, event.comment, event.edits, at)
+        case CredentialExpired() | ReminderSent():
+            pass  # audit only: statuses follow the date at query time
+
+
+def _new_version(views: Views, event: CredentialSubmitted | VersionAdded, at: datetime) -> None:
+    by = event.submitted_by if isinstance(event, CredentialSubmitted) else event.added_by
+    views.versions[event.version_id] = VersionRow(
+        event.version_id, event.credential_id, event.organisation_id, event.version_number,
+        event.issued_on, event.expires_on,
+        event.certification.number if event.certification else None,
+        _json(event.certification), _json(event.issuer), event.notes,
+        "pending", None, None, None, by, at, event.import_id,
+    )  # fmt: skip
+    views.touch(event.version_id)
+    for media in event.media:
+        views.media[media.media_id] = MediaRow(
+            media.media_id, event.credential_id, event.version_id, event.organisation_id,
+            media.file_name, media.kind, media.content_type, media.size_bytes, media.sha256,
+            by, at,
+        )  # fmt: skip
+        views.touch(media.media_id)
+    credential = views.credentials.get(event.credential_id)
+    if credential is None:
+        credential = CredentialRow(
+            event.organisation_id, event.credential_id, event.holder_id,
+            event.credential_type_id, event.version_id, event.version_number, "pending",
+            "active", None, None, None, None, None, None, event.import_id, at, at,
+        )  # fmt: skip
+        views.credentials[event.credential_id] = credential
+    credential.latest_version_id = event.version_id
+    credential.version_number = event.version_number
+    _close_open_items(views, event.credential_id, "superseded")
+    _sync(views, event.credential_id, at)
+
+
+def _set_review(
+    views: Views, credential_id: UUID, version_id: UUID, review: str, at: datetime
+) -> None:
+    version = views.versions.get(version_id)
+    if version is None:
+        return
+    version.review = review
+    if review != "pending":
+        version.reviewed_at = at
+    views.touch(version_id)
+    _sync(views, credential_id, at)
+
+
+def _decide(
+    views: Views,
+    event: CredentialValidated | CredentialRejected,
+    review: str,
+    by: UUID,
+    comment: str | None,
+    edits: ReviewEdits | None,
+    at: datetime,
+) -> None:
+    version = views.versions.get(event.version_id)
+    if version is not None:
+        if edits is not None:
+            for name in ("issued_on", "expires_on", "certification_number"):
+                if name in edits.changed:
+                    setattr(version, name, getattr(edits, name))
+        version.reviewed_by, version.review_comment = by, comment
+    item = views.review_items.get(event.review_id)
+    if item is not None:
+        item.state = "validated" if review == "verified" else "rejected"
+        item.decided_by, item.decided_at, item.comment = by, at, comment
+        views.touch(item.review_id)
+    _set_review(views, event.credential_id, event.version_id, review, at)
+
+
+def _sync(views: Views, credential_id: UUID, at: datetime) -> None:
+    """Copy the latest version's facts onto the credential row."""
+    credential = views.credentials.get(credential_id)
+    if credential is None:
+        return
+    latest = views.versions.get(credential.latest_version_id)
+    if latest is None:
+        return
+    credential.review = latest.review
+    credential.issued_on, credential.expires_on = latest.issued_on, latest.expires_on
+    credential.certification_number = latest.certification_number
+    credential.issuer_name = _issuer_name(latest.issuer)
+    credential.updated_at = at
+    views.touch(credential_id)
+
+
+def _close_open_items(views: Views, credential_id: UUID, state: str) -> None:
+    for review_id in views.items_of.get(credential_id, ()):
+        item = views.review_items[review_id]
+        if item.state == "open":
+            item.state = state
+            views.touch(item.review_id)
+
+
+def _delete(views: Views, credential_id: UUID) -> None:
+    views.credentials.pop(credential_id, None)
+    views.drop(CredentialRow, credential_id)
+    for key in [k for k, row in views.versions.items() if row.credential_id == credential_id]:
+        del views.versions[key]
+        views.drop(VersionRow, key)
+    for key in [k for k, row in views.media.items() if row.credential_id == credential_id]:
+        del views.media[key]
+        views.drop(MediaRow, key)
+    _close_open_items(views, credential_id, "cancelled")
+
+
+def _json(value: Any) -> str | None:
+    return value.model_dump_json() if value is not None else None
+
+
+def _issuer_name(issuer_json: str | None) -> str | None:
+    if issuer_json is None:
+        return None
+    name = json.loads(issuer_json).get("name")
+    return name if isinstance(name, str) else None

@@ -1,0 +1,256 @@
+"""The projection's consumer: every public topic into the view tables, one batch per
+transaction.
+
+Credential events are applied load-fold-store: the rows of every credential the batch touches
+are loaded in four queries, every event is folded in memory (`model.apply`), and what changed
+is written back with one DELETE and one COPY per table. Directory, import and reminder events
+are few and are applied one statement each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+from uuid import UUID
+
+from psycopg import AsyncConnection, sql
+from psycopg.rows import class_row
+
+from credflow_common.consumer import ConsumerSpec, Delivery
+from credflow_contracts.events.base import Event
+from credflow_contracts.events.credentials import CredentialEvent
+from credflow_contracts.events.directory import (
+    AssessmentAnswered,
+    AssessmentDefined,
+    CompanyCreated,
+    CompanyUpdated,
+    CredentialTypeCreated,
+    CredentialTypeUpdated,
+    OrganisationCreated,
+    OrganisationSettings,
+    OrganisationSettingsChanged,
+    RequirementAdded,
+    RequirementRemoved,
+    UserCreated,
+    UserUpdated,
+)
+from credflow_contracts.events.imports import ImportCompleted
+from credflow_contracts.events.reminders import ReminderSent
+from credflow_contracts.topics import PUBLIC_TOPICS
+from credflow_projection import model
+from credflow_projection.model import (
+    AuditRow,
+    CredentialRow,
+    MediaRow,
+    ReviewItemRow,
+    Row,
+    VersionRow,
+    Views,
+)
+
+CONSUMER = "projection.views"
+SWAP_LOCK = 0x63666C6F77_7072  # pg advisory lock key: "cflow" "pr"
+Conn = AsyncConnection[Any]
+R = TypeVar("R", bound=Row)
+
+
+async def hold_swap_lock(conn: Conn) -> None:
+    """Shared by every batch; `credflow projection rebuild` takes it exclusively to swap."""
+    await conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (SWAP_LOCK,))
+
+
+def views_consumer(topic_prefix: str = "") -> ConsumerSpec:
+    return ConsumerSpec(
+        name=CONSUMER,
+        topics=[topic_prefix + topic for topic in PUBLIC_TOPICS],
+        handler=apply_batch,
+        before_batch=hold_swap_lock,
+    )
+
+
+async def apply_batch(conn: Conn, deliveries: Sequence[Delivery]) -> None:
+    credential_deliveries = []
+    for delivery in deliveries:
+        event = delivery.envelope.event
+        if isinstance(event, CredentialEvent | ReminderSent):
+            credential_deliveries.append(delivery)
+        else:
+            await apply_other(conn, event)
+    if credential_deliveries:
+        views = await load(conn, {d.envelope.event.credential_id for d in credential_deliveries})  # type: ignore[attr-defined]
+        for delivery in credential_deliveries:
+            model.apply(views, delivery.envelope)
+        await store(conn, views)
+
+
+async def load(conn: Conn, credential_ids: set[UUID]) -> Views:
+    ids = list(credential_ids)
+    views = Views()
+    views.credentials = {r.credential_id: r for r in await _select(conn, CredentialRow, ids)}
+    views.versions = {r.version_id: r for r in await _select(conn, VersionRow, ids)}
+    views.media = {r.media_id: r for r in await _select(conn, MediaRow, ids)}
+    for item in await _select(conn, ReviewItemRow, ids, " AND state = 'open'"):
+        views.add_item(item)
+    views.dirty.clear()
+    return views
+
+
+async def _select(conn: Conn, row: type[R], ids: list[UUID], extra: str = "") -> list[R]:
+    columns = [
+        sql.SQL("{}::text AS {}").format(sql.Identifier(c), sql.Identifier(c))
+        if c in row.JSON_COLUMNS
+        else sql.Identifier(c)
+        for c in row.columns()
+    ]
+    query = sql.SQL("SELECT {} FROM {} WHERE credential_id = ANY(%s)" + extra).format(  # noqa: S608
+        sql.SQL(", ").join(columns), sql.Identifier(row.TABLE)
+    )
+    async with conn.cursor(row_factory=class_row(row)) as cursor:
+        await cursor.execute(query, (ids,))
+        return await cursor.fetchall()
+
+
+async def store(conn: Conn, views: Views) -> None:
+    await _replace(conn, CredentialRow, views.credentials, views)
+    await _replace(conn, VersionRow, views.versions, views)
+    await _replace(conn, MediaRow, views.media, views)
+    await _replace(conn, ReviewItemRow, views.review_items, views)
+    await _copy(conn, AuditRow, [row.values() for row in views.audit])
+
+
+async def _replace(conn: Conn, row_type: type[R], rows: dict[UUID, R], views: Views) -> None:
+    """Delete the changed and deleted rows of one table by key, then COPY the changed ones."""
+    changed = [row for key, row in rows.items() if key in views.dirty]
+    keys = [getattr(row, row_type.KEY) for row in changed]
+    keys += views.deleted.get(row_type.TABLE, set())
+    if not keys:
+        return
+    await conn.execute(
+        sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
+            sql.Identifier(row_type.TABLE), sql.Identifier(row_type.KEY)
+        ),
+        (keys,),
+    )
+    await _copy(conn, row_type, [row.values() for row in changed])
+
+
+async def _copy(conn: Conn, row_type: type[Row], values: list[tuple[Any, ...]]) -> None:
+    if not values:
+        return
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(row_type.TABLE), sql.SQL(", ").join(map(sql.Identifier, row_type.columns()))
+    )
+    async with conn.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in values:
+            await copy.write_row(row)
+
+
+async def apply_other(conn: Conn, event: Event) -> None:
+    """Directory and import events: reference data the views join with."""
+    org = getattr(event, "organisation_id", None)
+    match event:
+        case OrganisationCreated():
+            await _upsert_organisation(conn, org, event.name, event.settings)
+        case OrganisationSettingsChanged():
+            await conn.execute(
+                "UPDATE organisations SET time_zone = %s, expiring_soon_days = %s,"
+                " credential_management = %s WHERE organisation_id = %s",
+                (
+                    event.settings.time_zone,
+                    event.settings.expiring_soon_days,
+                    event.settings.credential_management,
+                    org,
+                ),
+            )
+        case UserCreated() | UserUpdated():
+            user = event.user
+            await conn.execute(
+                "INSERT INTO people VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (organisation_id, user_id) DO UPDATE SET email = EXCLUDED.email,"
+                " name = EXCLUDED.name, status = EXCLUDED.status,"
+                " company_id = EXCLUDED.company_id, manager_id = EXCLUDED.manager_id,"
+                " group_ids = EXCLUDED.group_ids, roles = EXCLUDED.roles",
+                (
+                    org, user.user_id, user.email, user.name, user.status, user.company_id,
+                    user.manager_id, user.group_ids, list(user.roles),
+                ),
+            )  # fmt: skip
+        case CompanyCreated() | CompanyUpdated():
+            company = event.company
+            await conn.execute(
+                "INSERT INTO companies VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (organisation_id, company_id) DO UPDATE SET name = EXCLUDED.name,"
+                " archived = EXCLUDED.archived",
+                (org, company.company_id, company.name, company.archived),
+            )
+        case CredentialTypeCreated() | CredentialTypeUpdated():
+            kind = event.credential_type
+            await conn.execute(
+                "INSERT INTO credential_types VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (organisation_id, credential_type_id) DO UPDATE SET"
+                " name = EXCLUDED.name, expires = EXCLUDED.expires,"
+                " media_required = EXCLUDED.media_required,"
+                " internal_equivalent_id = EXCLUDED.internal_equivalent_id,"
+                " archived = EXCLUDED.archived",
+                (
+                    org, kind.credential_type_id, kind.name, kind.expires, kind.media_required,
+                    kind.internal_equivalent_id, kind.archived,
+                ),
+            )  # fmt: skip
+        case RequirementAdded():
+            requirement = event.requirement
+            await conn.execute(
+                "INSERT INTO requirements VALUES (%s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (organisation_id, requirement_id) DO NOTHING",
+                (
+                    org, requirement.requirement_id, requirement.credential_type_id,
+                    requirement.scope, requirement.company_id, requirement.group_id,
+                ),
+            )  # fmt: skip
+        case RequirementRemoved():
+            await conn.execute(
+                "DELETE FROM requirements WHERE organisation_id = %s AND requirement_id = %s",
+                (org, event.requirement_id),
+            )
+        case AssessmentDefined():
+            await conn.execute(
+                "DELETE FROM assessment_questions WHERE organisation_id = %s"
+                " AND assessment_id = %s",
+                (org, event.assessment_id),
+            )
+            for question in event.questions:
+                await conn.execute(
+                    "INSERT INTO assessment_questions VALUES (%s, %s, %s, %s)",
+                    (org, event.assessment_id, question.question_id,
+                     question.requires_credential_type_ids),
+                )  # fmt: skip
+        case AssessmentAnswered():
+            yes = [question_id for question_id, answer in event.answers.items() if answer]
+            await conn.execute(
+                "INSERT INTO assessment_answers VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (organisation_id, assessment_id, user_id) DO UPDATE"
+                " SET yes_question_ids = EXCLUDED.yes_question_ids",
+                (org, event.assessment_id, event.user_id, yes),
+            )
+        case ImportCompleted():
+            await conn.execute(
+                "INSERT INTO imports VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (import_id) DO NOTHING",
+                (
+                    event.import_id, org, event.uploaded_by, event.file_name, event.rows_total,
+                    event.credentials_created, event.approval_required, event.completed_at,
+                ),
+            )  # fmt: skip
+
+
+async def _upsert_organisation(
+    conn: Conn, org: UUID | None, name: str, settings: OrganisationSettings
+) -> None:
+    await conn.execute(
+        "INSERT INTO organisations VALUES (%s, %s, %s, %s, %s)"
+        " ON CONFLICT (organisation_id) DO UPDATE SET name = EXCLUDED.name,"
+        " time_zone = EXCLUDED.time_zone, expiring_soon_days = EXCLUDED.expiring_soon_days,"
+        " credential_management = EXCLUDED.credential_management",
+        (org, name, settings.time_zone, settings.expiring_soon_days,
+         settings.credential_management),
+    )  # fmt: skip

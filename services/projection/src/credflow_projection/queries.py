@@ -1,0 +1,459 @@
+"""The views' SQL. Every query is scoped to one organisation and to the holders the caller may
+see (`Scope`), and works statuses out at query time with `credential_status(..., today)`, where
+`today` is the organisation's date in its time zone."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from psycopg import AsyncConnection, sql
+from psycopg.rows import dict_row
+
+Conn = AsyncConnection[Any]
+Row = dict[str, Any]
+STATUSES = (
+    "pending", "verified", "submitted", "not_accepted", "expired", "required", "revoked",
+    "suspended",
+)  # fmt: skip
+MEETS = ("verified", "submitted")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose credentials a caller may see: everyone in the organisation, or these holders."""
+
+    everyone: bool
+    holder_ids: frozenset[UUID] = frozenset()
+
+    def condition(self, column: str) -> tuple[sql.Composable, list[Any]]:
+        if self.everyone:
+            return sql.SQL("true"), []
+        return sql.SQL("{} = ANY(%s)").format(sql.SQL(column)), [list(self.holder_ids)]
+
+
+@dataclass(frozen=True)
+class Organisation:
+    organisation_id: UUID
+    time_zone: str
+    expiring_soon_days: int
+
+    def today(self, now: datetime) -> date:
+        return now.astimezone(ZoneInfo(self.time_zone)).date()
+
+
+async def organisation(conn: Conn, org: UUID) -> Organisation:
+    cursor = await conn.execute(
+        "SELECT time_zone, expiring_soon_days FROM organisations WHERE organisation_id = %s",
+        (org,),
+    )
+    row = await cursor.fetchone()
+    return Organisation(org, row[0], row[1]) if row else Organisation(org, "UTC", 30)
+
+
+@dataclass
+class CredentialFilters:
+    statuses: Sequence[str] = ()
+    credential_type_id: UUID | None = None
+    company_id: UUID | None = None
+    holder_id: UUID | None = None
+    expiring_within_days: int | None = None
+    text: str | None = None
+
+
+@dataclass
+class Page:
+    items: list[Row]
+    next_cursor: str | None
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps([str(v) for v in values]).encode()).decode()
+
+
+def decode_cursor(cursor: str, size: int) -> list[str]:
+    """Raises ValueError for a cursor this service did not hand out."""
+    values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    if not isinstance(values, list) or len(values) != size:
+        raise ValueError("malformed cursor")
+    return [str(v) for v in values]
+
+
+CREDENTIAL_COLUMNS = """
+    c.credential_id, c.holder_id, p.name AS holder_name, p.email AS holder_email,
+    p.company_id, co.name AS company_name, c.credential_type_id, t.name AS credential_type_name,
+    credential_status(c.lifecycle, c.review, c.expires_on, %(today)s) AS status,
+    (c.lifecycle = 'active' AND c.expires_on BETWEEN %(today)s AND %(soon)s) AS expiring_soon,
+    c.version_number, c.issued_on, c.expires_on, c.certification_number, c.issuer_name,
+    c.lifecycle_reason, c.internal_equivalent_id, c.import_id, c.created_at, c.updated_at,
+    lower(coalesce(p.name, '')) AS sort_name, lower(coalesce(t.name, '')) AS sort_type
+"""
+CREDENTIAL_FROM = """
+    FROM credentials c
+    LEFT JOIN people p ON p.organisation_id = c.organisation_id AND p.user_id = c.holder_id
+    LEFT JOIN companies co ON co.organisation_id = c.organisation_id
+        AND co.company_id = p.company_id
+    LEFT JOIN credential_types t ON t.organisation_id = c.organisation_id
+        AND t.credential_type_id = c.credential_type_id
+"""
+
+
+def _credential_query(
+    org: Organisation, scope: Scope, filters: CredentialFilters, today: date
+) -> tuple[sql.Composed, dict[str, Any]]:
+    params: dict[str, Any] = {
+        "org": org.organisation_id,
+        "today": today,
+        "soon": today + timedelta(days=org.expiring_soon_days),
+    }
+    conditions = ["c.organisation_id = %(org)s"]
+    if not scope.everyone:
+        params["scope"] = list(scope.holder_ids)
+        conditions.append("c.holder_id = ANY(%(scope)s)")
+    if filters.statuses:
+        params["statuses"] = list(filters.statuses)
+        conditions.append(
+            "credential_status(c.lifecycle, c.review, c.expires_on, %(today)s) = ANY(%(statuses)s)"
+        )
+    for name, column in (
+        ("credential_type_id", "c.credential_type_id"),
+        ("company_id", "p.company_id"),
+        ("holder_id", "c.holder_id"),
+    ):
+        if getattr(filters, name) is not None:
+            params[name] = getattr(filters, name)
+            conditions.append(f"{column} = %({name})s")
+    if filters.expiring_within_days is not None:
+        params["expiring_by"] = today + timedelta(days=filters.expiring_within_days)
+        conditions.append(
+            "c.lifecycle = 'active' AND c.expires_on BETWEEN %(today)s AND %(expiring_by)s"
+        )
+    if filters.text:
+        escaped = filters.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params["text"] = f"%{escaped}%"
+        conditions.append(
+            "concat_ws(' ', p.name, p.email, t.name, co.name, c.certification_number,"
+            " c.issuer_name) ILIKE %(text)s"
+        )
+    query = sql.SQL(
+        "SELECT " + CREDENTIAL_COLUMNS + CREDENTIAL_FROM + " WHERE " + " AND ".join(conditions)
+    )
+    return query.format(), params
+
+
+async def credentials(
+    conn: Conn,
+    org: Organisation,
+    scope: Scope,
+    filters: CredentialFilters,
+    today: date,
+    limit: int,
+    cursor: str | None,
+) -> Page:
+    """Worker credentials, ordered by holder name, type name, credential id; keyset paging."""
+    query, params = _credential_query(org, scope, filters, today)
+    if cursor is not None:
+        params["after_name"], params["after_type"], params["after_id"] = decode_cursor(cursor, 3)
+        query = sql.SQL("{} AND (lower(coalesce(p.name, '')), lower(coalesce(t.name, '')),"
+                        " c.credential_id) > (%(after_name)s, %(after_type)s,"
+                        " %(after_id)s::uuid)").format(query)  # fmt: skip
+    query = sql.SQL("{} ORDER BY sort_name, sort_type, c.credential_id LIMIT %(limit)s").format(
+        query
+    )
+    params["limit"] = limit + 1
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(query, params)
+        rows = await cur.fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = (
+        encode_cursor([rows[-1]["sort_name"], rows[-1]["sort_type"], rows[-1]["credential_id"]])
+        if more
+        else None
+    )
+    return Page([_public(row) for row in rows], next_cursor)
+
+
+async def stream_credentials(
+    conn: Conn, org: Organisation, scope: Scope, filters: CredentialFilters, today: date
+) -> AsyncIterator[Row]:
+    """Every matching credential, read through a server-side cursor (for the CSV export)."""
+    query, params = _credential_query(org, scope, filters, today)
+    query = sql.SQL("{} ORDER BY sort_name, sort_type, c.credential_id").format(query)
+    async with conn.cursor(name="credflow_export", row_factory=dict_row) as cur:
+        await cur.execute(query, params)
+        async for row in cur:
+            yield _public(row)
+
+
+def _public(row: Row) -> Row:
+    row.pop("sort_name", None)
+    row.pop("sort_type", None)
+    return row
+
+
+# -- requirements and compliance -----------------------------------------------------------
+
+REQUIREMENT_STATES = """
+    WITH req AS (
+        SELECT user_id, credential_type_id FROM required_types
+        WHERE organisation_id = %(org)s AND user_id = ANY(%(users)s)
+    ),
+    held AS (
+        SELECT c.holder_id, x.type_id,
+               array_agg(credential_status(c.lifecycle, c.review, c.expires_on, %(today)s))
+                   AS statuses
+        FROM credentials c
+        LEFT JOIN credential_types t ON t.organisation_id = c.organisation_id
+            AND t.credential_type_id = c.credential_type_id
+        CROSS JOIN LATERAL (VALUES (c.credential_type_id),
+            (coalesce(c.internal_equivalent_id, t.internal_equivalent_id))) AS x(type_id)
+        WHERE c.organisation_id = %(org)s AND c.holder_id = ANY(%(users)s)
+            AND x.type_id IS NOT NULL
+        GROUP BY c.holder_id, x.type_id
+    )
+    SELECT req.user_id, req.credential_type_id, t.name AS credential_type_name,
+           held.statuses
+    FROM req
+    LEFT JOIN held ON held.holder_id = req.user_id AND held.type_id = req.credential_type_id
+    LEFT JOIN credential_types t ON t.organisation_id = %(org)s
+        AND t.credential_type_id = req.credential_type_id
+    ORDER BY req.user_id, lower(t.name)
+"""
+
+
+@dataclass
+class WorkerCompliance:
+    compliant: bool = True
+    requirements: list[Row] = field(default_factory=list)
+
+
+async def compliance(
+    conn: Conn, org: Organisation, users: Sequence[UUID], today: date
+) -> dict[UUID, WorkerCompliance]:
+    """Per worker: each required type as `met`, `not_met` (held but not verified/submitted or
+    expired) or `required` (no credential of that type at all: a virtual row)."""
+    result = {user: WorkerCompliance() for user in users}
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            REQUIREMENT_STATES,
+            {"org": org.organisation_id, "users": list(users), "today": today},
+        )
+        for row in await cur.fetchall():
+            statuses = row.pop("statuses")
+            state = (
+                "required" if statuses is None
+                else "met" if set(statuses) & set(MEETS)
+                else "not_met"
+            )  # fmt: skip
+            worker = result[row.pop("user_id")]
+            worker.requirements.append({**row, "state": state})
+            worker.compliant = worker.compliant and state == "met"
+    return result
+
+
+async def workers(
+    conn: Conn,
+    org: Organisation,
+    scope: Scope,
+    company_id: UUID | None,
+    text: str | None,
+    limit: int,
+    cursor: str | None,
+) -> Page:
+    """Active workers ordered by name, with their company."""
+    params: dict[str, Any] = {"org": org.organisation_id, "limit": limit + 1}
+    conditions = ["p.organisation_id = %(org)s", "p.status = 'active'", "'worker' = ANY(p.roles)"]
+    if not scope.everyone:
+        params["scope"] = list(scope.holder_ids)
+        conditions.append("p.user_id = ANY(%(scope)s)")
+    if company_id is not None:
+        params["company_id"] = company_id
+        conditions.append("p.company_id = %(company_id)s")
+    if text:
+        params["text"] = f"%{text.replace('%', '').replace('_', '')}%"
+        conditions.append("concat_ws(' ', p.name, p.email) ILIKE %(text)s")
+    if cursor is not None:
+        params["after_name"], params["after_id"] = decode_cursor(cursor, 2)
+        conditions.append("(lower(p.name), p.user_id) > (%(after_name)s, %(after_id)s::uuid)")
+    query = (  # constant fragments; values are parameters
+        "SELECT p.user_id, p.name, p.email, p.company_id, co.name AS company_name,"  # noqa: S608
+        " p.manager_id, lower(p.name) AS sort_name FROM people p"
+        " LEFT JOIN companies co ON co.organisation_id = p.organisation_id"
+        " AND co.company_id = p.company_id WHERE "
+        + " AND ".join(conditions)
+        + " ORDER BY lower(p.name), p.user_id LIMIT %(limit)s"
+    )
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(sql.SQL(query).format(), params)
+        rows = await cur.fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor([rows[-1]["sort_name"], rows[-1]["user_id"]]) if more else None
+    for row in rows:
+        row.pop("sort_name")
+    return Page(rows, next_cursor)
+
+
+async def person(conn: Conn, org: UUID, user_id: UUID) -> Row | None:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT p.user_id, p.name, p.email, p.status, p.company_id,"
+            " co.name AS company_name, p.manager_id FROM people p"
+            " LEFT JOIN companies co ON co.organisation_id = p.organisation_id"
+            " AND co.company_id = p.company_id"
+            " WHERE p.organisation_id = %s AND p.user_id = %s",
+            (org, user_id),
+        )
+        return await cur.fetchone()
+
+
+async def managees(conn: Conn, org: UUID, manager_id: UUID) -> list[UUID]:
+    cursor = await conn.execute(
+        "SELECT user_id FROM people WHERE organisation_id = %s AND manager_id = %s",
+        (org, manager_id),
+    )
+    return [row[0] for row in await cursor.fetchall()]
+
+
+async def companies(conn: Conn, org: Organisation, scope: Scope, today: date) -> list[Row]:
+    """Each company with its active workers and how many of them are compliant."""
+    params: dict[str, Any] = {"org": org.organisation_id, "today": today}
+    scoped = "true"
+    if not scope.everyone:
+        params["scope"] = list(scope.holder_ids)
+        scoped = "p.user_id = ANY(%(scope)s)"
+    query = (  # constant fragments; values are parameters
+        "WITH workers AS (SELECT p.user_id, p.company_id FROM people p"  # noqa: S608
+        " WHERE p.organisation_id = %(org)s AND p.status = 'active'"
+        " AND 'worker' = ANY(p.roles) AND " + scoped + "),"
+        " unmet AS (SELECT DISTINCT r.user_id FROM required_types r"
+        " JOIN workers w USING (user_id) WHERE r.organisation_id = %(org)s AND NOT EXISTS ("
+        "   SELECT 1 FROM credentials c LEFT JOIN credential_types t"
+        "   ON t.organisation_id = c.organisation_id"
+        "   AND t.credential_type_id = c.credential_type_id"
+        "   WHERE c.organisation_id = %(org)s AND c.holder_id = r.user_id"
+        "   AND r.credential_type_id IN (c.credential_type_id,"
+        "       coalesce(c.internal_equivalent_id, t.internal_equivalent_id))"
+        "   AND credential_status(c.lifecycle, c.review, c.expires_on, %(today)s)"
+        "       IN ('verified', 'submitted')))"
+        " SELECT co.company_id, co.name, co.archived, count(w.user_id) AS workers,"
+        " count(w.user_id) FILTER (WHERE u.user_id IS NULL) AS compliant,"
+        " count(u.user_id) AS not_compliant"
+        " FROM companies co LEFT JOIN workers w ON w.company_id = co.company_id"
+        " LEFT JOIN unmet u ON u.user_id = w.user_id"
+        " WHERE co.organisation_id = %(org)s"
+        " GROUP BY co.company_id, co.name, co.archived ORDER BY lower(co.name), co.company_id"
+    )
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(sql.SQL(query).format(), params)
+        return await cur.fetchall()
+
+
+async def company(conn: Conn, org: UUID, company_id: UUID) -> Row | None:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT company_id, name, archived FROM companies"
+            " WHERE organisation_id = %s AND company_id = %s",
+            (org, company_id),
+        )
+        return await cur.fetchone()
+
+
+# -- reviewer queue and detail -------------------------------------------------------------
+
+
+async def review_queue(
+    conn: Conn, org: UUID, reviewer_id: UUID, limit: int, cursor: str | None
+) -> Page:
+    """Open items routed to `reviewer_id`, oldest first, with who holds a claim."""
+    params: dict[str, Any] = {"org": org, "me": reviewer_id, "limit": limit + 1}
+    after = ""
+    if cursor is not None:
+        params["after_at"], params["after_id"] = decode_cursor(cursor, 2)
+        after = (
+            " AND (r.requested_at, r.review_id) > (%(after_at)s::timestamptz, %(after_id)s::uuid)"
+        )
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            sql.SQL(  # constant fragments; values are parameters
+                "SELECT r.review_id, r.credential_id, r.version_id, r.version_number,"  # noqa: S608
+                " r.holder_id, p.name AS holder_name, r.credential_type_id,"
+                " t.name AS credential_type_name, r.routing, r.requested_at, r.import_id,"
+                " r.claimed_by, r.claimed_at, (r.claimed_by = %(me)s) AS claimed_by_me"
+                " FROM review_items r"
+                " LEFT JOIN people p ON p.organisation_id = r.organisation_id"
+                " AND p.user_id = r.holder_id"
+                " LEFT JOIN credential_types t ON t.organisation_id = r.organisation_id"
+                " AND t.credential_type_id = r.credential_type_id"
+                " WHERE r.organisation_id = %(org)s AND r.state = 'open'"
+                " AND %(me)s = ANY(r.reviewer_ids)" + after +
+                " ORDER BY r.requested_at, r.review_id LIMIT %(limit)s"
+            ).format(),
+            params,
+        )  # fmt: skip
+        rows = await cur.fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = (
+        encode_cursor([rows[-1]["requested_at"].isoformat(), rows[-1]["review_id"]])
+        if more
+        else None
+    )
+    return Page(rows, next_cursor)
+
+
+async def credential_detail(
+    conn: Conn, org: Organisation, credential_id: UUID, today: date
+) -> Row | None:
+    query, params = _credential_query(org, Scope(everyone=True), CredentialFilters(), today)
+    params["credential_id"] = credential_id
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(sql.SQL("{} AND c.credential_id = %(credential_id)s").format(query),
+                          params)  # fmt: skip
+        row = await cur.fetchone()
+        if row is None:
+            return None
+        detail = _public(row)
+        await cur.execute(
+            "SELECT version_id, version_number, issued_on, expires_on, certification_number,"
+            " certification, issuer, notes, review, review_comment, reviewed_by, reviewed_at,"
+            " created_by, created_at, import_id FROM credential_versions"
+            " WHERE credential_id = %s ORDER BY version_number DESC",
+            (credential_id,),
+        )
+        versions = await cur.fetchall()
+        await cur.execute(
+            "SELECT media_id, version_id, file_name, kind, content_type, size_bytes, sha256,"
+            " attached_by, attached_at FROM credential_media WHERE credential_id = %s"
+            " ORDER BY attached_at, media_id",
+            (credential_id,),
+        )
+        media = await cur.fetchall()
+        await cur.execute(
+            "SELECT review_id, version_id, version_number, routing, reviewer_ids, requested_at,"
+            " state, claimed_by, claimed_at, decided_by, decided_at, comment FROM review_items"
+            " WHERE credential_id = %s ORDER BY requested_at, review_id",
+            (credential_id,),
+        )
+        reviews = await cur.fetchall()
+        await cur.execute(
+            "SELECT a.event_id, a.occurred_at, a.action, a.actor_id, p.name AS actor_name,"
+            " a.version_id, a.import_id, a.detail FROM audit a"
+            " LEFT JOIN people p ON p.organisation_id = a.organisation_id"
+            " AND p.user_id = a.actor_id"
+            " WHERE a.credential_id = %s AND a.organisation_id = %s"
+            " ORDER BY a.occurred_at, a.event_id",
+            (credential_id, org.organisation_id),
+        )
+        audit = await cur.fetchall()
+    for version in versions:
+        version["media"] = [m for m in media if m["version_id"] == version["version_id"]]
+        version["reviews"] = [r for r in reviews if r["version_id"] == version["version_id"]]
+    return {**detail, "versions": versions, "audit": audit}

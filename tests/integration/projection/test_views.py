@@ -1,0 +1,309 @@
+"""The projection's views over HTTP, fed from Kafka by the other services' real events."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tests.integration.projection.conftest import Stack
+from tests.integration.projection.world import World, build_world
+from tests.integration.review.conftest import as_user
+from tests.polling import eventually
+
+pytestmark = pytest.mark.integration
+
+
+def by_key(world: World, items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    keys = {credential_id: key for key, credential_id in world.credentials.items()}
+    return {keys[item["credential_id"]]: item for item in items}
+
+
+async def all_pages(stack: Stack, world: World, as_: dict[str, str], **params: Any) -> list[Any]:
+    items: list[Any] = []
+    cursor = None
+    while True:
+        page = await stack.get(
+            world.org,
+            "/credentials",
+            as_,
+            limit=2,
+            **params,
+            **({"cursor": cursor} if cursor else {}),
+        )
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+
+
+async def test_worker_credentials_statuses_filters_search_and_pages(
+    stack: Stack, unique: str
+) -> None:
+    world = await build_world(stack, unique)
+    admin = world.org.admin
+    statuses = {
+        k: v["status"] for k, v in by_key(world, await all_pages(stack, world, admin)).items()
+    }
+    assert statuses == {
+        "wes.licence": "verified",
+        "wes.induction": "submitted",
+        "ann.licence": "expired",
+        "ann.induction": "revoked",
+        "ann.forklift": "pending",
+        "sam.licence": "not_accepted",
+        "sam.forklift": "suspended",
+    }
+
+    async def keys(**params: Any) -> set[str]:
+        return set(by_key(world, await all_pages(stack, world, admin, **params)))
+
+    assert await keys(status="expired") == {"ann.licence"}
+    assert await keys(status=["pending", "suspended"]) == {"ann.forklift", "sam.forklift"}
+    assert await keys(credential_type_id=world.types["forklift"]) == {
+        "ann.forklift",
+        "sam.forklift",
+    }
+    assert await keys(company_id=world.companies["South"]) == {"sam.licence", "sam.forklift"}
+    assert await keys(worker_id=world.people["wes"]["user_id"]) == {"wes.licence", "wes.induction"}
+    assert await keys(expiring_within_days=30) == {"wes.licence"}
+    assert await keys(expiring_within_days=5) == set()
+    assert await keys(q="lic-sam") == {"sam.licence"}, "certification number, any case"
+    assert await keys(q="roads auth") == {"wes.licence"}, "issuer name"
+    assert await keys(q="ann") == {"ann.licence", "ann.induction", "ann.forklift"}
+    assert await keys(q="100%") == set(), "LIKE wildcards are searched literally"
+
+    first = await stack.get(world.org, "/credentials", admin, limit=3)
+    wes = by_key(world, first["items"])
+    listed = await all_pages(stack, world, admin)
+    assert len(listed) == len({i["credential_id"] for i in listed}) == 7, "no row twice"
+    names = [i["holder_name"] for i in listed]
+    assert names == sorted(names, key=str.lower)
+    assert first["next_cursor"] is not None
+    assert len(first["items"]) == 3
+    assert all(item["expiring_soon"] is False for key, item in wes.items() if key != "wes.licence")
+
+    licence = by_key(world, listed)["wes.licence"]
+    assert licence["expiring_soon"] is True
+    assert licence["company_name"] == "North"
+    assert licence["credential_type_name"] == "Licence"
+    assert licence["certification_number"] == "LIC-WES-1"
+
+    bad = await stack.views.get(
+        f"/organisations/{world.org.id}/credentials", params={"status": "lost"}, headers=admin
+    )
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["path"] == "query.status"
+    bad = await stack.views.get(
+        f"/organisations/{world.org.id}/credentials", params={"cursor": "nonsense"}, headers=admin
+    )
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["path"] == "query.cursor"
+
+
+async def test_expiry_follows_the_clock_without_any_event(stack: Stack, unique: str) -> None:
+    world = await build_world(stack, unique)
+    wes = world.people["wes"]["user_id"]
+    profile = await stack.get(world.org, f"/workers/{wes}", world.org.admin)
+    assert profile["compliant"] is True
+
+    stack.clock.offset = timedelta(days=11)  # the licence expired yesterday
+    items = by_key(world, (await stack.get(world.org, "/credentials", world.org.admin))["items"])
+    assert items["wes.licence"]["status"] == "expired"
+    assert items["wes.licence"]["expiring_soon"] is False
+    assert items["wes.induction"]["status"] == "submitted", "no expiry date: never expires"
+    profile = await stack.get(world.org, f"/workers/{wes}", world.org.admin)
+    assert profile["compliant"] is False
+    assert {r["credential_type_name"]: r["state"] for r in profile["requirements"]} == {
+        "Induction": "met",
+        "Licence": "not_met",
+    }
+
+
+async def test_companies_workers_profiles_and_required_rows(stack: Stack, unique: str) -> None:
+    world = await build_world(stack, unique)
+    viewer = world.as_("viewer")
+    companies = {c["name"]: c for c in (await stack.get(world.org, "/companies", viewer))["items"]}
+    assert {
+        n: (c["workers"], c["compliant"], c["not_compliant"]) for n, c in companies.items()
+    } == {
+        "North": (2, 1, 1),  # Wes is compliant; Ann's licence expired and induction revoked
+        "South": (1, 0, 1),  # Sam holds no induction
+    }
+
+    south = await stack.get(world.org, f"/companies/{world.companies['South']}/workers", viewer)
+    [sam] = south["workers"]
+    assert sam["name"] == "=HYPERLINK(1)"
+    assert sam["compliant"] is False
+    rows = {(r["credential_type_name"], r["status"]) for r in sam["credentials"]}
+    assert rows == {
+        ("Licence", "not_accepted"),
+        ("Forklift", "suspended"),
+        ("Induction", "required"),
+    }
+
+    workers = await stack.get(world.org, "/workers", viewer, company_id=world.companies["North"])
+    assert {(w["name"], w["compliant"]) for w in workers["items"]} == {
+        ("Wes", True),
+        ("Ann", False),
+    }
+    ann = await stack.get(world.org, f"/workers/{world.people['ann']['user_id']}", viewer)
+    assert {r["credential_type_name"]: r["state"] for r in ann["requirements"]} == {
+        "Induction": "not_met",
+        "Licence": "not_met",
+    }
+    assert {r["status"] for r in ann["credentials"]} == {"expired", "revoked", "pending"}
+
+
+async def test_reviewer_queue_oldest_first_with_claims(stack: Stack, unique: str) -> None:
+    world = await build_world(stack, unique)
+    mia = world.as_("mia")
+    later = await stack.services.submit(world.org, world.as_("wes"), world.types["forklift"])
+
+    async def queue() -> list[dict[str, Any]]:
+        return list((await stack.get(world.org, "/review-queue", mia))["items"])
+
+    async def both_listed() -> bool:
+        return len(await queue()) == 2
+
+    await eventually(both_listed, timeout_s=60)
+    first, second = await queue()
+    assert first["credential_id"] == world.credentials["ann.forklift"], "oldest first"
+    assert second["credential_id"] == later["credential_id"]
+    assert first["claimed_by"] is None
+    assert first["holder_name"] == "Ann"
+
+    url = f"/organisations/{world.org.id}/reviews/{first['review_id']}/claim"
+    claimed = await stack.services.review.post(url, headers=mia)
+    assert claimed.status_code == 200, claimed.text
+    position = claimed.json()["position"]
+    after = await stack.views.get(
+        f"/organisations/{world.org.id}/review-queue",
+        params={"min_position": position},
+        headers=mia,
+    )
+    assert after.headers["Projection-Caught-Up"] == "true"
+    assert after.json()["items"][0]["claimed_by_me"] is True
+    assert await stack.get(world.org, "/review-queue", world.as_("wes")) == {
+        "items": [],
+        "next_cursor": None,
+    }, "a worker has no queue"
+
+
+async def test_credential_detail_versions_media_reviews_and_audit(
+    stack: Stack, unique: str
+) -> None:
+    world = await build_world(stack, unique)
+    credential_id = world.credentials["wes.licence"]
+    renewed = await stack.services.submission.post(
+        f"/organisations/{world.org.id}/credentials/{credential_id}/versions",
+        json={"issued_on": str(world.today), "expires_on": str(world.today + timedelta(days=900))},
+        headers=world.as_("wes"),
+    )
+    assert renewed.status_code == 201, renewed.text
+    detail = await stack.get(
+        world.org,
+        f"/credentials/{credential_id}",
+        world.as_("wes"),
+        min_position=renewed.json()["position"],
+    )
+    assert detail["status"] == "pending"
+    assert detail["version_number"] == 2
+    v2, v1 = detail["versions"]
+    assert (v2["version_number"], v2["review"]) == (2, "pending")
+    assert (v1["version_number"], v1["review"]) == (1, "verified")
+    assert v1["review_comment"] == "Checked the registry."
+    assert [m["file_name"] for m in v1["media"]] == ["licence.png"]
+    assert v2["media"] == []
+    assert [r["state"] for r in v1["reviews"]] == ["validated"]
+    actions = [(a["action"], a["actor_name"]) for a in detail["audit"]]
+    assert actions[:2] == [("submitted", "Wes"), ("review_requested", None)]
+    assert ("validated", "Mia") in actions
+    assert ("media_attached", "Wes") in actions
+    assert actions.index(("version_added", "Wes")) > actions.index(("validated", "Mia"))
+
+    async def v2_under_review() -> bool:
+        detail = await stack.get(world.org, f"/credentials/{credential_id}", world.org.admin)
+        return [r["state"] for r in detail["versions"][0]["reviews"]] == ["open"]
+
+    await eventually(v2_under_review, timeout_s=60)
+
+
+async def test_csv_export_is_streamed_and_safe_against_formulas(stack: Stack, unique: str) -> None:
+    world = await build_world(stack, unique)
+    response = await stack.views.get(
+        f"/organisations/{world.org.id}/credentials.csv", headers=world.as_("viewer")
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert len(rows) == 7
+    sam = [r for r in rows if r["holder_email"].startswith("sam@")]
+    assert {r["holder_name"] for r in sam} == {"'=HYPERLINK(1)"}, "formula defused"
+    assert {r["status"] for r in rows} >= {"verified", "expired", "not_accepted", "suspended"}
+    filtered = await stack.views.get(
+        f"/organisations/{world.org.id}/credentials.csv",
+        params={"status": "expired"},
+        headers=world.org.admin,
+    )
+    assert [r["credential_id"] for r in csv.DictReader(io.StringIO(filtered.text))] == [
+        world.credentials["ann.licence"]
+    ]
+
+
+async def test_a_worker_sees_only_their_own_and_a_client_viewer_only_reads(
+    stack: Stack, unique: str
+) -> None:
+    world = await build_world(stack, unique)
+    org, wes = world.org, world.as_("wes")
+    mine = {i["credential_id"] for i in (await stack.get(org, "/credentials", wes))["items"]}
+    assert mine == {world.credentials["wes.licence"], world.credentials["wes.induction"]}
+    others = await stack.get(org, "/credentials", wes, worker_id=world.people["ann"]["user_id"])
+    assert others["items"] == []
+    export = await stack.views.get(f"/organisations/{org.id}/credentials.csv", headers=wes)
+    assert len(list(csv.DictReader(io.StringIO(export.text)))) == 2
+    await stack.get(org, f"/credentials/{world.credentials['ann.licence']}", wes, expect=404)
+    await stack.get(org, f"/workers/{world.people['ann']['user_id']}", wes, expect=404)
+    await stack.get(org, f"/workers/{world.people['wes']['user_id']}", wes)
+    await stack.get(org, "/companies", wes, expect=403)
+    await stack.get(org, f"/companies/{world.companies['North']}/workers", wes, expect=403)
+
+    mia = await stack.get(org, "/credentials", world.as_("mia"))
+    assert len(mia["items"]) == 7, "a manager sees the people they manage"
+
+    viewer = world.as_("viewer")
+    assert len((await stack.get(org, "/credentials", viewer))["items"]) == 7
+    await stack.get(org, f"/credentials/{world.credentials['ann.licence']}", viewer)
+    refused = await stack.services.submission.post(
+        f"/organisations/{org.id}/credentials",
+        json={
+            "credential_type_id": world.types["forklift"],
+            "issued_on": str(world.today),
+            "holder_id": world.people["wes"]["user_id"],
+        },
+        headers=viewer,
+    )
+    assert refused.status_code == 403, "client viewers only read"
+    revoke = await stack.services.submission.post(
+        f"/organisations/{org.id}/credentials/{world.credentials['wes.licence']}/revoke",
+        json={"reason": "no"},
+        headers=viewer,
+    )
+    assert revoke.status_code == 403
+
+    other = await stack.services.org(f"Other {unique}")
+    for path in (
+        "/credentials",
+        "/companies",
+        "/review-queue",
+        "/credentials.csv",
+        f"/credentials/{world.credentials['wes.licence']}",
+    ):
+        response = await stack.views.get(f"/organisations/{org.id}{path}", headers=other.admin)
+        assert response.status_code == 404, path
+    intruder = as_user(other, {"user_id": str(other.admin_id), "roles": ["admin"]})
+    response = await stack.views.get(f"/organisations/{org.id}/workers", headers=intruder)
+    assert response.status_code == 404
