@@ -24,6 +24,7 @@ from psycopg import sql
 
 from credflow_common.consumer import ConsumerRunner, ConsumerSettings
 from credflow_common.db import drop_schema, schema_pool
+from credflow_common.kafka import topic_partitions
 from credflow_common.migrations import migrate
 from credflow_common.settings import InfraSettings, RuntimeSettings
 from credflow_contracts.topics import PUBLIC_TOPICS
@@ -45,18 +46,14 @@ async def log_extent(
     bootstrap_servers: str, topics: list[str]
 ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
     """Beginning and end offsets of every partition of `topics`."""
+    partitions = [
+        TopicPartition(topic, partition)
+        for topic in topics
+        for partition in await topic_partitions(bootstrap_servers, topic)
+    ]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     try:
-        known = await consumer.topics()  # refreshes the cluster metadata
-        missing = [topic for topic in topics if topic not in known]
-        if missing:
-            raise RuntimeError(f"topics not found: {', '.join(missing)}")
-        partitions = [
-            TopicPartition(topic, partition)
-            for topic in topics
-            for partition in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
         return await consumer.beginning_offsets(partitions), await consumer.end_offsets(partitions)
     finally:
         await consumer.stop()
