@@ -8,6 +8,7 @@ is where the speed of a batch comes from.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
@@ -47,11 +48,13 @@ class Row:
     JSON_COLUMNS: ClassVar[tuple[str, ...]] = ()  # jsonb columns, held as JSON text
 
     def values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, f.name) for f in fields(self))  # type: ignore[arg-type]
+        # A dataclass instance's __dict__ holds exactly its fields, in declaration order.
+        return tuple(self.__dict__.values())
 
     @classmethod
-    def columns(cls) -> list[str]:
-        return [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    @functools.cache
+    def columns(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
 
 
 @dataclass
@@ -203,17 +206,23 @@ def action_of(event: Event) -> str:
     return name if prefix == "credflow.credential" else f"{prefix.rpartition('.')[2]}_{name}"
 
 
+@functools.cache
+def _actor_field(event_type: type[Event]) -> str | None:
+    return next((name for name in ACTOR_FIELDS if name in event_type.model_fields), None)
+
+
 def audit_row(envelope: Envelope, event: CredentialEvent | ReminderSent) -> AuditRow:
-    actor = next((getattr(event, name) for name in ACTOR_FIELDS if hasattr(event, name)), None)
+    actor_field = _actor_field(type(event))
+    values = event.__dict__  # the model's field values
     return AuditRow(
         event_id=envelope.id,
         organisation_id=event.organisation_id,
         credential_id=event.credential_id,
         occurred_at=envelope.time,
         action=action_of(event),
-        actor_id=actor,
-        version_id=getattr(event, "version_id", None),
-        import_id=getattr(event, "import_id", None),
+        actor_id=values[actor_field] if actor_field else None,
+        version_id=values.get("version_id"),
+        import_id=values.get("import_id"),
         detail=event.model_dump_json(exclude=AUDIT_OMITS, exclude_none=True),
     )
 

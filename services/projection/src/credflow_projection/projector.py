@@ -69,18 +69,41 @@ def views_consumer(topic_prefix: str = "") -> ConsumerSpec:
 
 
 async def apply_batch(conn: Conn, deliveries: Sequence[Delivery]) -> None:
-    credential_deliveries = []
-    for delivery in deliveries:
-        event = delivery.envelope.event
-        if isinstance(event, CredentialEvent | ReminderSent):
-            credential_deliveries.append(delivery)
-        else:
-            await apply_other(conn, event)
+    credential_deliveries = await apply_reference_data(conn, deliveries)
     if credential_deliveries:
         views = await load(conn, {d.envelope.event.credential_id for d in credential_deliveries})  # type: ignore[attr-defined]
         for delivery in credential_deliveries:
             model.apply(views, delivery.envelope)
         await store(conn, views)
+
+
+async def apply_reference_data(conn: Conn, deliveries: Sequence[Delivery]) -> list[Delivery]:
+    """Apply the directory and import events; return the credential (and reminder) ones."""
+    credential_deliveries = []
+    people: list[tuple[Any, ...]] = []  # the bulk of directory events: upserted together
+    for delivery in deliveries:
+        event = delivery.envelope.event
+        if isinstance(event, CredentialEvent | ReminderSent):
+            credential_deliveries.append(delivery)
+        elif isinstance(event, UserCreated | UserUpdated):
+            user = event.user
+            people.append((
+                event.organisation_id, user.user_id, user.email, user.name, user.status,
+                user.company_id, user.manager_id, user.group_ids, list(user.roles),
+            ))  # fmt: skip
+        else:
+            await apply_other(conn, event)
+    if people:
+        async with conn.cursor() as cursor:
+            await cursor.executemany(
+                "INSERT INTO people VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (organisation_id, user_id) DO UPDATE SET email = EXCLUDED.email,"
+                " name = EXCLUDED.name, status = EXCLUDED.status,"
+                " company_id = EXCLUDED.company_id, manager_id = EXCLUDED.manager_id,"
+                " group_ids = EXCLUDED.group_ids, roles = EXCLUDED.roles",
+                people,
+            )
+    return credential_deliveries
 
 
 async def load(conn: Conn, credential_ids: set[UUID]) -> Views:
@@ -110,21 +133,27 @@ async def _select(conn: Conn, row: type[R], ids: list[UUID], extra: str = "") ->
         return await cursor.fetchall()
 
 
-async def store(conn: Conn, views: Views) -> None:
-    await _replace(conn, CredentialRow, views.credentials, views)
-    await _replace(conn, VersionRow, views.versions, views)
-    await _replace(conn, MediaRow, views.media, views)
-    await _replace(conn, ReviewItemRow, views.review_items, views)
+async def store(conn: Conn, views: Views, fresh: bool = False) -> None:
+    """Write back what `views` changed. `fresh`: the tables were empty (a rebuild's replay),
+    so there is nothing to delete first."""
+    await _replace(conn, CredentialRow, views.credentials, views, fresh)
+    await _replace(conn, VersionRow, views.versions, views, fresh)
+    await _replace(conn, MediaRow, views.media, views, fresh)
+    await _replace(conn, ReviewItemRow, views.review_items, views, fresh)
     await _copy(conn, AuditRow, [row.values() for row in views.audit])
 
 
-async def _replace(conn: Conn, row_type: type[R], rows: dict[UUID, R], views: Views) -> None:
+async def _replace(
+    conn: Conn, row_type: type[R], rows: dict[UUID, R], views: Views, fresh: bool
+) -> None:
     """Delete the changed and deleted rows of one table by key, then COPY the changed ones."""
     changed = [row for key, row in rows.items() if key in views.dirty]
+    if fresh:
+        return await _copy(conn, row_type, [row.values() for row in changed])
     keys = [getattr(row, row_type.KEY) for row in changed]
     keys += views.deleted.get(row_type.TABLE, set())
     if not keys:
-        return
+        return None
     await conn.execute(
         sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
             sql.Identifier(row_type.TABLE), sql.Identifier(row_type.KEY)
@@ -146,7 +175,7 @@ async def _copy(conn: Conn, row_type: type[Row], values: list[tuple[Any, ...]]) 
 
 
 async def apply_other(conn: Conn, event: Event) -> None:
-    """Directory and import events: reference data the views join with."""
+    """Directory (but people) and import events: reference data the views join with."""
     org = getattr(event, "organisation_id", None)
     match event:
         case OrganisationCreated():
@@ -162,19 +191,6 @@ async def apply_other(conn: Conn, event: Event) -> None:
                     org,
                 ),
             )
-        case UserCreated() | UserUpdated():
-            user = event.user
-            await conn.execute(
-                "INSERT INTO people VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (organisation_id, user_id) DO UPDATE SET email = EXCLUDED.email,"
-                " name = EXCLUDED.name, status = EXCLUDED.status,"
-                " company_id = EXCLUDED.company_id, manager_id = EXCLUDED.manager_id,"
-                " group_ids = EXCLUDED.group_ids, roles = EXCLUDED.roles",
-                (
-                    org, user.user_id, user.email, user.name, user.status, user.company_id,
-                    user.manager_id, user.group_ids, list(user.roles),
-                ),
-            )  # fmt: skip
         case CompanyCreated() | CompanyUpdated():
             company = event.company
             await conn.execute(

@@ -1,0 +1,209 @@
+"""Benchmarks of the projection, beside a raw COPY of the same rows measured in the same run.
+
+- live apply: the views consumer (group join, parse, inbox, load-fold-store, positions) over
+  BENCH_PROJECTION_EVENTS generated events (default 1,000,000): 20,000 people and their
+  credentials, each submitted, put up for review, claimed and validated;
+- rebuild: `credflow projection rebuild` over the same log into a fresh schema, then the swap;
+- baseline: COPY of one audit row per event (the least any view that records every event
+  must write) into an empty table.
+- latency: submission HTTP call → item in the reviewer queue view, at 100 submissions/s, with
+  directory, submission, review and projection each running as its own process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from psycopg import AsyncConnection
+
+from credflow_common.consumer import ConsumerRunner, ConsumerSettings
+from credflow_common.db import schema_pool
+from credflow_common.migrations import migrate
+from credflow_common.settings import InfraSettings, RuntimeSettings
+from credflow_contracts.envelope import Envelope
+from credflow_contracts.events.base import Event
+from credflow_contracts.events.credentials import (
+    CredentialSubmitted,
+    CredentialValidated,
+    ReviewClaimed,
+    ReviewRequested,
+)
+from credflow_contracts.events.directory import (
+    CredentialTypeCreated,
+    CredentialTypeState,
+    OrganisationCreated,
+    OrganisationSettings,
+    UserCreated,
+    UserState,
+)
+from credflow_contracts.ids import uuid7
+from credflow_contracts.topics import ALL_TOPICS
+from credflow_projection.app import MIGRATIONS
+from credflow_projection.model import action_of
+from credflow_projection.projector import CONSUMER, views_consumer
+from credflow_projection.rebuild import rebuild
+from tests.bench.event_runtime import drop_database, fresh_database, line
+from tests.integration.runtime_support import create_topics, delete_topics_with_prefix
+
+EVENTS = int(os.environ.get("BENCH_PROJECTION_EVENTS", "1000000"))
+PEOPLE = 20_000
+ORG = uuid7()
+TYPE = uuid7()
+
+
+def generate(total: int) -> list[Envelope]:
+    """An organisation, a credential type, `PEOPLE` people, then credentials (4 events each)
+    until `total` events."""
+    envelopes = [
+        Envelope(event=OrganisationCreated(organisation_id=ORG, name="Bench",
+                                           settings=OrganisationSettings()),
+                 source="/bench", tenant_id=ORG),
+        Envelope(event=CredentialTypeCreated(organisation_id=ORG,
+                 credential_type=CredentialTypeState(credential_type_id=TYPE, name="Licence",
+                                                     expires=True)),
+                 source="/bench", tenant_id=ORG),
+    ]  # fmt: skip
+    people = [uuid7() for _ in range(PEOPLE)]
+    for index, person in enumerate(people):
+        user = UserState(user_id=person, email=f"p{index}@bench.test", name=f"Person {index}",
+                         status="active", roles=["worker"])  # fmt: skip
+        envelopes.append(Envelope(event=UserCreated(organisation_id=ORG, user=user),
+                                  source="/bench", tenant_id=ORG))  # fmt: skip
+    reviewer = people[0]
+    credentials = (total - len(envelopes)) // 4
+    chunk = 1000
+    for start in range(0, credentials, chunk):
+        ids = [(uuid7(), uuid7(), uuid7(), people[(start + i) % PEOPLE])
+               for i in range(min(chunk, credentials - start))]  # fmt: skip
+        stages: list[list[Event]] = [
+            [CredentialSubmitted(credential_id=c, organisation_id=ORG, holder_id=h,
+                                 credential_type_id=TYPE, version_id=v, issued_on=date(2026, 1, 1),
+                                 expires_on=date(2031, 1, 1), submitted_by=h)
+             for c, v, _, h in ids],
+            [ReviewRequested(credential_id=c, organisation_id=ORG, review_id=r, version_id=v,
+                             version_number=1, holder_id=h, credential_type_id=TYPE,
+                             routing="managers", reviewer_ids=[reviewer])
+             for c, v, r, h in ids],
+            [ReviewClaimed(credential_id=c, organisation_id=ORG, review_id=r, version_id=v,
+                           claimed_by=reviewer) for c, v, r, _ in ids],
+            [CredentialValidated(credential_id=c, organisation_id=ORG, review_id=r, version_id=v,
+                                 validated_by=reviewer) for c, v, r, _ in ids],
+        ]  # fmt: skip
+        for stage in stages:
+            envelopes += [Envelope(event=e, source="/bench", tenant_id=ORG) for e in stage]
+    return envelopes
+
+
+async def produce(bootstrap: str, prefix: str, envelopes: list[Envelope]) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20,
+        max_batch_size=1024 * 1024,
+    )  # fmt: skip
+    await producer.start()
+    try:
+        for start in range(0, len(envelopes), 20_000):
+            futures = []
+            for envelope in envelopes[start : start + 20_000]:
+                record = envelope.to_kafka()
+                futures.append(
+                    await producer.send(
+                        prefix + envelope.event.TOPIC,
+                        record.value,
+                        key=record.key,
+                        headers=list(record.headers),
+                    )  # fmt: skip
+                )
+            await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def copy_baseline(url: str, envelopes: list[Envelope]) -> float:
+    rows: list[tuple[Any, ...]] = [
+        (e.id, ORG, getattr(e.event, "credential_id", ORG), e.time, action_of(e.event),
+         None, getattr(e.event, "version_id", None), None, e.event.model_dump_json())
+        for e in envelopes
+    ]  # fmt: skip
+    async with await AsyncConnection.connect(url) as conn:
+        await conn.execute(
+            "CREATE TABLE baseline_audit (event_id uuid PRIMARY KEY, organisation_id uuid,"
+            " credential_id uuid, occurred_at timestamptz, action text, actor_id uuid,"
+            " version_id uuid, import_id uuid, detail jsonb)"
+        )
+        await conn.commit()
+        started = time.perf_counter()
+        async with conn.cursor() as cur, cur.copy("COPY baseline_audit FROM STDIN") as copy:
+            for row in rows:
+                await copy.write_row(row)
+        await conn.commit()
+        return line("baseline: COPY of one audit row per event", len(rows),
+                    time.perf_counter() - started)  # fmt: skip
+
+
+async def live_apply(url: str, bootstrap: str, prefix: str, total: int, base: float) -> None:
+    await migrate(url, "projection", [MIGRATIONS])
+    pool = schema_pool(url, "projection", max_size=3)
+    await pool.open()
+    runner = ConsumerRunner(
+        views_consumer(prefix), pool, bootstrap, settings=ConsumerSettings(max_batch=5000)
+    )
+    started = time.perf_counter()
+    task = asyncio.create_task(runner.run())
+    first: tuple[float, int] | None = None
+    while True:
+        async with pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT coalesce(sum(next_offset), 0) FROM consumer_positions WHERE consumer = %s",
+                (CONSUMER,),
+            )
+            row = await cursor.fetchone()
+        applied = int(row[0]) if row else 0
+        if applied and first is None:
+            first = (time.perf_counter(), applied)
+        if applied >= total:
+            break
+        await asyncio.sleep(0.05)
+    finished = time.perf_counter()
+    runner.stop()
+    await task
+    await pool.close()
+    line("live apply, from start (group join included)", total, finished - started, base)
+    assert first is not None
+    line("live apply, steady (batched load-fold-store)", total - first[1],
+         finished - first[0], base)  # fmt: skip
+
+
+async def run() -> None:
+    print(f"== projection (BENCH_PROJECTION_EVENTS={EVENTS:,}) ==")
+    admin_url = os.environ["DATABASE_URL"]
+    bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    prefix = f"benchp{uuid.uuid4().hex[:6]}."
+    await create_topics(bootstrap, [prefix + t for t in ALL_TOPICS], partitions=6)
+    url = await fresh_database(admin_url)
+    try:
+        started = time.perf_counter()
+        envelopes = generate(EVENTS)
+        await produce(bootstrap, prefix, envelopes)
+        print(f"  generated and produced {len(envelopes):,} events in"
+              f" {time.perf_counter() - started:.1f} s")  # fmt: skip
+        base = await copy_baseline(url, envelopes)
+        total = len(envelopes)
+        del envelopes
+        await live_apply(url, bootstrap, prefix, total, base)
+        started = time.perf_counter()
+        report = await rebuild(
+            InfraSettings(database_url=url, kafka_bootstrap_servers=bootstrap),
+            RuntimeSettings(topic_prefix=prefix),
+        )
+        line("rebuild into a fresh schema, then swap", report.events_applied,
+             time.perf_counter() - started, base)  # fmt: skip
+    finally:
+        await drop_database(admin_url, url)
+        await delete_topics_with_prefix(bootstrap, prefix)
+    print(f"  (finished {datetime.now(UTC):%H:%M:%S})")
