@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.bench import event_runtime, raw_infrastructure
+from tests.bench import event_runtime, projection, raw_infrastructure
 
 
 def main() -> None:
     asyncio.run(raw_infrastructure.run())
     asyncio.run(event_runtime.run())
+    asyncio.run(projection.run())
 
 
 if __name__ == "__main__":

@@ -13,12 +13,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import sys
 import time
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
+import httpx
 from aiokafka import AIOKafkaProducer
 from psycopg import AsyncConnection
 
@@ -48,7 +51,8 @@ from credflow_projection.app import MIGRATIONS
 from credflow_projection.model import action_of
 from credflow_projection.projector import CONSUMER, views_consumer
 from credflow_projection.rebuild import rebuild
-from tests.bench.event_runtime import drop_database, fresh_database, line
+from credflow.demo import create_demo
+from tests.bench.event_runtime import drop_database, fresh_database, latency_line, line
 from tests.integration.runtime_support import create_topics, delete_topics_with_prefix
 
 EVENTS = int(os.environ.get("BENCH_PROJECTION_EVENTS", "1000000"))
@@ -117,7 +121,7 @@ async def produce(bootstrap: str, prefix: str, envelopes: list[Envelope]) -> Non
                         record.value,
                         key=record.key,
                         headers=list(record.headers),
-                    )  # fmt: skip
+                    )
                 )
             await asyncio.gather(*futures)
     finally:
@@ -179,6 +183,114 @@ async def live_apply(url: str, bootstrap: str, prefix: str, total: int, base: fl
          finished - first[0], base)  # fmt: skip
 
 
+LATENCY_RATE = 100  # submissions per second
+LATENCY_SECONDS = int(os.environ.get("BENCH_LATENCY_SECONDS", "20"))
+LATENCY_PORTS = {"directory": 18301, "submission": 18302, "review": 18303, "projection": 18304}
+
+
+async def _serve(url: str, bootstrap: str, prefix: str) -> list[asyncio.subprocess.Process]:
+    env = {
+        **os.environ, "DATABASE_URL": url, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "CREDFLOW_TOPIC_PREFIX": prefix, "CREDFLOW_LOG_LEVEL": "WARNING",
+        **{f"CREDFLOW_{name.upper()}_PORT": str(port) for name, port in LATENCY_PORTS.items()},
+    }  # fmt: skip
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "credflow", "serve", name, env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        for name in LATENCY_PORTS
+    ]
+    async with httpx.AsyncClient() as client:
+        for port in LATENCY_PORTS.values():
+            for _ in range(600):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"http://127.0.0.1:{port}/ready")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError(f"service on port {port} never became ready")
+    return processes
+
+
+async def bench_queue_latency(url: str, bootstrap: str, prefix: str) -> None:
+    total = LATENCY_RATE * LATENCY_SECONDS
+    print(f"latency: submission HTTP call -> item in the reviewer queue view"
+          f" ({total:,} submissions at {LATENCY_RATE}/s, one process per service)")  # fmt: skip
+    processes = await _serve(url, bootstrap, prefix)
+    try:
+        demo = await asyncio.to_thread(
+            create_demo, f"http://127.0.0.1:{LATENCY_PORTS['directory']}"
+        )
+        type_id = await asyncio.to_thread(_electrical_type, demo)
+        submission = f"http://127.0.0.1:{LATENCY_PORTS['submission']}"
+        path = f"/organisations/{demo.organisation_id}/credentials"
+        headers = {"Authorization": f"Bearer {demo.token('worker')}"}
+        body = {"credential_type_id": type_id, "issued_on": "2026-06-01"}
+        started: dict[str, float] = {}
+        seen: dict[str, float] = {}
+        async with httpx.AsyncClient(base_url=submission, headers=headers, timeout=30) as client:
+            for _ in range(300):  # until the submission service's replica knows the type
+                if (await client.post(path, json=body)).status_code == 201:
+                    break
+                await asyncio.sleep(0.1)
+            watcher = asyncio.create_task(_watch_queue(url, demo.organisation_id, seen))
+
+            async def submit() -> None:
+                at = time.perf_counter()
+                response = await client.post(path, json=body)
+                response.raise_for_status()
+                started[response.json()["credential_id"]] = at
+
+            t0 = time.perf_counter()
+            tasks = []
+            for index in range(total):
+                await asyncio.sleep(max(t0 + index / LATENCY_RATE - time.perf_counter(), 0))
+                tasks.append(asyncio.create_task(submit()))
+            await asyncio.gather(*tasks)
+            deadline = time.perf_counter() + 60
+            while not set(started) <= set(seen) and time.perf_counter() < deadline:
+                await asyncio.sleep(0.05)
+            watcher.cancel()
+        achieved = total / (time.perf_counter() - t0)
+        latencies = [(seen[c] - at) * 1000 for c, at in started.items() if c in seen]
+        missing = len(started) - len(latencies)
+        latency_line(f"submission -> reviewer queue ({achieved:.0f} submitted/s)", latencies, None)
+        if missing:
+            print(f"  !! {missing} submissions never reached the queue view")
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            await process.wait()
+
+
+def _electrical_type(demo: Any) -> str:
+    response = httpx.get(
+        f"http://127.0.0.1:{LATENCY_PORTS['directory']}/organisations/{demo.organisation_id}"
+        "/credential-types",
+        headers={"Authorization": f"Bearer {demo.token('admin')}"},
+    )
+    items = response.json()
+    items = items["items"] if isinstance(items, dict) else items
+    return str(next(t["credential_type_id"] for t in items if t["name"] == "Electrical licence"))
+
+
+async def _watch_queue(url: str, org: uuid.UUID, seen: dict[str, float]) -> None:
+    """Notes when each credential's review item first appears in the view's table."""
+    async with await AsyncConnection.connect(url, autocommit=True) as conn:
+        while True:
+            cursor = await conn.execute(
+                "SELECT credential_id FROM projection.review_items"
+                " WHERE organisation_id = %s AND state = 'open'",
+                (org,),
+            )
+            now = time.perf_counter()
+            for (credential_id,) in await cursor.fetchall():
+                seen.setdefault(str(credential_id), now)
+            await asyncio.sleep(0.002)
+
+
 async def run() -> None:
     print(f"== projection (BENCH_PROJECTION_EVENTS={EVENTS:,}) ==")
     admin_url = os.environ["DATABASE_URL"]
@@ -203,6 +315,14 @@ async def run() -> None:
         )
         line("rebuild into a fresh schema, then swap", report.events_applied,
              time.perf_counter() - started, base)  # fmt: skip
+    finally:
+        await drop_database(admin_url, url)
+        await delete_topics_with_prefix(bootstrap, prefix)
+    prefix = f"benchl{uuid.uuid4().hex[:6]}."
+    await create_topics(bootstrap, [prefix + t for t in ALL_TOPICS], partitions=6)
+    url = await fresh_database(admin_url)
+    try:
+        await bench_queue_latency(url, bootstrap, prefix)
     finally:
         await drop_database(admin_url, url)
         await delete_topics_with_prefix(bootstrap, prefix)
