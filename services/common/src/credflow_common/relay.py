@@ -85,6 +85,11 @@ class OutboxRelay:
             if not await self._acquire_leadership(conn):
                 return
             log.info("relay is the leader", schema=self.schema)
+            # A NOTIFY that arrives while the relay runs its own queries is read by psycopg
+            # then, not by `notifies()`: without a handler it would be lost and the relay would
+            # sleep a whole polling interval with work waiting.
+            notified = asyncio.Event()
+            conn.add_notify_handler(lambda _: notified.set())
             await conn.execute(
                 sql.SQL("LISTEN {}").format(sql.Identifier(outbox_channel(self.schema)))
             )
@@ -98,8 +103,9 @@ class OutboxRelay:
             await producer.start()
             try:
                 while not self._stopping.is_set():
+                    notified.clear()
                     published = await self.publish_batch(conn, producer)
-                    if published < self.batch_size:
+                    if published < self.batch_size and not notified.is_set():
                         await self._wait_for_work(conn)
             finally:
                 await producer.stop()
