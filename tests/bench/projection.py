@@ -25,6 +25,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from psycopg import AsyncConnection
 
+from credflow.demo import create_demo
 from credflow_common.consumer import ConsumerRunner, ConsumerSettings
 from credflow_common.db import schema_pool
 from credflow_common.migrations import migrate
@@ -51,7 +52,6 @@ from credflow_projection.app import MIGRATIONS
 from credflow_projection.model import action_of
 from credflow_projection.projector import CONSUMER, views_consumer
 from credflow_projection.rebuild import rebuild
-from credflow.demo import create_demo
 from tests.bench.event_runtime import drop_database, fresh_database, latency_line, line
 from tests.integration.runtime_support import create_topics, delete_topics_with_prefix
 
@@ -204,7 +204,7 @@ async def _serve(url: str, bootstrap: str, prefix: str) -> list[asyncio.subproce
             env=env,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
+        )
         for name in LATENCY_PORTS
     ]
     async with httpx.AsyncClient() as client:
