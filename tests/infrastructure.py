@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from credflow_common.settings import InfraSettings
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -33,6 +35,19 @@ class Infrastructure:
     smtp_host: str
     smtp_port: int
     mail_api_url: str
+
+    def settings(self, database_url: str) -> InfraSettings:
+        """Service settings for these servers, with a test's own database."""
+        return InfraSettings(
+            database_url=database_url,
+            kafka_bootstrap_servers=self.kafka_bootstrap_servers,
+            s3_endpoint_url=self.s3_endpoint_url,
+            s3_access_key=self.s3_access_key,
+            s3_secret_key=self.s3_secret_key,
+            s3_bucket=self.s3_bucket,
+            smtp_host=self.smtp_host,
+            smtp_port=self.smtp_port,
+        )
 
 
 ENV_KEYS = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "S3_ENDPOINT_URL", "SMTP_HOST")

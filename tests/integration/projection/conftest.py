@@ -61,16 +61,7 @@ async def stack(
     infra: Infrastructure, database_url: str, topic_prefix: str
 ) -> AsyncIterator[Stack]:
     await create_topics(infra.kafka_bootstrap_servers, [topic_prefix + t for t in ALL_TOPICS])
-    settings = InfraSettings(
-        database_url=database_url,
-        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-        s3_endpoint_url=infra.s3_endpoint_url,
-        s3_access_key=infra.s3_access_key,
-        s3_secret_key=infra.s3_secret_key,
-        s3_bucket=infra.s3_bucket,
-        smtp_host=infra.smtp_host,
-        smtp_port=infra.smtp_port,
-    )
+    settings = infra.settings(database_url)
     runtime = RuntimeSettings(topic_prefix=topic_prefix, min_position_wait_s=20)
     clock = Clock()
     apps = [

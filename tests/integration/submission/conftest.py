@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from credflow_common.auth import PLATFORM_PERMISSION
 from credflow_common.positions import wait_until_applied
 from credflow_common.service import ServiceContext, create_app
-from credflow_common.settings import InfraSettings, RuntimeSettings
+from credflow_common.settings import RuntimeSettings
 from credflow_contracts.ids import uuid7
 from credflow_contracts.topics import CREDENTIALS, DIRECTORY, SUBMISSION_COMMANDS
 from credflow_directory.app import DEFINITION as DIRECTORY_SERVICE
@@ -84,14 +84,7 @@ async def stack(
         infra.kafka_bootstrap_servers,
         [topic_prefix + t for t in (DIRECTORY, CREDENTIALS, SUBMISSION_COMMANDS)],
     )
-    settings = InfraSettings(
-        database_url=database_url,
-        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-        s3_endpoint_url=infra.s3_endpoint_url,
-        s3_access_key=infra.s3_access_key,
-        s3_secret_key=infra.s3_secret_key,
-        s3_bucket=infra.s3_bucket,
-    )
+    settings = infra.settings(database_url)
     runtime = RuntimeSettings(topic_prefix=topic_prefix)
     directory_app = create_app(DIRECTORY_SERVICE, settings, runtime)
     submission_app = create_app(SUBMISSION_SERVICE, settings, runtime)

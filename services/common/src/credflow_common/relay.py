@@ -85,14 +85,6 @@ class OutboxRelay:
             if not await self._acquire_leadership(conn):
                 return
             log.info("relay is the leader", schema=self.schema)
-            # A NOTIFY that arrives while the relay runs its own queries is read by psycopg
-            # then, not by `notifies()`: without a handler it would be lost and the relay would
-            # sleep a whole polling interval with work waiting.
-            notified = asyncio.Event()
-            conn.add_notify_handler(lambda _: notified.set())
-            await conn.execute(
-                sql.SQL("LISTEN {}").format(sql.Identifier(outbox_channel(self.schema)))
-            )
             producer = AIOKafkaProducer(
                 bootstrap_servers=self.bootstrap_servers,
                 acks="all",
@@ -101,13 +93,18 @@ class OutboxRelay:
                 max_batch_size=1024 * 1024,
             )
             await producer.start()
+            notified = asyncio.Event()
+            listener = asyncio.create_task(self._listen(notified))
             try:
                 while not self._stopping.is_set():
                     notified.clear()
                     published = await self.publish_batch(conn, producer)
-                    if published < self.batch_size and not notified.is_set():
-                        await self._wait_for_work(conn)
+                    if published < self.batch_size:
+                        await self._wait_for_work(notified)
             finally:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError, psycopg.Error, OSError):
+                    await listener
                 await producer.stop()
                 self._set_leader(False)
 
@@ -161,19 +158,32 @@ class OutboxRelay:
         age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
         self.metrics.oldest_pending_seconds.labels(self.schema).set(age)
 
-    async def _wait_for_work(self, conn: AsyncConnection[Any]) -> None:
-        """Return on the next NOTIFY, on `stop()`, or after the polling interval (the fallback)."""
-        notified = asyncio.ensure_future(self._next_notify(conn))
-        stopping = asyncio.ensure_future(self._stopping.wait())
-        await asyncio.wait({notified, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (notified, stopping):
+    async def _listen(self, notified: asyncio.Event) -> None:
+        """LISTEN on a connection of its own that runs no other query: psycopg hands a NOTIFY
+        read during another query to handlers only, so sharing the publishing connection
+        would lose some and leave work waiting for the polling interval."""
+        conn = await AsyncConnection.connect(self.database_url, autocommit=True)
+        async with conn:
+            await conn.execute(
+                sql.SQL("LISTEN {}").format(sql.Identifier(outbox_channel(self.schema)))
+            )
+            async for _ in conn.notifies():
+                notified.set()
+
+    async def _wait_for_work(self, notified: asyncio.Event) -> None:
+        """Return on the next NOTIFY, on `stop()`, or after the polling interval (the fallback,
+        and all that is left if the listening connection is lost)."""
+        waits = {
+            asyncio.ensure_future(notified.wait()),
+            asyncio.ensure_future(self._stopping.wait()),
+        }
+        _, pending = await asyncio.wait(
+            waits, timeout=self.poll_interval_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in pending:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-    async def _next_notify(self, conn: AsyncConnection[Any]) -> None:
-        async for _ in conn.notifies(timeout=self.poll_interval_s, stop_after=1):
-            return
 
     def _set_leader(self, leader: bool) -> None:
         self.is_leader = leader
