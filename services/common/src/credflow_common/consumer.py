@@ -128,6 +128,7 @@ class ConsumerSettings:
     max_backoff_s: float = 5.0
     fetch_timeout_ms: int = 500
     inbox_retention: timedelta = field(default_factory=lambda: timedelta(days=30))
+    informational_commit_s: float = 1.0
 
 
 class _PositionListener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -167,6 +168,8 @@ class ConsumerRunner:
         self._consumer: AIOKafkaConsumer | None = None
         self._dlq_producer: AIOKafkaProducer | None = None
         self.assigned = asyncio.Event()
+        self._uncommitted: dict[TopicPartition, int] = {}
+        self._committed_at = 0.0
 
     def stop(self) -> None:
         self._stopping.set()
@@ -207,6 +210,7 @@ class ConsumerRunner:
                         await self._commit_informational(records)
                         self._report_lag(records)
         finally:
+            await self._commit_informational([], force=True)
             await consumer.stop()
             await producer.stop()
 
@@ -485,13 +489,21 @@ class ConsumerRunner:
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
-    async def _commit_informational(self, records: Sequence[Record]) -> None:
+    async def _commit_informational(self, records: Sequence[Record], force: bool = False) -> None:
+        """Tell Kafka how far the consumer got (for lag tools only: positions live in
+        PostgreSQL), at most once per `informational_commit_s`: committing after every small
+        batch costs the broker and the consumer more than the batch itself."""
         consumer = self._consumer
         assert consumer is not None
-        offsets: dict[TopicPartition, int] = {}
         for record in records:
             tp = TopicPartition(record.topic, record.partition)
-            offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+            self._uncommitted[tp] = max(self._uncommitted.get(tp, 0), record.offset + 1)
+        now = asyncio.get_running_loop().time()
+        if not self._uncommitted or (
+            not force and now - self._committed_at < self.settings.informational_commit_s
+        ):
+            return
+        offsets, self._uncommitted, self._committed_at = self._uncommitted, {}, now
         with contextlib.suppress(Exception):  # informational: positions live in PostgreSQL
             await consumer.commit(offsets)
 

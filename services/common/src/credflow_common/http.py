@@ -19,6 +19,8 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from credflow_common.auth import AuthSettings, TokenVerifier
 from credflow_common.problems import install_problem_handlers
@@ -45,6 +47,46 @@ def correlation_id_from(request: Request) -> UUID:
         return uuid7()
 
 
+class RequestContext:
+    """Binds the correlation id for the request's logs, echoes it in the response, and times
+    the request. A plain ASGI middleware: Starlette's `BaseHTTPMiddleware` costs a task and
+    a stream per request."""
+
+    def __init__(self, app: ASGIApp, service: str, latency: Histogram) -> None:
+        self.app = app
+        self.service = service
+        self.latency = latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        correlation_id = correlation_id_from(request)
+        request.state.correlation_id = correlation_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            service=self.service, correlation_id=str(correlation_id)
+        )
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append(CORRELATION_HEADER, str(correlation_id))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            self.latency.labels(scope["method"], path, str(status)).observe(
+                time.perf_counter() - started
+            )
+
+
 def create_service_app(
     info: ServiceInfo,
     registry: CollectorRegistry | None = None,
@@ -63,25 +105,7 @@ def create_service_app(
         registry=registry,
     )
 
-    @app.middleware("http")
-    async def request_context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        correlation_id = correlation_id_from(request)
-        request.state.correlation_id = correlation_id
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(
-            service=info.name, correlation_id=str(correlation_id)
-        )
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        latency.labels(request.method, path, str(response.status_code)).observe(
-            time.perf_counter() - started
-        )
-        response.headers[CORRELATION_HEADER] = str(correlation_id)
-        return response
+    app.add_middleware(RequestContext, service=info.name, latency=latency)
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, str]:

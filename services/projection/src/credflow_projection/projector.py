@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection, AsyncCursor, sql
 from psycopg.rows import class_row
 
 from credflow_common.consumer import ConsumerSpec, Delivery
@@ -109,16 +109,21 @@ async def apply_reference_data(conn: Conn, deliveries: Sequence[Delivery]) -> li
 async def load(conn: Conn, credential_ids: set[UUID]) -> Views:
     ids = list(credential_ids)
     views = Views()
-    views.credentials = {r.credential_id: r for r in await _select(conn, CredentialRow, ids)}
-    views.versions = {r.version_id: r for r in await _select(conn, VersionRow, ids)}
-    views.media = {r.media_id: r for r in await _select(conn, MediaRow, ids)}
-    for item in await _select(conn, ReviewItemRow, ids, " AND state = 'open'"):
+    async with conn.pipeline():  # the four queries in one round trip
+        credentials = await _select(conn, CredentialRow, ids)
+        versions = await _select(conn, VersionRow, ids)
+        media = await _select(conn, MediaRow, ids)
+        items = await _select(conn, ReviewItemRow, ids, " AND state = 'open'")
+    views.credentials = {r.credential_id: r for r in await credentials.fetchall()}
+    views.versions = {r.version_id: r for r in await versions.fetchall()}
+    views.media = {r.media_id: r for r in await media.fetchall()}
+    for item in await items.fetchall():
         views.add_item(item)
     views.dirty.clear()
     return views
 
 
-async def _select(conn: Conn, row: type[R], ids: list[UUID], extra: str = "") -> list[R]:
+async def _select(conn: Conn, row: type[R], ids: list[UUID], extra: str = "") -> AsyncCursor[R]:
     columns = [
         sql.SQL("{}::text AS {}").format(sql.Identifier(c), sql.Identifier(c))
         if c in row.JSON_COLUMNS
@@ -128,19 +133,76 @@ async def _select(conn: Conn, row: type[R], ids: list[UUID], extra: str = "") ->
     query = sql.SQL("SELECT {} FROM {} WHERE credential_id = ANY(%s)" + extra).format(  # noqa: S608
         sql.SQL(", ").join(columns), sql.Identifier(row.TABLE)
     )
-    async with conn.cursor(row_factory=class_row(row)) as cursor:
-        await cursor.execute(query, (ids,))
-        return await cursor.fetchall()
+    cursor = conn.cursor(row_factory=class_row(row))
+    await cursor.execute(query, (ids,))
+    return cursor
+
+
+SMALL_BATCH_ROWS = 200
+VIEW_TABLES: tuple[tuple[type[Row], str], ...] = (
+    (CredentialRow, "credentials"),
+    (VersionRow, "versions"),
+    (MediaRow, "media"),
+    (ReviewItemRow, "review_items"),
+)
 
 
 async def store(conn: Conn, views: Views, fresh: bool = False) -> None:
     """Write back what `views` changed. `fresh`: the tables were empty (a rebuild's replay),
-    so there is nothing to delete first."""
+    so there is nothing to delete first. A few rows (a live batch at a quiet moment) go as
+    upserts in one pipelined round trip; many go as DELETE + COPY per table."""
+    changed = {
+        row_type: [row for key, row in getattr(views, name).items() if key in views.dirty]
+        for row_type, name in VIEW_TABLES
+    }
+    if not fresh and sum(map(len, changed.values())) + len(views.audit) <= SMALL_BATCH_ROWS:
+        return await _upsert_all(conn, changed, views)
     await _replace(conn, CredentialRow, views.credentials, views, fresh)
     await _replace(conn, VersionRow, views.versions, views, fresh)
     await _replace(conn, MediaRow, views.media, views, fresh)
     await _replace(conn, ReviewItemRow, views.review_items, views, fresh)
     await _copy(conn, AuditRow, [row.values() for row in views.audit])
+
+
+async def _upsert_all(conn: Conn, changed: dict[type[Row], list[Any]], views: Views) -> None:
+    async with conn.pipeline(), conn.cursor() as cursor:
+        for row_type, rows in changed.items():
+            deleted = views.deleted.get(row_type.TABLE)
+            if deleted:
+                await cursor.execute(
+                    sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
+                        sql.Identifier(row_type.TABLE), sql.Identifier(row_type.KEY)
+                    ),
+                    (list(deleted),),
+                )
+            if rows:
+                await cursor.executemany(UPSERTS[row_type], [row.values() for row in rows])
+        if views.audit:
+            await cursor.executemany(UPSERTS[AuditRow], [row.values() for row in views.audit])
+
+
+def _upsert_sql(row_type: type[Row]) -> sql.Composed:
+    columns = row_type.columns()
+    updates = [c for c in columns if c != row_type.KEY]
+    return sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}").format(
+        sql.Identifier(row_type.TABLE),
+        sql.SQL(", ").join(map(sql.Identifier, columns)),
+        sql.SQL(", ").join(
+            sql.SQL("%s::jsonb") if c in row_type.JSON_COLUMNS or c == "detail" else sql.SQL("%s")
+            for c in columns
+        ),
+        sql.Identifier(row_type.KEY),
+        sql.SQL(", ").join(
+            sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
+            for c in updates
+        ),
+    )
+
+
+UPSERTS: dict[type[Row], sql.Composed] = {
+    row_type: _upsert_sql(row_type)
+    for row_type in (CredentialRow, VersionRow, MediaRow, ReviewItemRow, AuditRow)
+}
 
 
 async def _replace(

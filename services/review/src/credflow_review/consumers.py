@@ -29,8 +29,9 @@ from credflow_review.domain import Reroute, Version
 from credflow_review.service import Conn, Reviews, review_id_for
 
 
-def credentials_consumer(reviews: Reviews, topic_prefix: str = "") -> ConsumerSpec:
+def credentials_consumer(service: Reviews, topic_prefix: str = "") -> ConsumerSpec:
     async def apply(conn: Conn, deliveries: Sequence[Delivery]) -> None:
+        reviews = service.for_batch()
         for delivery in deliveries:
             event = delivery.envelope.event
             match event:

@@ -12,7 +12,7 @@ from uuid import UUID, uuid5
 from psycopg import AsyncConnection
 
 from credflow_common import mail
-from credflow_common.directory_replica import DirectoryReplica
+from credflow_common.directory_replica import BatchReplica, DirectoryReplica
 from credflow_common.eventstore import EventStore, Metadata, RecordedEvent
 from credflow_contracts.events.base import Event
 from credflow_contracts.events.credentials import (
@@ -40,9 +40,13 @@ def stream_id(review_id: UUID) -> str:
 
 
 class Reviews:
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, replica: DirectoryReplica | None = None) -> None:
         self.store = store
-        self.replica = DirectoryReplica()
+        self.replica = replica or DirectoryReplica()
+
+    def for_batch(self) -> Reviews:
+        """The same service, remembering directory lookups for one consumer batch."""
+        return Reviews(self.store, BatchReplica())
 
     # -- routing --------------------------------------------------------------------------------
 

@@ -54,7 +54,15 @@ from credflow_submission.inputs import (
     VersionInput,
 )
 from credflow_submission.media import MediaStore, detect_kind, object_key
-from credflow_submission.service import Access, Conn, ForbiddenError, execute, load, rules_for
+from credflow_submission.service import (
+    Access,
+    Conn,
+    ForbiddenError,
+    Loaded,
+    execute,
+    load,
+    rules_for,
+)
 
 log = structlog.get_logger("credflow.submission")
 Body = dict[str, Any]
@@ -151,6 +159,8 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
     async def store_files(
         conn: Conn, org: UUID, credential_id: UUID, files: Sequence[UploadFile]
     ) -> list[MediaFile]:
+        if not files:
+            return []
         settings = await access.settings(conn, org)
         stored = []
         for index, upload in enumerate(files):
@@ -229,6 +239,7 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
                 None,
                 rules,
                 HolderInfo(active=holder.status == "active"),
+                Loaded(None, 0),  # a new id: no stream to load
             )
             assert state is not None
             return answer(
