@@ -30,6 +30,7 @@ from credflow.demo import create_demo
 from credflow_common.consumer import ConsumerRunner, ConsumerSettings
 from credflow_common.db import schema_pool
 from credflow_common.migrations import migrate
+from credflow_common.service import tune_garbage_collector
 from credflow_common.settings import InfraSettings, RuntimeSettings
 from credflow_contracts.envelope import Envelope
 from credflow_contracts.events.base import Event
@@ -153,6 +154,7 @@ async def copy_baseline(url: str, envelopes: list[Envelope]) -> float:
 
 async def live_apply(url: str, bootstrap: str, prefix: str, total: int, base: float) -> None:
     await migrate(url, "projection", [MIGRATIONS])
+    tune_garbage_collector()  # as every service process does on start
     pool = schema_pool(url, "projection", max_size=3)
     await pool.open()
     runner = ConsumerRunner(

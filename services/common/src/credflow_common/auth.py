@@ -19,6 +19,7 @@ from uuid import UUID
 import jwt
 import structlog
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -136,14 +137,19 @@ def issue_dev_token(
 _bearer = HTTPBearer(auto_error=False)
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    # Async, so the request's log context gets the bindings below (a sync dependency runs in a
+    # worker thread, whose context changes are lost) and no thread hop is paid per request.
     if credentials is None:
         raise ProblemError(401, "Unauthorized", "send a bearer token in the Authorization header")
     verifier: TokenVerifier = request.app.state.token_verifier
-    principal = verifier.verify(credentials.credentials)
+    if verifier.settings.jwks_url:  # a key lookup may fetch the JWKS document: off the loop
+        principal = await run_in_threadpool(verifier.verify, credentials.credentials)
+    else:
+        principal = verifier.verify(credentials.credentials)
     structlog.contextvars.bind_contextvars(
         tenant_id=str(principal.organisation_id), user_id=str(principal.user_id)
     )
