@@ -51,6 +51,7 @@ class OutboxRelay:
         batch_size: int = 1000,
         poll_interval_s: float = 0.5,
         leader_retry_s: float = 1.0,
+        lag_report_s: float = 1.0,
     ) -> None:
         self.database_url = database_url
         self.schema = check_schema_name(schema)
@@ -59,6 +60,8 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
         self.leader_retry_s = leader_retry_s
+        self.lag_report_s = lag_report_s
+        self._lag_reported_at = -lag_report_s
         self._stopping = asyncio.Event()
         self.is_leader = False
 
@@ -149,8 +152,11 @@ class OutboxRelay:
         return len(rows)
 
     async def _report_lag(self, conn: AsyncConnection[Any]) -> None:
-        if not self.metrics:
+        """Refresh the lag gauges, at most once per `lag_report_s` (a query of its own)."""
+        now = asyncio.get_running_loop().time()
+        if not self.metrics or now - self._lag_reported_at < self.lag_report_s:
             return
+        self._lag_reported_at = now
         cursor = await conn.execute("SELECT count(*), min(created_at) FROM outbox")
         row = await cursor.fetchone()
         pending, oldest = (row[0], row[1]) if row else (0, None)

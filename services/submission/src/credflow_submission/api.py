@@ -61,6 +61,7 @@ from credflow_submission.service import (
     Loaded,
     execute,
     load,
+    remembering_settings,
     rules_for,
 )
 
@@ -125,9 +126,10 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
             await access.settings(conn, org)  # 404 for an organisation this replica lacks
             return await work(conn)
 
-        return await idempotency.run_command(
-            context.pool, org, key, request.url.path, payload, checked
-        )
+        with remembering_settings():
+            return await idempotency.run_command(
+                context.pool, org, key, request.url.path, payload, checked
+            )
 
     async def read_input(request: Request, model: type[Model]) -> tuple[Model, list[UploadFile]]:
         """JSON, or multipart with a `data` JSON part and `files`."""

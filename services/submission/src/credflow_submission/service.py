@@ -3,7 +3,9 @@ replica, decides, and appends the events in one transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -46,6 +48,22 @@ async def load(store: EventStore, conn: Conn, credential_id: UUID) -> Loaded:
     return Loaded(domain.fold([r.event for r in recorded]), len(recorded))
 
 
+_settings_in_request: ContextVar[dict[UUID, OrganisationSettings] | None] = ContextVar(
+    "settings_in_request", default=None
+)
+
+
+@contextmanager
+def remembering_settings() -> Iterator[None]:
+    """Within one request, read each organisation's settings from the replica once (a
+    command asks for them up to three times)."""
+    token = _settings_in_request.set({})
+    try:
+        yield
+    finally:
+        _settings_in_request.reset(token)
+
+
 class Access:
     """Who may do what with whose credentials (PRODUCT.md, "Submission")."""
 
@@ -53,9 +71,14 @@ class Access:
         self.replica = replica
 
     async def settings(self, conn: Conn, org: UUID) -> OrganisationSettings:
+        remembered = _settings_in_request.get()
+        if remembered is not None and org in remembered:
+            return remembered[org]
         settings = await self.replica.settings(conn, org)
         if settings is None:
             raise NotFoundError(f"no organisation {org}")
+        if remembered is not None:
+            remembered[org] = settings
         return settings
 
     async def holder(self, conn: Conn, org: UUID, holder_id: UUID) -> UserState:
