@@ -46,6 +46,7 @@ class Row:
     TABLE: ClassVar[str]
     KEY: ClassVar[str]
     JSON_COLUMNS: ClassVar[tuple[str, ...]] = ()  # jsonb columns, held as JSON text
+    TYPES: ClassVar[tuple[str, ...]]  # PostgreSQL types of the columns, for binary COPY
 
     def values(self) -> tuple[Any, ...]:
         # A dataclass instance's __dict__ holds exactly its fields, in declaration order.
@@ -61,6 +62,25 @@ class Row:
 class CredentialRow(Row):
     TABLE: ClassVar[str] = "credentials"
     KEY: ClassVar[str] = "credential_id"
+    TYPES: ClassVar[tuple[str, ...]] = (
+        "uuid",
+        "uuid",
+        "uuid",
+        "uuid",
+        "uuid",
+        "int4",
+        "text",
+        "text",
+        "text",
+        "date",
+        "date",
+        "text",
+        "text",
+        "uuid",
+        "uuid",
+        "timestamptz",
+        "timestamptz",
+    )
 
     organisation_id: UUID
     credential_id: UUID
@@ -85,6 +105,25 @@ class CredentialRow(Row):
 class VersionRow(Row):
     TABLE: ClassVar[str] = "credential_versions"
     KEY: ClassVar[str] = "version_id"
+    TYPES: ClassVar[tuple[str, ...]] = (
+        "uuid",
+        "uuid",
+        "uuid",
+        "int4",
+        "date",
+        "date",
+        "text",
+        "jsonb",
+        "jsonb",
+        "text",
+        "text",
+        "text",
+        "uuid",
+        "timestamptz",
+        "uuid",
+        "timestamptz",
+        "uuid",
+    )
     JSON_COLUMNS: ClassVar[tuple[str, ...]] = ("certification", "issuer")
 
     version_id: UUID
@@ -110,6 +149,19 @@ class VersionRow(Row):
 class MediaRow(Row):
     TABLE: ClassVar[str] = "credential_media"
     KEY: ClassVar[str] = "media_id"
+    TYPES: ClassVar[tuple[str, ...]] = (
+        "uuid",
+        "uuid",
+        "uuid",
+        "uuid",
+        "text",
+        "text",
+        "text",
+        "int8",
+        "text",
+        "uuid",
+        "timestamptz",
+    )
 
     media_id: UUID
     credential_id: UUID
@@ -128,6 +180,25 @@ class MediaRow(Row):
 class ReviewItemRow(Row):
     TABLE: ClassVar[str] = "review_items"
     KEY: ClassVar[str] = "review_id"
+    TYPES: ClassVar[tuple[str, ...]] = (
+        "uuid",
+        "uuid",
+        "uuid",
+        "uuid",
+        "int4",
+        "uuid",
+        "uuid",
+        "text",
+        "uuid[]",
+        "uuid",
+        "timestamptz",
+        "text",
+        "uuid",
+        "timestamptz",
+        "uuid",
+        "timestamptz",
+        "text",
+    )
 
     review_id: UUID
     organisation_id: UUID
@@ -152,6 +223,17 @@ class ReviewItemRow(Row):
 class AuditRow(Row):
     TABLE: ClassVar[str] = "audit"
     KEY: ClassVar[str] = "event_id"
+    TYPES: ClassVar[tuple[str, ...]] = (
+        "uuid",
+        "uuid",
+        "uuid",
+        "timestamptz",
+        "text",
+        "uuid",
+        "uuid",
+        "uuid",
+        "jsonb",
+    )
 
     event_id: UUID
     organisation_id: UUID
