@@ -108,9 +108,10 @@ class EventStore:
             for envelope, record in zip(envelopes, records, strict=True)
         ]
         try:
-            # A savepoint, so a conflict leaves the caller's transaction usable; a pipeline, so
-            # the whole append costs one round trip to the database.
-            async with conn.transaction(), conn.pipeline(), conn.cursor() as cur:
+            # A savepoint, so a conflict leaves the caller's transaction usable, inside a
+            # pipeline, so the whole append (savepoint and its release included) costs one
+            # round trip to the database.
+            async with conn.pipeline(), conn.transaction(), conn.cursor() as cur:
                 await cur.executemany(
                     "INSERT INTO events (stream_id, version, event_id, event_type, tenant_id,"
                     " data, metadata, recorded_at)"
