@@ -126,6 +126,20 @@ async def load(conn: Conn, credential_ids: set[UUID]) -> Views:
 
 
 async def _select(conn: Conn, row: type[R], ids: list[UUID], extra: str = "") -> AsyncCursor[R]:
+    cursor = conn.cursor(row_factory=class_row(row))
+    key = (row, extra)
+    if key not in _SELECTS:
+        _SELECTS[key] = _select_sql(row, extra)
+    await cursor.execute(_SELECTS[key], (ids,))
+    return cursor
+
+
+# Rendered once: psycopg renders a composed query on every execution, and caches the
+# conversion of plain strings.
+_SELECTS: dict[tuple[type[Row], str], str] = {}
+
+
+def _select_sql(row: type[Row], extra: str) -> str:
     columns = [
         sql.SQL("{}::text AS {}").format(sql.Identifier(c), sql.Identifier(c))
         if c in row.JSON_COLUMNS
@@ -135,9 +149,7 @@ async def _select(conn: Conn, row: type[R], ids: list[UUID], extra: str = "") ->
     query = sql.SQL("SELECT {} FROM {} WHERE credential_id = ANY(%s)" + extra).format(  # noqa: S608
         sql.SQL(", ").join(columns), sql.Identifier(row.TABLE)
     )
-    cursor = conn.cursor(row_factory=class_row(row))
-    await cursor.execute(query, (ids,))
-    return cursor
+    return query.as_string()
 
 
 SMALL_BATCH_ROWS = 200
@@ -201,8 +213,8 @@ def _upsert_sql(row_type: type[Row]) -> sql.Composed:
     )
 
 
-UPSERTS: dict[type[Row], sql.Composed] = {
-    row_type: _upsert_sql(row_type)
+UPSERTS: dict[type[Row], str] = {  # rendered once, as `_select_sql`
+    row_type: _upsert_sql(row_type).as_string()
     for row_type in (CredentialRow, VersionRow, MediaRow, ReviewItemRow, AuditRow)
 }
 
