@@ -52,6 +52,13 @@ def safe_cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
+async def viewing(
+    conn: Conn, principal: Principal, org: UUID
+) -> tuple[queries.Organisation, Scope]:
+    """The organisation being viewed, and whose credentials the caller may see in it."""
+    return await queries.organisation(conn, org), await scope_of(conn, principal)
+
+
 async def scope_of(conn: Conn, principal: Principal) -> Scope:
     if principal.has_role(*ORG_WIDE_ROLES) or principal.can("users:manage"):
         return Scope(everyone=True)
@@ -117,8 +124,7 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
                          expiring_within_days, q)  # fmt: skip
         await caught_up(response, min_position)
         async with context.pool.connection() as conn:
-            organisation = await queries.organisation(conn, org)
-            scope = await scope_of(conn, principal)
+            organisation, scope = await viewing(conn, principal, org)
             try:
                 page = await queries.credentials(
                     conn, organisation, scope, chosen, organisation.today(clock()), limit, cursor
@@ -149,8 +155,7 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
             writer = csv.writer(buffer)
             writer.writerow(EXPORT_COLUMNS)
             async with context.pool.connection() as conn:
-                organisation = await queries.organisation(conn, org)
-                scope = await scope_of(conn, principal)
+                organisation, scope = await viewing(conn, principal, org)
                 rows = queries.stream_credentials(
                     conn, organisation, scope, chosen, organisation.today(clock())
                 )
@@ -205,8 +210,7 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
         principal.require_organisation(org)
         await caught_up(response, min_position)
         async with context.pool.connection() as conn:
-            organisation = await queries.organisation(conn, org)
-            scope = await scope_of(conn, principal)
+            organisation, scope = await viewing(conn, principal, org)
             try:
                 page = await queries.workers(conn, organisation, scope, company_id, q, limit,
                                              cursor)  # fmt: skip
@@ -232,12 +236,11 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
         principal.require_organisation(org)
         await caught_up(response, min_position)
         async with context.pool.connection() as conn:
-            organisation = await queries.organisation(conn, org)
-            scope = await scope_of(conn, principal)
+            organisation, scope = await viewing(conn, principal, org)
             worker = await queries.person(conn, org, worker_id)
             if worker is None or not (scope.everyone or worker_id in scope.holder_ids):
                 raise ProblemError(404, "Not Found", f"no worker {worker_id}")
-            profiles = await _profiles(conn, organisation, scope, [worker], clock())
+            profiles = await _profiles(conn, organisation, [worker], clock())
         return profiles[0]
 
     @router.get("/companies")
@@ -249,8 +252,7 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
         _require_views_of_others(principal)
         await caught_up(response, min_position)
         async with context.pool.connection() as conn:
-            organisation = await queries.organisation(conn, org)
-            scope = await scope_of(conn, principal)
+            organisation, scope = await viewing(conn, principal, org)
             items = await queries.companies(conn, organisation, scope, organisation.today(clock()))
         return {"items": items}
 
@@ -273,14 +275,13 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
             company = await queries.company(conn, org, company_id)
             if company is None:
                 raise ProblemError(404, "Not Found", f"no company {company_id}")
-            organisation = await queries.organisation(conn, org)
-            scope = await scope_of(conn, principal)
+            organisation, scope = await viewing(conn, principal, org)
             try:
                 page = await queries.workers(conn, organisation, scope, company_id, None, limit,
                                              cursor)  # fmt: skip
             except ValueError as exc:
                 raise _bad_cursor() from exc
-            profiles = await _profiles(conn, organisation, scope, page.items, clock())
+            profiles = await _profiles(conn, organisation, page.items, clock())
         return {"company": company, "workers": profiles, "next_cursor": page.next_cursor}
 
     @router.get("/review-queue")
@@ -306,22 +307,13 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
 
 
 async def _profiles(
-    conn: Conn,
-    organisation: queries.Organisation,
-    scope: Scope,
-    workers: list[Body],
-    now: datetime,
+    conn: Conn, organisation: queries.Organisation, workers: list[Body], now: datetime
 ) -> list[Body]:
     """Each worker with their credentials, `required` rows, and compliance."""
     today = organisation.today(now)
-    ids = [w["user_id"] for w in workers]
+    ids = [w["user_id"] for w in workers]  # already limited to the caller's scope
     states = await queries.compliance(conn, organisation, ids, today)
-    held: dict[UUID, list[Body]] = {worker_id: [] for worker_id in ids}
-    for worker_id in ids:
-        page = await queries.credentials(
-            conn, organisation, scope, CredentialFilters(holder_id=worker_id), today, 500, None
-        )
-        held[worker_id] = page.items
+    held = await queries.credentials_by_holder(conn, organisation, ids, today)
     profiles = []
     for worker in workers:
         state = states[worker["user_id"]]

@@ -183,12 +183,7 @@ async def _upsert_all(conn: Conn, changed: dict[type[Row], list[Any]], views: Vi
         for row_type, rows in changed.items():
             deleted = views.deleted.get(row_type.TABLE)
             if deleted:
-                await cursor.execute(
-                    sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
-                        sql.Identifier(row_type.TABLE), sql.Identifier(row_type.KEY)
-                    ),
-                    (list(deleted),),
-                )
+                await cursor.execute(DELETES[row_type], (list(deleted),))
             if rows:
                 await cursor.executemany(UPSERTS[row_type], [row.values() for row in rows])
         if views.audit:
@@ -213,9 +208,16 @@ def _upsert_sql(row_type: type[Row]) -> sql.Composed:
     )
 
 
-UPSERTS: dict[type[Row], str] = {  # rendered once, as `_select_sql`
+# Rendered once, as `_select_sql`.
+UPSERTS: dict[type[Row], str] = {
     row_type: _upsert_sql(row_type).as_string()
     for row_type in (CredentialRow, VersionRow, MediaRow, ReviewItemRow, AuditRow)
+}
+DELETES: dict[type[Row], str] = {
+    row_type: sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)")
+    .format(sql.Identifier(row_type.TABLE), sql.Identifier(row_type.KEY))
+    .as_string()
+    for row_type in (CredentialRow, VersionRow, MediaRow, ReviewItemRow)
 }
 
 
@@ -230,12 +232,7 @@ async def _replace(
     keys += views.deleted.get(row_type.TABLE, set())
     if not keys:
         return None
-    await conn.execute(
-        sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
-            sql.Identifier(row_type.TABLE), sql.Identifier(row_type.KEY)
-        ),
-        (keys,),
-    )
+    await conn.execute(DELETES[row_type], (keys,))
     await _copy(conn, row_type, [row.values() for row in changed])
 
 
