@@ -11,10 +11,11 @@ from uuid import UUID
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from credflow_common.auth import PLATFORM_PERMISSION
 from credflow_common.positions import wait_until_applied
-from credflow_common.service import ServiceContext, create_app
+from credflow_common.service import ServiceContext, ServiceDefinition, create_app
 from credflow_common.settings import RuntimeSettings
 from credflow_contracts.ids import uuid7
 from credflow_contracts.topics import CREDENTIALS, DIRECTORY, SUBMISSION_COMMANDS
@@ -121,6 +122,36 @@ def as_user(org: Org, user: dict[str, Any]) -> dict[str, str]:
     return token(org.id, UUID(user["user_id"]), *user["roles"])
 
 
+@contextlib.asynccontextmanager
+async def running_services(
+    infra: Infrastructure,
+    database_url: str,
+    runtime: RuntimeSettings,
+    *more: ServiceDefinition,
+) -> AsyncIterator[tuple[Services, list[httpx.AsyncClient], list[FastAPI]]]:
+    """Directory, submission and review in-process (plus `more` services, whose clients and
+    apps come back beside them), sharing `runtime`'s topic prefix."""
+    settings = infra.settings(database_url)
+    apps = [
+        create_app(d, settings, runtime)
+        for d in (DIRECTORY_SERVICE, SUBMISSION_SERVICE, REVIEW_SERVICE, *more)
+    ]
+    platform = token(uuid7(), uuid7(), permissions=[PLATFORM_PERMISSION])
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(started(a)) for a in apps]
+        directory, submission, review = clients[:3]
+        services = Services(
+            DirectoryApi(directory, runtime.topic_prefix + DIRECTORY, platform),
+            submission,
+            review,
+            apps[1].state.context,
+            apps[2].state.context,
+            runtime.topic_prefix,
+            infra.mail_api_url,
+        )
+        yield services, clients[3:], apps[3:]
+
+
 @pytest.fixture
 async def services(
     infra: Infrastructure, database_url: str, topic_prefix: str
@@ -129,21 +160,6 @@ async def services(
         infra.kafka_bootstrap_servers,
         [topic_prefix + t for t in (DIRECTORY, CREDENTIALS, SUBMISSION_COMMANDS)],
     )
-    settings = infra.settings(database_url)
     runtime = RuntimeSettings(topic_prefix=topic_prefix)
-    apps = [
-        create_app(d, settings, runtime)
-        for d in (DIRECTORY_SERVICE, SUBMISSION_SERVICE, REVIEW_SERVICE)
-    ]
-    platform = token(uuid7(), uuid7(), permissions=[PLATFORM_PERMISSION])
-    async with contextlib.AsyncExitStack() as stack:
-        directory, submission, review = [await stack.enter_async_context(started(a)) for a in apps]
-        yield Services(
-            DirectoryApi(directory, topic_prefix + DIRECTORY, platform),
-            submission,
-            review,
-            apps[1].state.context,
-            apps[2].state.context,
-            topic_prefix,
-            infra.mail_api_url,
-        )
+    async with running_services(infra, database_url, runtime) as (started_services, _, _):
+        yield started_services
