@@ -8,7 +8,7 @@ again changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
@@ -208,41 +208,39 @@ class BatchReplica(DirectoryReplica):
     def __init__(self) -> None:
         self._memo: dict[tuple[Any, ...], Any] = {}
 
-    async def _remember(self, key: tuple[Any, ...], fetch: Awaitable[Any]) -> Any:
-        if key not in self._memo:
-            self._memo[key] = await fetch
-        else:
-            fetch.close()  # type: ignore[attr-defined]
-        return self._memo[key]
-
     async def settings(self, conn: Conn, org: UUID) -> OrganisationSettings | None:
-        result: OrganisationSettings | None = await self._remember(
-            ("settings", org), super().settings(conn, org)
-        )
+        key = ("settings", org)
+        if key not in self._memo:
+            self._memo[key] = await super().settings(conn, org)
+        result: OrganisationSettings | None = self._memo[key]
         return result
 
     async def user(self, conn: Conn, org: UUID, user_id: UUID) -> UserState | None:
-        result: UserState | None = await self._remember(
-            ("user", org, user_id), super().user(conn, org, user_id)
-        )
+        key = ("user", org, user_id)
+        if key not in self._memo:
+            self._memo[key] = await super().user(conn, org, user_id)
+        result: UserState | None = self._memo[key]
         return result
 
     async def users_with_role(self, conn: Conn, org: UUID, role: str) -> list[UserState]:
-        result: list[UserState] = await self._remember(
-            ("role", org, role), super().users_with_role(conn, org, role)
-        )
+        key = ("role", org, role)
+        if key not in self._memo:
+            self._memo[key] = await super().users_with_role(conn, org, role)
+        result: list[UserState] = self._memo[key]
         return result
 
     async def group_members(self, conn: Conn, org: UUID, group_id: UUID) -> list[UserState]:
-        result: list[UserState] = await self._remember(
-            ("members", org, group_id), super().group_members(conn, org, group_id)
-        )
+        key = ("members", org, group_id)
+        if key not in self._memo:
+            self._memo[key] = await super().group_members(conn, org, group_id)
+        result: list[UserState] = self._memo[key]
         return result
 
     async def _entity(
         self, conn: Conn, org: UUID, kind: str, entity_id: UUID, model: type[Model]
     ) -> Model | None:
-        result: Model | None = await self._remember(
-            ("entity", org, kind, entity_id), super()._entity(conn, org, kind, entity_id, model)
-        )
+        key = ("entity", org, kind, entity_id)
+        if key not in self._memo:
+            self._memo[key] = await super()._entity(conn, org, kind, entity_id, model)
+        result: Model | None = self._memo[key]
         return result
