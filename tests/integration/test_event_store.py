@@ -149,4 +149,7 @@ async def test_concurrent_requests_with_one_idempotency_key_run_the_command_once
 
 async def test_migrations_apply_once(database_url: str, pool: Pool) -> None:
     assert await migrate(database_url, "svc") == []
-    assert await migrate(database_url, "other_service") == ["0001.runtime-event-store"]
+    assert await migrate(database_url, "other_service") == [
+        "0001.runtime-event-store",
+        "0002.runtime-outbox-notify",
+    ]

@@ -349,10 +349,23 @@ class ConsumerRunner:
     async def _apply_with_retries(self, items: Sequence[_Item]) -> bool:
         """Apply items in one transaction; True when committed, False when the handler keeps
         failing. Database outages are retried until the database answers (or `stop()`)."""
+        try:
+            # The usual case builds no retry state: tenacity's objects form reference cycles,
+            # and freeing a few thousand batches' worth paused the service for 100+ ms.
+            await self._apply(items)
+            return True
+        except Exception as exc:
+            first_failure = exc
+        if self._stopping.is_set() and isinstance(first_failure, psycopg.OperationalError):
+            raise first_failure
+        if not isinstance(first_failure, psycopg.OperationalError) and self._out_of_attempts(1):
+            return self._poisoned(first_failure)
+        self._note_failure(first_failure, attempt=1)
+        await asyncio.sleep(self.settings.retry_backoff_s)
         retrying = AsyncRetrying(
             stop=self._give_up,
             wait=wait_exponential(
-                multiplier=self.settings.retry_backoff_s, max=self.settings.max_backoff_s
+                multiplier=self.settings.retry_backoff_s * 2, max=self.settings.max_backoff_s
             ),
             before_sleep=self._log_retry,
             reraise=True,
@@ -364,22 +377,34 @@ class ConsumerRunner:
         except psycopg.OperationalError:
             raise  # only when stopping: the batch is left for the next run
         except Exception as exc:  # the handler's failure, after every retry: poison
-            self._last_error = "".join(traceback.format_exception_only(exc)).strip()
-            if self.metrics:
-                self.metrics.failed.labels(self.spec.name).inc()
-            return False
+            return self._poisoned(exc)
         return True
 
+    def _poisoned(self, failure: BaseException) -> bool:
+        self._last_error = "".join(traceback.format_exception_only(failure)).strip()
+        if self.metrics:
+            self.metrics.failed.labels(self.spec.name).inc()
+        return False
+
+    def _out_of_attempts(self, attempts: int) -> bool:
+        return attempts >= self.settings.max_retries
+
     def _give_up(self, state: RetryCallState) -> bool:
+        """Tenacity's stop rule; its attempts come after the first one `_apply_with_retries`
+        made on its own."""
         if self._stopping.is_set():
             return True
         failure = state.outcome.exception() if state.outcome else None
         if isinstance(failure, psycopg.OperationalError):
             return False
-        return state.attempt_number >= self.settings.max_retries
+        return self._out_of_attempts(state.attempt_number + 1)
 
     def _log_retry(self, state: RetryCallState) -> None:
         failure = state.outcome.exception() if state.outcome else None
+        if failure is not None:
+            self._note_failure(failure, attempt=state.attempt_number + 1)
+
+    def _note_failure(self, failure: BaseException, attempt: int) -> None:
         if isinstance(failure, psycopg.OperationalError):
             log.warning(
                 "database unavailable; retrying", consumer=self.spec.name, error=str(failure)
@@ -390,7 +415,7 @@ class ConsumerRunner:
         log.warning(
             "handler failed; retrying",
             consumer=self.spec.name,
-            attempt=state.attempt_number,
+            attempt=attempt,
             error=repr(failure),
         )
 

@@ -8,7 +8,7 @@ again changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
@@ -200,6 +200,34 @@ class DirectoryReplica:
         return model.model_validate(row[0]) if row else None
 
 
+_PRELOAD = """
+WITH users AS (
+    SELECT state FROM replica_users WHERE organisation_id = %(org)s AND user_id = ANY(%(users)s)
+), groups AS (
+    SELECT id, state FROM replica_entities
+    WHERE organisation_id = %(org)s AND kind = 'group'
+    AND id IN (SELECT jsonb_array_elements_text(state->'group_ids')::uuid FROM users)
+)
+SELECT 'settings', organisation_id, settings FROM replica_organisations
+WHERE organisation_id = %(org)s
+UNION ALL
+SELECT 'credential_type', id, state FROM replica_entities
+WHERE organisation_id = %(org)s AND kind = 'credential_type' AND id = ANY(%(types)s)
+UNION ALL
+SELECT 'group', id, state FROM groups
+UNION ALL
+SELECT 'user', user_id, state FROM replica_users
+WHERE organisation_id = %(org)s AND (
+    user_id = ANY(%(users)s)
+    OR user_id IN (SELECT (state->>'manager_id')::uuid FROM users)
+    OR user_id IN (SELECT jsonb_array_elements_text(state->'admin_ids')::uuid FROM groups)
+)
+UNION ALL
+SELECT 'admin', user_id, state FROM replica_users
+WHERE %(admins)s AND organisation_id = %(org)s AND status = 'active' AND state->'roles' ? 'admin'
+"""
+
+
 class BatchReplica(DirectoryReplica):
     """The same lookups, remembered for one consumer batch (one transaction): handling one
     event asks for the organisation's settings, the holder and the type several times, and a
@@ -207,6 +235,46 @@ class BatchReplica(DirectoryReplica):
 
     def __init__(self) -> None:
         self._memo: dict[tuple[Any, ...], Any] = {}
+
+    async def preload(
+        self,
+        conn: Conn,
+        org: UUID,
+        user_ids: Collection[UUID],
+        type_ids: Collection[UUID],
+        *,
+        with_admins: bool = True,
+    ) -> None:
+        """Remember, in one query, what work for these users and types asks for: the
+        organisation's settings, the types, the users with their managers, groups and group
+        admins, and (`with_admins`) the organisation's active admins."""
+        cursor = await conn.execute(
+            _PRELOAD,
+            {"org": org, "users": list(user_ids), "types": list(type_ids), "admins": with_admins},
+        )
+        rows = await cursor.fetchall()
+        self._memo[("settings", org)] = None
+        for type_id in type_ids:
+            self._memo[("entity", org, "credential_type", type_id)] = None
+        for user_id in user_ids:
+            self._memo[("user", org, user_id)] = None
+        admins: list[UserState] = []
+        for kind, entity_id, state in rows:
+            if kind == "settings":
+                self._memo[("settings", org)] = OrganisationSettings.model_validate(state)
+            elif kind == "credential_type":
+                self._memo[("entity", org, kind, entity_id)] = CredentialTypeState.model_validate(
+                    state
+                )
+            elif kind == "group":
+                self._memo[("entity", org, kind, entity_id)] = GroupState.model_validate(state)
+            else:
+                user = UserState.model_validate(state)
+                self._memo[("user", org, entity_id)] = user
+                if kind == "admin":
+                    admins.append(user)
+        if with_admins:
+            self._memo[("role", org, "admin")] = sorted(admins, key=lambda user: user.user_id)
 
     async def settings(self, conn: Conn, org: UUID) -> OrganisationSettings | None:
         key = ("settings", org)

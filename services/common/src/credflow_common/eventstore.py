@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg import AsyncConnection, errors
+from psycopg import AsyncConnection
 
 from credflow_common.errors import ConcurrencyError
 from credflow_contracts.catalogue import read_event
@@ -23,7 +23,8 @@ from credflow_contracts.events.base import Event
 
 
 def outbox_channel(schema: str) -> str:
-    """The LISTEN/NOTIFY channel a service's relay waits on."""
+    """The LISTEN/NOTIFY channel a service's relay waits on (notified by the outbox's insert
+    trigger, migration 0002)."""
     return f"{schema}_outbox"
 
 
@@ -56,7 +57,6 @@ class EventStore:
         self.schema = schema
         self.source = source
         self.topic_prefix = topic_prefix
-        self.channel = outbox_channel(schema)
 
     async def append(
         self,
@@ -67,7 +67,9 @@ class EventStore:
         metadata: Metadata,
     ) -> list[RecordedEvent]:
         """Append `events` after `expected_version` (0 for a new stream), inside the caller's
-        transaction. Raises `ConcurrencyError` when the stream is not at `expected_version`."""
+        transaction, in one statement. Raises `ConcurrencyError` when the stream is not at
+        `expected_version`; roll the transaction back then (a writer racing this one can leave
+        part of the append in it), or append inside a savepoint to go on without it."""
         if not events:
             return []
         now = datetime.now(UTC)
@@ -84,58 +86,36 @@ class EventStore:
             for offset, event in enumerate(events, start=1)
         ]
         records = [envelope.to_kafka() for envelope in envelopes]
-        metadata_json = json.dumps(_metadata_json(metadata))
-        event_rows = [
-            (
-                stream_id,
-                envelope.aggregate_version,
-                envelope.id,
-                envelope.type,
-                metadata.tenant_id,
-                record.value.decode(),  # the event JSON, serialised once for both tables
-                metadata_json,
-                now,
+        cursor = await conn.execute(
+            _APPEND,
+            {
+                "stream": stream_id,
+                "expected": expected_version,
+                "count": len(envelopes),
+                "tenant": metadata.tenant_id,
+                "metadata": json.dumps(_metadata_json(metadata)),
+                "now": now,
+                "versions": [envelope.aggregate_version for envelope in envelopes],
+                "ids": [envelope.id for envelope in envelopes],
+                "types": [envelope.type for envelope in envelopes],
+                # the event JSON, serialised once for both tables
+                "data": [record.value.decode() for record in records],
+                "topics": [self.topic_prefix + envelope.event.TOPIC for envelope in envelopes],
+                "keys": [record.key for record in records],
+                "values": [record.value for record in records],
+                "headers": [
+                    json.dumps([[name, value.decode()] for name, value in record.headers])
+                    for record in records
+                ],
+            },
+        )
+        row = await cursor.fetchone()
+        assert row is not None
+        actual, appended = row
+        if appended != len(envelopes):
+            raise ConcurrencyError(
+                stream_id, expected_version, actual if actual != expected_version else None
             )
-            for envelope, record in zip(envelopes, records, strict=True)
-        ]
-        outbox_rows = [
-            (
-                self.topic_prefix + envelope.event.TOPIC,
-                record.key,
-                record.value,
-                json.dumps([[name, value.decode()] for name, value in record.headers]),
-            )
-            for envelope, record in zip(envelopes, records, strict=True)
-        ]
-        try:
-            # A savepoint, so a conflict leaves the caller's transaction usable, inside a
-            # pipeline, so the whole append (savepoint and its release included) costs one
-            # round trip to the database.
-            async with conn.pipeline(), conn.transaction(), conn.cursor() as cur:
-                await cur.executemany(
-                    "INSERT INTO events (stream_id, version, event_id, event_type, tenant_id,"
-                    " data, metadata, recorded_at)"
-                    " VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s)",
-                    event_rows,
-                )
-                await cur.executemany(
-                    "INSERT INTO outbox (topic, key, value, headers)"
-                    " VALUES (%s, %s, %s, %s::jsonb)",
-                    outbox_rows,
-                )
-                await cur.execute("SELECT pg_notify(%s, '')", (self.channel,))
-                if expected_version > 0:
-                    # The unique key rejects a stream that moved ahead; this rejects one that is
-                    # behind (appending would leave a gap).
-                    await cur.execute(
-                        "SELECT 1 FROM events WHERE stream_id = %s AND version = %s",
-                        (stream_id, expected_version),
-                    )
-                    if await cur.fetchone() is None:
-                        raise _StreamBehindError
-        except (errors.UniqueViolation, _StreamBehindError) as exc:
-            actual = await self.current_version(conn, stream_id)
-            raise ConcurrencyError(stream_id, expected_version, actual) from exc
         return [
             RecordedEvent(
                 stream_id=stream_id,
@@ -183,8 +163,31 @@ class EventStore:
         ]
 
 
-class _StreamBehindError(Exception):
-    pass
+# One statement: the events, then their outbox rows only if every event went in. Nothing is
+# written when the stream is not at the expected version (ahead or behind, per the snapshot).
+# A writer that got there between the snapshot and the insert makes its rows conflict: those
+# are skipped, the count falls short, and `append` raises (the caller rolls back).
+_APPEND = """
+WITH current_version AS (
+    SELECT coalesce(max(version), 0) AS version FROM events WHERE stream_id = %(stream)s
+), appended AS (
+    INSERT INTO events (stream_id, version, event_id, event_type, tenant_id, data, metadata,
+                        recorded_at)
+    SELECT %(stream)s, e.version, e.event_id, e.event_type, %(tenant)s, e.data,
+           %(metadata)s::jsonb, %(now)s
+    FROM unnest(%(versions)s::integer[], %(ids)s::uuid[], %(types)s::text[],
+                %(data)s::jsonb[]) AS e (version, event_id, event_type, data)
+    WHERE (SELECT version FROM current_version) = %(expected)s
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+), published AS (
+    INSERT INTO outbox (topic, key, value, headers)
+    SELECT * FROM unnest(%(topics)s::text[], %(keys)s::bytea[], %(values)s::bytea[],
+                         %(headers)s::jsonb[])
+    WHERE (SELECT count(*) FROM appended) = %(count)s
+)
+SELECT (SELECT version FROM current_version), (SELECT count(*) FROM appended)
+"""
 
 
 def _metadata_json(metadata: Metadata) -> dict[str, str]:

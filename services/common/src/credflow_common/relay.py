@@ -10,8 +10,9 @@ Publishing uses an idempotent producer with `acks=all`, keyed by aggregate id. R
 only after Kafka acknowledged them: a crash in between publishes those rows again on restart,
 with the same `ce_id`; consumers absorb such repeats (see `credflow_common.consumer`).
 
-The relay wakes on NOTIFY `<schema>_outbox` (sent by `EventStore.append` in the writing
-transaction) with a short polling fallback, so publishing latency stays in milliseconds.
+The relay wakes on NOTIFY `<schema>_outbox` (sent by the outbox's insert trigger when the
+writing transaction commits) with a short polling fallback, so publishing latency stays in
+milliseconds.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ class OutboxRelay:
                 bootstrap_servers=self.bootstrap_servers,
                 acks="all",
                 enable_idempotence=True,
-                linger_ms=2,
+                linger_ms=0,
                 max_batch_size=1024 * 1024,
             )
             await producer.start()
@@ -123,13 +124,17 @@ class OutboxRelay:
         return False
 
     async def publish_batch(self, conn: AsyncConnection[Any], producer: AIOKafkaProducer) -> int:
-        """Publish up to `batch_size` outbox rows in insertion order, then delete them."""
+        """Publish up to `batch_size` outbox rows in insertion order; their deletion commits
+        once Kafka acknowledged them all."""
         async with conn.transaction():
+            # Deleted now, gone only when the transaction commits after Kafka acknowledged them
+            # (publishing fails → rollback → the rows are still there).
             cursor = await conn.execute(
-                "SELECT id, topic, key, value, headers FROM outbox ORDER BY id LIMIT %s",
+                "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT %s)"
+                " RETURNING id, topic, key, value, headers",
                 (self.batch_size,),
             )
-            rows = await cursor.fetchall()
+            rows = sorted(await cursor.fetchall(), key=lambda row: row[0])
             if not rows:
                 await self._report_lag(conn)
                 return 0
@@ -145,7 +150,6 @@ class OutboxRelay:
                 )
             await asyncio.gather(*deliveries)
             failpoints.hit("relay.after_publish")
-            await conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", ([r[0] for r in rows],))
         if self.metrics:
             self.metrics.published.labels(self.schema).inc(len(rows))
         await self._report_lag(conn)

@@ -44,9 +44,9 @@ class Reviews:
         self.store = store
         self.replica = replica or DirectoryReplica()
 
-    def for_batch(self) -> Reviews:
-        """The same service, remembering directory lookups for one consumer batch."""
-        return Reviews(self.store, BatchReplica())
+    def for_batch(self, replica: BatchReplica) -> Reviews:
+        """The same service, with directory lookups remembered for one consumer batch."""
+        return Reviews(self.store, replica)
 
     # -- routing --------------------------------------------------------------------------------
 

@@ -61,7 +61,7 @@ from credflow_submission.service import (
     Loaded,
     execute,
     load,
-    remembering_settings,
+    remembering_lookups,
     rules_for,
 )
 
@@ -105,8 +105,8 @@ def validation_problem(exc: ValidationError, prefix: str) -> ProblemError:
 
 
 def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
-    store, replica = context.event_store, DirectoryReplica()
-    access = Access(replica)
+    store = context.event_store
+    access = Access(DirectoryReplica())
     router = APIRouter(prefix="/organisations/{org}/credentials", tags=["credentials"])
 
     def metadata(request: Request, principal: Principal, org: UUID) -> Metadata:
@@ -119,14 +119,18 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
         key: str | None,
         payload: Any,
         work: Callable[[Conn], Awaitable[tuple[Body, Sequence[RecordedEvent]]]],
+        holder_and_type: tuple[UUID, UUID] | None = None,
     ) -> Body:
+        """`holder_and_type`: read with the settings in one query (a new credential's)."""
         principal.require_organisation(org)
 
         async def checked(conn: Conn) -> tuple[Body, Sequence[RecordedEvent]]:
+            if holder_and_type is not None:
+                await access.preload(conn, org, *holder_and_type)
             await access.settings(conn, org)  # 404 for an organisation this replica lacks
             return await work(conn)
 
-        with remembering_settings():
+        with remembering_lookups():
             return await idempotency.run_command(
                 context.pool, org, key, request.url.path, payload, checked
             )
@@ -214,11 +218,12 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
         principal.require_organisation(org)
         body, files = await read_input(request, CredentialInput)
         credential_id = uuid7()
+        holder_id = body.holder_id or principal.user_id
 
         async def work(conn: Conn) -> tuple[Body, Sequence[RecordedEvent]]:
-            holder = await access.holder(conn, org, body.holder_id or principal.user_id)
+            holder = await access.holder(conn, org, holder_id)
             await access.require_manage(conn, principal, holder)
-            rules = await rules_for(replica, conn, org, body.credential_type_id)
+            rules = await rules_for(access.replica, conn, org, body.credential_type_id)
             stored = await store_files(conn, org, credential_id, files)
             details = VersionDetails(
                 **body.model_dump(exclude={"credential_type_id", "holder_id"}), media=tuple(stored)
@@ -256,7 +261,15 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
             ), recorded
 
         payload = [body.model_dump(mode="json"), [f.filename for f in files]]
-        return await run(request, principal, org, idempotency_key, payload, work)
+        return await run(
+            request,
+            principal,
+            org,
+            idempotency_key,
+            payload,
+            work,
+            holder_and_type=(holder_id, body.credential_type_id),
+        )
 
     async def change(
         request: Request,
@@ -282,7 +295,7 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
             else:
                 await access.require_manage(conn, principal, holder)
             rules = (
-                await rules_for(replica, conn, org, state.credential_type_id)
+                await rules_for(access.replica, conn, org, state.credential_type_id)
                 if needs_rules
                 else None
             )

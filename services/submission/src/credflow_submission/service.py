@@ -13,7 +13,7 @@ from uuid import UUID
 from psycopg import AsyncConnection
 
 from credflow_common.auth import Principal
-from credflow_common.directory_replica import DirectoryReplica
+from credflow_common.directory_replica import BatchReplica, DirectoryReplica
 from credflow_common.eventstore import EventStore, Metadata, RecordedEvent
 from credflow_contracts.events.directory import OrganisationSettings, UserState
 from credflow_submission import domain
@@ -48,37 +48,43 @@ async def load(store: EventStore, conn: Conn, credential_id: UUID) -> Loaded:
     return Loaded(domain.fold([r.event for r in recorded]), len(recorded))
 
 
-_settings_in_request: ContextVar[dict[UUID, OrganisationSettings] | None] = ContextVar(
-    "settings_in_request", default=None
+_lookups_in_request: ContextVar[BatchReplica | None] = ContextVar(
+    "lookups_in_request", default=None
 )
 
 
 @contextmanager
-def remembering_settings() -> Iterator[None]:
-    """Within one request, read each organisation's settings from the replica once (a
-    command asks for them up to three times)."""
-    token = _settings_in_request.set({})
+def remembering_lookups() -> Iterator[None]:
+    """Within one request, read each replica fact once (a command asks for the organisation's
+    settings up to three times)."""
+    token = _lookups_in_request.set(BatchReplica())
     try:
         yield
     finally:
-        _settings_in_request.reset(token)
+        _lookups_in_request.reset(token)
 
 
 class Access:
     """Who may do what with whose credentials (PRODUCT.md, "Submission")."""
 
     def __init__(self, replica: DirectoryReplica) -> None:
-        self.replica = replica
+        self._replica = replica
+
+    @property
+    def replica(self) -> DirectoryReplica:
+        """The request's remembering replica inside `remembering_lookups()`."""
+        return _lookups_in_request.get() or self._replica
+
+    async def preload(self, conn: Conn, org: UUID, user_id: UUID, type_id: UUID) -> None:
+        """Read the settings, the user and the type a new credential needs in one query."""
+        remembering = _lookups_in_request.get()
+        if remembering is not None:
+            await remembering.preload(conn, org, [user_id], [type_id], with_admins=False)
 
     async def settings(self, conn: Conn, org: UUID) -> OrganisationSettings:
-        remembered = _settings_in_request.get()
-        if remembered is not None and org in remembered:
-            return remembered[org]
         settings = await self.replica.settings(conn, org)
         if settings is None:
             raise NotFoundError(f"no organisation {org}")
-        if remembered is not None:
-            remembered[org] = settings
         return settings
 
     async def holder(self, conn: Conn, org: UUID, holder_id: UUID) -> UserState:
