@@ -10,10 +10,11 @@ are few and are applied one statement each.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any, TypeVar
 from uuid import UUID
 
-from psycopg import AsyncConnection, AsyncCursor, pq, sql
+from psycopg import AsyncClientCursor, AsyncConnection, pq, sql
 from psycopg.adapt import Dumper
 from psycopg.rows import class_row
 
@@ -108,35 +109,40 @@ async def apply_reference_data(conn: Conn, deliveries: Sequence[Delivery]) -> li
     return credential_deliveries
 
 
+LOADED_TABLES: tuple[tuple[type[Row], str], ...] = (
+    (CredentialRow, ""),
+    (VersionRow, ""),
+    (MediaRow, ""),
+    (ReviewItemRow, " AND state = 'open'"),
+)
+
+
 async def load(conn: Conn, credential_ids: set[UUID]) -> Views:
-    ids = list(credential_ids)
+    """The rows of these credentials, from the four tables in one statement: a client-side
+    bound query may hold several SELECTs, each its own result set (fewer statements per batch
+    was the measured lever on this service's CPU)."""
     views = Views()
-    async with conn.pipeline():  # the four queries in one round trip
-        credentials = await _select(conn, CredentialRow, ids)
-        versions = await _select(conn, VersionRow, ids)
-        media = await _select(conn, MediaRow, ids)
-        items = await _select(conn, ReviewItemRow, ids, " AND state = 'open'")
-    views.credentials = {r.credential_id: r for r in await credentials.fetchall()}
-    views.versions = {r.version_id: r for r in await versions.fetchall()}
-    views.media = {r.media_id: r for r in await media.fetchall()}
-    for item in await items.fetchall():
+    async with AsyncClientCursor(conn) as cursor:
+        await cursor.execute(_load_sql(), (list(credential_ids),) * len(LOADED_TABLES))
+        results: list[list[Any]] = []
+        for row_type, _ in LOADED_TABLES:
+            cursor.row_factory = class_row(row_type)
+            results.append(await cursor.fetchall())
+            cursor.nextset()
+    credentials, versions, media, items = results
+    views.credentials = {r.credential_id: r for r in credentials}
+    views.versions = {r.version_id: r for r in versions}
+    views.media = {r.media_id: r for r in media}
+    for item in items:
         views.add_item(item)
     views.dirty.clear()
     return views
 
 
-async def _select(conn: Conn, row: type[R], ids: list[UUID], extra: str = "") -> AsyncCursor[R]:
-    cursor = conn.cursor(row_factory=class_row(row))
-    key = (row, extra)
-    if key not in _SELECTS:
-        _SELECTS[key] = _select_sql(row, extra)
-    await cursor.execute(_SELECTS[key], (ids,))
-    return cursor
-
-
-# Rendered once: psycopg renders a composed query on every execution, and caches the
-# conversion of plain strings.
-_SELECTS: dict[tuple[type[Row], str], str] = {}
+@cache
+def _load_sql() -> str:
+    """Rendered once: psycopg renders a composed query on every execution."""
+    return ";".join(_select_sql(row_type, extra) for row_type, extra in LOADED_TABLES)
 
 
 def _select_sql(row: type[Row], extra: str) -> str:
