@@ -1,19 +1,36 @@
 """Composition root of the importer service.
 
-Until the service's own issue lands it runs only the shared runtime: its schema and
-migrations, an outbox relay, and the operational endpoints (/health, /ready, /metrics).
+HTTP routes: `credflow_importer.api.build_router`. Consumers: the directory replica
+(`importer.directory-replica`) and `credflow_importer.finishing.progress_consumer` (rows applied
+by the submission service). Background: `credflow_importer.finishing.Finisher`.
+Publishes SubmitCredential on `credflow.submission.commands` and ImportCompleted on
+`credflow.imports`.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
+from credflow_common import directory_replica
 from credflow_common.service import ServiceDefinition
 from credflow_common.service import create_app as create_service
-from credflow_common.settings import InfraSettings
+from credflow_common.settings import InfraSettings, RuntimeSettings
+from credflow_importer.api import build_router
+from credflow_importer.finishing import Finisher, progress_consumer
 
-DEFINITION = ServiceDefinition(name="importer")
+DEFINITION = ServiceDefinition(
+    name="importer",
+    migrations=[directory_replica.MIGRATIONS, Path(__file__).resolve().parent / "migrations"],
+    routers=lambda context: [build_router(context)],
+    consumers=lambda context: [
+        directory_replica.replica_consumer("importer", context.runtime.topic_prefix),
+        progress_consumer(context.event_store, context.runtime.topic_prefix),
+    ],
+    tasks=lambda context: [Finisher(context.pool, context.event_store, context.infra.database_url)],
+)
 
 
-def create_app(infra: InfraSettings) -> FastAPI:
-    return create_service(DEFINITION, infra)
+def create_app(infra: InfraSettings, runtime: RuntimeSettings | None = None) -> FastAPI:
+    return create_service(DEFINITION, infra, runtime)

@@ -156,46 +156,71 @@ class Validation:
 # -- reading --------------------------------------------------------------------------------
 
 
-def validate(raw: bytes, date_format: DateFormat, directory: Directory) -> Validation:
-    """Read an uploaded file; every problem is reported, per row and column."""
+@dataclass
+class ParsedFile:
+    """A file read as CSV: its credential rows (spreadsheet row number, cells) and the problems
+    of the whole file, before any row is checked."""
+
+    header: list[str] = field(default_factory=list)
+    body: list[tuple[int, list[str]]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def emails(self) -> set[str]:
+        """The lower-cased holder emails the rows name (to look up only those users)."""
+        if "email" not in self.header:
+            return set()
+        index = self.header.index("email")
+        return {cells[index].strip().lower() for _, cells in self.body if len(cells) > index}
+
+
+def read(raw: bytes) -> ParsedFile:
     if len(raw) > MAX_FILE_BYTES:
-        return _rejected(
+        return _unreadable(
             "file_too_large",
             f"the file has {len(raw):,} bytes; at most {MAX_FILE_BYTES:,} are accepted",
         )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return _rejected(
+        return _unreadable(
             "not_utf8",
             f"the file is not UTF-8 text (byte {exc.start:,} cannot be read); "
             "save it as “CSV UTF-8”",
         )
     if "\x00" in text:
-        return _rejected("not_csv", "the file holds binary data, not CSV text")
+        return _unreadable("not_csv", "the file holds binary data, not CSV text")
     try:
         records = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
-        return _rejected("not_csv", f"the file cannot be read as CSV: {exc}")
+        return _unreadable("not_csv", f"the file cannot be read as CSV: {exc}")
     if not records or not any(cell.strip() for cell in records[0]):
-        return _rejected("empty_file", "the file has no header row")
+        return _unreadable("empty_file", "the file has no header row")
     header = [name.strip().lower() for name in records[0]]
     body = [(number, cells) for number, cells in enumerate(records[1:], start=2)
             if any(cell.strip() for cell in cells)
             and not cells[0].lstrip().startswith("#")]  # fmt: skip
-    result = Validation(rows_total=len(body))
-    result.problems.extend(_header_problems(header))
+    problems = _header_problems(header)
     if len(body) > MAX_ROWS:
-        result.problems.append(Problem(
+        problems.append(Problem(
             None, None, "too_many_rows",
             f"the file has {len(body):,} rows; at most {MAX_ROWS:,} per import: split it",
         ))  # fmt: skip
+    return ParsedFile(header, body, problems)
+
+
+def validate(raw: bytes, date_format: DateFormat, directory: Directory) -> Validation:
+    """Read an uploaded file; every problem is reported, per row and column."""
+    return check(read(raw), date_format, directory)
+
+
+def check(parsed: ParsedFile, date_format: DateFormat, directory: Directory) -> Validation:
+    result = Validation(rows_total=len(parsed.body), problems=list(parsed.problems))
     if result.file_rejected:
         return result
-    position = {name: index for index, name in enumerate(header)}
+    position = {name: index for index, name in enumerate(parsed.header)}
     parse_date = _DATE_PARSERS[date_format]
     first_row_of: dict[tuple[Any, ...], int] = {}
-    for number, cells in body:
+    for number, cells in parsed.body:
         row, problems = _read_row(number, cells, position, parse_date, date_format, directory)
         if row is not None:
             key = (row.holder_id, row.credential_type_id, row.issued_on, row.expires_on,
@@ -214,8 +239,8 @@ def validate(raw: bytes, date_format: DateFormat, directory: Directory) -> Valid
     return result
 
 
-def _rejected(code: str, message: str) -> Validation:
-    return Validation(problems=[Problem(None, None, code, message)])
+def _unreadable(code: str, message: str) -> ParsedFile:
+    return ParsedFile(problems=[Problem(None, None, code, message)])
 
 
 def _header_problems(header: list[str]) -> list[Problem]:

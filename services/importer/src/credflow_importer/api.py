@@ -1,0 +1,180 @@
+"""The importer's HTTP API, under `/organisations/{org}/imports`.
+
+- `GET /template`: the CSV template, dates in the caller's profile date format.
+- `POST ""`: upload a CSV (the body as `text/csv`, or multipart with a `file` part) → a draft
+  import with its report (every problem by row, column and code).
+- `GET ""`, `GET /{id}`: imports and their reports, with progress once finishing.
+- `PUT /{id}/file`: upload the file again; the report is redone from it.
+- `PATCH /{id}`: `{"media_optional": true}` lets the import finish with media still missing.
+- `POST /{id}/finish`: every valid row becomes a credential, exactly once; pressing it again
+  answers with the progress and does nothing else.
+
+Admins and holders of `users:manage` import; others get 403.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict
+from starlette.datastructures import UploadFile
+
+from credflow_common.auth import CurrentPrincipal, Principal
+from credflow_common.errors import ForbiddenError, NotFoundError
+from credflow_common.problems import FieldError, ProblemError
+from credflow_common.service import ServiceContext
+from credflow_contracts.ids import uuid7
+from credflow_importer import csvfile, domain, store
+from credflow_importer.csvfile import Validation
+from credflow_importer.store import Conn, ImportState, Uploader
+
+Body = dict[str, Any]
+
+
+class ImportChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    media_optional: bool
+
+
+def build_router(context: ServiceContext) -> APIRouter:
+    router = APIRouter(prefix="/organisations/{org}/imports", tags=["imports"])
+    pool = context.pool
+
+    def require_importer(principal: Principal, org: UUID) -> None:
+        principal.require_organisation(org)
+        if not (principal.has_role("admin") or principal.can("users:manage")):
+            raise ForbiddenError("only admins and users with users:manage import credentials")
+
+    async def the_uploader(conn: Conn, org: UUID, principal: Principal) -> Uploader:
+        uploader = await store.uploader(conn, org, principal.user_id)
+        if uploader is None:
+            raise NotFoundError(f"no organisation {org}")
+        return uploader
+
+    async def the_import(conn: Conn, org: UUID, import_id: UUID, lock: bool = False) -> ImportState:
+        state = await store.get(conn, org, import_id, for_update=lock)
+        if state is None:
+            raise NotFoundError("no such import")
+        return state
+
+    async def validated(
+        conn: Conn, org: UUID, raw: bytes, uploader: Uploader
+    ) -> tuple[Validation, bool]:
+        parsed = csvfile.read(raw)
+        facts = await store.directory_facts(conn, org, parsed.emails())
+        validation = csvfile.check(parsed, uploader.date_format, facts.directory)
+        types = {row.credential_type_id for row in validation.valid}
+        return validation, facts.approval_required(types)
+
+    @router.get("/template")
+    async def template(org: UUID, principal: CurrentPrincipal) -> Response:
+        """The CSV template (header, an example row, and a guide to each column on `#` rows)."""
+        require_importer(principal, org)
+        async with pool.connection() as conn:
+            uploader = await the_uploader(conn, org, principal)
+        return Response(
+            csvfile.template(uploader.date_format),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="credentials-import.csv"'},
+        )
+
+    @router.post("", status_code=201)
+    async def upload(org: UUID, request: Request, principal: CurrentPrincipal) -> Body:
+        """A new draft import from a CSV file, with its report."""
+        require_importer(principal, org)
+        file_name, raw = await read_upload(request)
+        import_id = uuid7()
+        async with pool.connection() as conn, conn.transaction():
+            uploader = await the_uploader(conn, org, principal)
+            validation, approval = await validated(conn, org, raw, uploader)
+            await store.create(conn, import_id, org, uploader, file_name, validation, approval)
+            return (await the_import(conn, org, import_id)).report()
+
+    @router.put("/{import_id}/file")
+    async def replace_file(
+        org: UUID, import_id: UUID, request: Request, principal: CurrentPrincipal
+    ) -> Body:
+        """Upload the file again (a draft only); the report is redone from the new file."""
+        require_importer(principal, org)
+        file_name, raw = await read_upload(request)
+        async with pool.connection() as conn, conn.transaction():
+            domain.check_replace((await the_import(conn, org, import_id, lock=True)).job)
+            uploader = await the_uploader(conn, org, principal)
+            validation, approval = await validated(conn, org, raw, uploader)
+            await store.replace(
+                conn, import_id, file_name, uploader.date_format, validation, approval
+            )
+            return (await the_import(conn, org, import_id)).report()
+
+    @router.get("")
+    async def list_imports(org: UUID, principal: CurrentPrincipal) -> Body:
+        require_importer(principal, org)
+        async with pool.connection() as conn:
+            imports = await store.list_for(conn, org)
+        return {"items": [summary(state.report()) for state in imports]}
+
+    @router.get("/{import_id}")
+    async def get_import(org: UUID, import_id: UUID, principal: CurrentPrincipal) -> Body:
+        require_importer(principal, org)
+        async with pool.connection() as conn:
+            return (await the_import(conn, org, import_id)).report()
+
+    @router.patch("/{import_id}")
+    async def change(
+        org: UUID, import_id: UUID, changes: ImportChanges, principal: CurrentPrincipal
+    ) -> Body:
+        require_importer(principal, org)
+        async with pool.connection() as conn, conn.transaction():
+            domain.check_replace((await the_import(conn, org, import_id, lock=True)).job)
+            await store.set_media_optional(conn, import_id, changes.media_optional)
+            return (await the_import(conn, org, import_id)).report()
+
+    @router.post("/{import_id}/finish", status_code=202)
+    async def finish(org: UUID, import_id: UUID, principal: CurrentPrincipal) -> Body:
+        """Start turning every valid row into a credential; the answer shows the progress."""
+        require_importer(principal, org)
+        async with pool.connection() as conn, conn.transaction():
+            if domain.check_finish((await the_import(conn, org, import_id, lock=True)).job):
+                await store.start_finishing(conn, import_id)
+            return (await the_import(conn, org, import_id)).report()
+
+    return router
+
+
+def summary(report: Body) -> Body:
+    """A report without its list of problems (the list of imports stays small)."""
+    return {key: value for key, value in report.items() if key != "problems"}
+
+
+async def read_upload(request: Request) -> tuple[str, bytes]:
+    """The uploaded file's name and bytes, reading at most one byte past the size limit."""
+    limit = csvfile.MAX_FILE_BYTES + 1
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form(max_files=1)
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise ProblemError(
+                422,
+                "Request is not valid",
+                "send the CSV as the `file` part",
+                errors=[FieldError("body.file", "field required")],
+            )
+        return upload.filename or "import.csv", await upload.read(limit)
+    if not content_type.startswith(("text/csv", "application/csv", "application/octet-stream")):
+        raise ProblemError(
+            415,
+            "Unsupported media type",
+            "send the CSV as text/csv, or as multipart/form-data with a `file` part",
+        )
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return request.query_params.get("file_name", "import.csv"), b"".join(chunks)[:limit]

@@ -1,0 +1,218 @@
+"""Finishing imports: sending their rows, and noticing when every row is a credential.
+
+- `Finisher` (a background task of every importer instance) sends the valid rows of imports
+  that are `finishing` to the submission service, a chunk per transaction: the chunk's
+  SubmitCredential commands go into the outbox and its rows are marked sent in that same
+  transaction, so a crash neither loses nor repeats a chunk. One instance works on an import at
+  a time (its row is locked, others skip it).
+- `progress_consumer` reads `credflow.credentials`: each CredentialSubmitted of an import marks
+  its row applied; when an import has no unapplied row left, ImportCompleted is appended (once:
+  the import's status changes in the same transaction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+import psycopg
+import structlog
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from credflow_common.consumer import ConsumerSpec, Delivery
+from credflow_common.eventstore import EventStore, Metadata
+from credflow_contracts.events.commands import SubmitCredential
+from credflow_contracts.events.credentials import CredentialSubmitted
+from credflow_contracts.events.imports import ImportCompleted
+from credflow_contracts.events.values import Certification, Issuer
+from credflow_contracts.topics import CREDENTIALS
+from credflow_importer import domain
+from credflow_importer.store import FINISHING_CHANNEL
+
+log = structlog.get_logger("credflow.importer")
+Conn = AsyncConnection[Any]
+
+
+def stream_id(import_id: UUID) -> str:
+    return f"import-{import_id}"
+
+
+class Finisher:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[AsyncConnection[Any]],
+        store: EventStore,
+        database_url: str,
+        chunk_size: int = 1000,
+        poll_interval_s: float = 1.0,
+    ) -> None:
+        self.pool = pool
+        self.store = store
+        self.database_url = database_url
+        self.chunk_size = chunk_size
+        self.poll_interval_s = poll_interval_s
+        self._stopping = asyncio.Event()
+        self._work = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        listener = asyncio.create_task(self._listen())
+        try:
+            while not self._stopping.is_set():
+                self._work.clear()
+                try:
+                    sent = await self.send_chunk()
+                except psycopg.OperationalError as exc:
+                    log.warning("database unavailable; finishing waits", error=str(exc))
+                    sent = 0
+                if not sent:
+                    await self._wait()
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, psycopg.Error, OSError):
+                await listener
+
+    async def send_chunk(self) -> int:
+        """Send the next chunk of one finishing import's unsent rows; 0 when none is left."""
+        async with self.pool.connection() as conn, conn.transaction():
+            cursor = await conn.execute(
+                "SELECT import_id, organisation_id, uploaded_by, stream_version FROM imports i"
+                " WHERE status = 'finishing' AND EXISTS (SELECT 1 FROM import_rows r"
+                " WHERE r.import_id = i.import_id AND r.sent_at IS NULL)"
+                " ORDER BY finish_requested_at LIMIT 1 FOR UPDATE SKIP LOCKED"
+            )
+            job = await cursor.fetchone()
+            if job is None:
+                return 0
+            import_id, org, uploaded_by, version = job
+            cursor = await conn.execute(
+                "SELECT row_number, credential_id, holder_id, credential_type_id, issued_on,"
+                " expires_on, certification_number, issuer, notes, media FROM import_rows"
+                " WHERE import_id = %s AND sent_at IS NULL ORDER BY row_number LIMIT %s",
+                (import_id, self.chunk_size),
+            )
+            rows = await cursor.fetchall()
+            commands = [_command(import_id, org, uploaded_by, row) for row in rows]
+            metadata = Metadata(org, correlation_id=import_id, actor_id=uploaded_by)
+            await self.store.append(conn, stream_id(import_id), version, commands, metadata)
+            await conn.execute(
+                "UPDATE import_rows SET sent_at = now()"
+                " WHERE import_id = %s AND row_number = ANY(%s)",
+                (import_id, [row[0] for row in rows]),
+            )
+            await conn.execute(
+                "UPDATE imports SET stream_version = stream_version + %s, updated_at = now()"
+                " WHERE import_id = %s",
+                (len(commands), import_id),
+            )
+        log.info("import rows sent", import_id=str(import_id), rows=len(commands))
+        return len(commands)
+
+    def wake(self) -> None:
+        self._work.set()
+
+    async def _wait(self) -> None:
+        waits = {
+            asyncio.ensure_future(self._work.wait()),
+            asyncio.ensure_future(self._stopping.wait()),
+        }
+        _, pending = await asyncio.wait(
+            waits, timeout=self.poll_interval_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in pending:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _listen(self) -> None:
+        """Finish pressed on any instance wakes this one (polling covers a lost connection)."""
+        async with await AsyncConnection.connect(self.database_url, autocommit=True) as conn:
+            await conn.execute(f"LISTEN {FINISHING_CHANNEL}")
+            async for _ in conn.notifies():
+                self._work.set()
+
+
+def _command(import_id: UUID, org: UUID, uploaded_by: UUID, row: tuple[Any, ...]) -> Any:
+    (number, credential_id, holder_id, type_id, issued_on, expires_on, certification_number,
+     issuer, notes, media) = row  # fmt: skip
+    return SubmitCredential(
+        command_id=uuid5(credential_id, "version-1"),
+        credential_id=credential_id,
+        organisation_id=org,
+        import_id=import_id,
+        row_number=number,
+        holder_id=holder_id,
+        credential_type_id=type_id,
+        issued_on=issued_on,
+        expires_on=expires_on,
+        certification=Certification(number=certification_number) if certification_number else None,
+        issuer=Issuer(name=issuer) if issuer else None,
+        notes=notes,
+        media=[media] if media else [],
+        requested_by=uploaded_by,
+    )
+
+
+def progress_consumer(store: EventStore, topic_prefix: str = "") -> ConsumerSpec:
+    async def apply(conn: Conn, deliveries: Sequence[Delivery]) -> None:
+        recorded = [
+            event.credential_id
+            for delivery in deliveries
+            if isinstance(event := delivery.envelope.event, CredentialSubmitted)
+            and event.import_id is not None
+        ]
+        if not recorded:
+            return
+        cursor = await conn.execute(
+            "UPDATE import_rows SET applied_at = now()"
+            " WHERE credential_id = ANY(%s) AND applied_at IS NULL RETURNING import_id",
+            (recorded,),
+        )
+        for import_id in sorted({row[0] for row in await cursor.fetchall()}):
+            await complete_if_done(conn, store, import_id)
+
+    return ConsumerSpec(
+        name="importer.progress", topics=[topic_prefix + CREDENTIALS], handler=apply
+    )
+
+
+async def complete_if_done(conn: Conn, store: EventStore, import_id: UUID) -> None:
+    cursor = await conn.execute(
+        "SELECT organisation_id, uploaded_by, file_name, rows_total, approval_required, status,"
+        " stream_version, (SELECT count(*) FROM import_rows r WHERE r.import_id = i.import_id),"
+        " (SELECT count(*) FROM import_rows r WHERE r.import_id = i.import_id"
+        "  AND r.applied_at IS NULL)"
+        " FROM imports i WHERE import_id = %s FOR UPDATE",
+        (import_id,),
+    )
+    row = await cursor.fetchone()
+    assert row is not None
+    org, uploaded_by, file_name, rows_total, approval, status, version, created, unapplied = row
+    if not domain.is_complete(status, unapplied):
+        return
+    now = datetime.now(UTC)
+    completed = ImportCompleted(
+        import_id=import_id,
+        organisation_id=org,
+        uploaded_by=uploaded_by,
+        file_name=file_name,
+        rows_total=rows_total,
+        credentials_created=created,
+        approval_required=approval,
+        completed_at=now,
+    )
+    metadata = Metadata(org, correlation_id=import_id, actor_id=uploaded_by)
+    await store.append(conn, stream_id(import_id), version, [completed], metadata)
+    await conn.execute(
+        "UPDATE imports SET status = 'completed', completed_at = %s, updated_at = now(),"
+        " stream_version = stream_version + 1 WHERE import_id = %s",
+        (now, import_id),
+    )
+    log.info("import completed", import_id=str(import_id), credentials=created)
