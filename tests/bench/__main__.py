@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.bench import event_runtime, projection, raw_infrastructure
+from tests.bench import event_runtime, imports, projection, raw_infrastructure
 
 
 def main() -> None:
     asyncio.run(raw_infrastructure.run())
     asyncio.run(event_runtime.run())
     asyncio.run(projection.run())
+    asyncio.run(imports.run())
 
 
 if __name__ == "__main__":

@@ -13,9 +13,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import sys
 import time
 import uuid
 from datetime import UTC, date, datetime
@@ -55,6 +53,7 @@ from credflow_projection.model import action_of
 from credflow_projection.projector import CONSUMER, views_consumer
 from credflow_projection.rebuild import rebuild
 from tests.bench.event_runtime import drop_database, fresh_database, latency_line, line
+from tests.bench.processes import serve_services, stop_services
 from tests.integration.runtime_support import create_topics, delete_topics_with_prefix
 
 EVENTS = int(os.environ.get("BENCH_PROJECTION_EVENTS", "1000000"))
@@ -191,42 +190,11 @@ LATENCY_SECONDS = int(os.environ.get("BENCH_LATENCY_SECONDS", "20"))
 LATENCY_PORTS = {"directory": 18301, "submission": 18302, "review": 18303, "projection": 18304}
 
 
-async def _serve(url: str, bootstrap: str, prefix: str) -> list[asyncio.subprocess.Process]:
-    env = {
-        **os.environ, "DATABASE_URL": url, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "CREDFLOW_TOPIC_PREFIX": prefix, "CREDFLOW_LOG_LEVEL": "WARNING",
-        **{f"CREDFLOW_{name.upper()}_PORT": str(port) for name, port in LATENCY_PORTS.items()},
-    }  # fmt: skip
-    processes = [
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "credflow",
-            "serve",
-            name,
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        for name in LATENCY_PORTS
-    ]
-    async with httpx.AsyncClient() as client:
-        for port in LATENCY_PORTS.values():
-            for _ in range(600):
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(f"http://127.0.0.1:{port}/ready")).status_code == 200:
-                        break
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError(f"service on port {port} never became ready")
-    return processes
-
-
 async def bench_queue_latency(url: str, bootstrap: str, prefix: str) -> None:
     total = LATENCY_RATE * LATENCY_SECONDS
     print(f"latency: submission HTTP call -> item in the reviewer queue view"
           f" ({total:,} submissions at {LATENCY_RATE}/s, one process per service)")  # fmt: skip
-    processes = await _serve(url, bootstrap, prefix)
+    processes = await serve_services(url, bootstrap, prefix, LATENCY_PORTS)
     try:
         demo = await asyncio.to_thread(
             create_demo, f"http://127.0.0.1:{LATENCY_PORTS['directory']}"
@@ -275,10 +243,7 @@ async def bench_queue_latency(url: str, bootstrap: str, prefix: str) -> None:
         if missing:
             print(f"  !! {missing} submissions never reached the queue view")
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            await process.wait()
+        await stop_services(processes)
 
 
 def _electrical_type(demo: Any) -> str:

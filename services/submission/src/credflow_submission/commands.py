@@ -8,28 +8,46 @@ one credential. The credential's events, the consumer's position and inbox commi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from uuid import UUID
 
 from credflow_common.consumer import ConsumerSpec, Delivery
-from credflow_common.directory_replica import DirectoryReplica
+from credflow_common.directory_replica import BatchReplica
 from credflow_common.eventstore import EventStore, Metadata
 from credflow_contracts.events.commands import SubmitCredential
 from credflow_contracts.topics import SUBMISSION_COMMANDS
 from credflow_submission.domain import HolderInfo, InvalidError, Submit, VersionDetails
-from credflow_submission.service import Conn, execute, load, rules_for
+from credflow_submission.service import Conn, Loaded, execute, rules_for, stream_id
 
 
 def command_consumer(store: EventStore, topic_prefix: str = "") -> ConsumerSpec:
-    replica = DirectoryReplica()
-
     async def apply(conn: Conn, deliveries: Sequence[Delivery]) -> None:
-        for delivery in deliveries:
-            command = delivery.envelope.event
-            if not isinstance(command, SubmitCredential):
-                continue
-            delivery.bind_log_context()
-            loaded = await load(store, conn, command.credential_id)
-            if loaded.state is not None:
+        commands = [
+            (delivery, command)
+            for delivery in deliveries
+            if isinstance(command := delivery.envelope.event, SubmitCredential)
+        ]
+        if not commands:
+            return
+        # A batch is typically a chunk of one import: which credentials exist already, and the
+        # directory facts of its holders and types, are read once for all of it.
+        cursor = await conn.execute(
+            "SELECT DISTINCT stream_id FROM events WHERE stream_id = ANY(%s)",
+            ([stream_id(command.credential_id) for _, command in commands],),
+        )
+        recorded = {row[0] for row in await cursor.fetchall()}
+        replica = BatchReplica()
+        wanted: dict[UUID, tuple[set[UUID], set[UUID]]] = {}
+        for _, command in commands:
+            users, types = wanted.setdefault(command.organisation_id, (set(), set()))
+            users.add(command.holder_id)
+            types.add(command.credential_type_id)
+        for org, (users, types) in wanted.items():
+            await replica.preload(conn, org, users, types, with_admins=False)
+        for delivery, command in commands:
+            if stream_id(command.credential_id) in recorded:
                 continue  # this command was applied already
+            recorded.add(stream_id(command.credential_id))
+            delivery.bind_log_context()
             org = command.organisation_id
             holder = await replica.user(conn, org, command.holder_id)
             if holder is None:
@@ -65,7 +83,7 @@ def command_consumer(store: EventStore, topic_prefix: str = "") -> ConsumerSpec:
                 0,
                 rules,
                 HolderInfo(active=holder.status == "active"),
-                loaded,
+                Loaded(None, 0),
             )
 
     return ConsumerSpec(
