@@ -458,7 +458,7 @@ class ConsumerRunner:
             return []
         cursor = await conn.execute(
             "INSERT INTO consumer_inbox (consumer, event_id)"
-            " SELECT %s, unnest(%s::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id",
+            " SELECT %s, unnest(%b::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id",
             (self.spec.name, [d.event_id for d in deliveries]),
         )
         new_ids = {row[0] for row in await cursor.fetchall()}

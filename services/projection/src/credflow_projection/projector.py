@@ -123,7 +123,9 @@ async def load(conn: Conn, credential_ids: set[UUID]) -> Views:
     was the measured lever on this service's CPU)."""
     views = Views()
     async with AsyncClientCursor(conn) as cursor:
-        await cursor.execute(_load_sql(), (list(credential_ids),) * len(LOADED_TABLES))
+        # The id list quoted once (psycopg would quote it again for each SELECT).
+        ids = cursor.mogrify("%s", (list(credential_ids),))
+        await cursor.execute(_load_sql().replace(IDS, ids))
         results: list[list[Any]] = []
         for row_type, _ in LOADED_TABLES:
             cursor.row_factory = class_row(row_type)
@@ -139,6 +141,9 @@ async def load(conn: Conn, credential_ids: set[UUID]) -> Views:
     return views
 
 
+IDS = "{credential_ids}"
+
+
 @cache
 def _load_sql() -> str:
     """Rendered once: psycopg renders a composed query on every execution."""
@@ -152,8 +157,8 @@ def _select_sql(row: type[Row], extra: str) -> str:
         else sql.Identifier(c)
         for c in row.columns()
     ]
-    query = sql.SQL("SELECT {} FROM {} WHERE credential_id = ANY(%s)" + extra).format(  # noqa: S608
-        sql.SQL(", ").join(columns), sql.Identifier(row.TABLE)
+    query = sql.SQL("SELECT {} FROM {} WHERE credential_id = ANY({})" + extra).format(  # noqa: S608
+        sql.SQL(", ").join(columns), sql.Identifier(row.TABLE), sql.SQL(IDS)
     )
     return query.as_string()
 
