@@ -11,7 +11,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from credflow_common import idempotency
 from credflow_common.errors import ConcurrencyError, IdempotencyKeyReusedError
-from credflow_common.eventstore import EventStore, Metadata
+from credflow_common.eventstore import Append, EventStore, Metadata
 from credflow_common.migrations import migrate
 from credflow_contracts.events.credentials import CredentialSubmitted
 from credflow_contracts.ids import uuid7
@@ -107,6 +107,33 @@ async def test_appending_at_a_stale_version_names_the_actual_version(pool: Pool)
                     )
             assert caught.value.actual_version == 3
             assert f"not the expected {expected}" in str(caught.value)
+
+
+async def test_appending_to_many_streams_in_one_statement_keeps_each_streams_rules(
+    pool: Pool,
+) -> None:
+    async with pool.connection() as conn, conn.transaction():
+        await STORE.append(conn, "credential-m0", 0, [credential_submitted()], META)
+        recorded = await STORE.append_many(conn, [
+            Append("credential-m1", 0, [credential_submitted(), credential_submitted()], META),
+            Append("credential-m0", 1, [credential_submitted()], META),
+            Append("credential-m2", 0, [], META),
+        ])  # fmt: skip
+    assert [[r.version for r in stream] for stream in recorded] == [[1, 2], [2], []]
+    async with pool.connection() as conn:
+        cursor = await conn.execute("SELECT key FROM outbox ORDER BY id")
+        keys = [bytes(row[0]) for row in await cursor.fetchall()]
+    assert len(keys) == 4, "one outbox row per event, in event order"
+    async with pool.connection() as conn:
+        with pytest.raises(ConcurrencyError) as caught:
+            async with conn.transaction():
+                await STORE.append_many(conn, [
+                    Append("credential-m3", 0, [credential_submitted()], META),
+                    Append("credential-m1", 1, [credential_submitted()], META),  # it is at 2
+                ])  # fmt: skip
+        assert (caught.value.stream_id, caught.value.actual_version) == ("credential-m1", 2)
+        assert await STORE.current_version(conn, "credential-m3") == 0, "rolled back with it"
+    assert await count(pool, "outbox") == 4
 
 
 async def submit_once(pool: Pool, key: str, payload: dict[str, str]) -> dict[str, Any]:

@@ -37,6 +37,16 @@ class Metadata:
 
 
 @dataclass(frozen=True)
+class Append:
+    """Events for one stream, after `expected_version` (0: a new stream)."""
+
+    stream_id: str
+    expected_version: int
+    events: Sequence[Event]
+    metadata: Metadata
+
+
+@dataclass(frozen=True)
 class RecordedEvent:
     stream_id: str
     version: int
@@ -70,37 +80,44 @@ class EventStore:
         transaction, in one statement. Raises `ConcurrencyError` when the stream is not at
         `expected_version`; roll the transaction back then (a writer racing this one can leave
         part of the append in it), or append inside a savepoint to go on without it."""
-        if not events:
-            return []
+        appended = await self.append_many(
+            conn, [Append(stream_id, expected_version, events, metadata)]
+        )
+        return appended[0]
+
+    async def append_many(
+        self, conn: AsyncConnection[Any], appends: Sequence[Append]
+    ) -> list[list[RecordedEvent]]:
+        """`append` to several streams in one statement (a batch of commands, each to its own
+        stream); the same rules apply to each stream, and any conflict raises."""
         now = datetime.now(UTC)
-        envelopes = [
-            Envelope(
-                event=event,
-                source=self.source,
-                tenant_id=metadata.tenant_id,
-                time=now,
-                correlation_id=metadata.correlation_id,
-                causation_id=metadata.causation_id,
-                aggregate_version=expected_version + offset,
-            )
-            for offset, event in enumerate(events, start=1)
-        ]
-        records = [envelope.to_kafka() for envelope in envelopes]
+        rows: list[tuple[Append, Envelope]] = [
+            (append, Envelope(
+                event=event, source=self.source, tenant_id=append.metadata.tenant_id, time=now,
+                correlation_id=append.metadata.correlation_id,
+                causation_id=append.metadata.causation_id,
+                aggregate_version=append.expected_version + offset,
+            ))
+            for append in appends
+            for offset, event in enumerate(append.events, start=1)
+        ]  # fmt: skip
+        if not rows:
+            return [[] for _ in appends]
+        records = [envelope.to_kafka() for _, envelope in rows]
         cursor = await conn.execute(
             _APPEND,
             {
-                "stream": stream_id,
-                "expected": expected_version,
-                "count": len(envelopes),
-                "tenant": metadata.tenant_id,
-                "metadata": json.dumps(_metadata_json(metadata)),
+                "streams": [append.stream_id for append, _ in rows],
+                "expected": [append.expected_version for append, _ in rows],
+                "tenants": [append.metadata.tenant_id for append, _ in rows],
+                "metadata": [json.dumps(_metadata_json(append.metadata)) for append, _ in rows],
                 "now": now,
-                "versions": [envelope.aggregate_version for envelope in envelopes],
-                "ids": [envelope.id for envelope in envelopes],
-                "types": [envelope.type for envelope in envelopes],
+                "versions": [_version(envelope) for _, envelope in rows],
+                "ids": [envelope.id for _, envelope in rows],
+                "types": [envelope.type for _, envelope in rows],
                 # the event JSON, serialised once for both tables
                 "data": [record.value.decode() for record in records],
-                "topics": [self.topic_prefix + envelope.event.TOPIC for envelope in envelopes],
+                "topics": [self.topic_prefix + envelope.event.TOPIC for _, envelope in rows],
                 "keys": [record.key for record in records],
                 "values": [record.value for record in records],
                 "headers": [
@@ -109,26 +126,21 @@ class EventStore:
                 ],
             },
         )
-        row = await cursor.fetchone()
-        assert row is not None
-        actual, appended = row
-        if appended != len(envelopes):
-            raise ConcurrencyError(
-                stream_id, expected_version, actual if actual != expected_version else None
-            )
-        return [
-            RecordedEvent(
-                stream_id=stream_id,
-                version=expected_version + offset,
-                event_id=envelope.id,
-                event=envelope.event,
-                tenant_id=metadata.tenant_id,
-                recorded_at=now,
-                correlation_id=metadata.correlation_id,
-                causation_id=metadata.causation_id,
-            )
-            for offset, envelope in enumerate(envelopes, start=1)
-        ]
+        outcome = {stream: (actual, count) for stream, actual, count in await cursor.fetchall()}
+        for append in appends:
+            actual, count = outcome.get(append.stream_id, (None, 0))
+            if append.events and count != len(append.events):
+                known = actual if actual is not None and actual != append.expected_version else None
+                raise ConcurrencyError(append.stream_id, append.expected_version, known)
+        recorded: dict[str, list[RecordedEvent]] = {append.stream_id: [] for append in appends}
+        for append, envelope in rows:
+            recorded[append.stream_id].append(RecordedEvent(
+                stream_id=append.stream_id, version=_version(envelope),
+                event_id=envelope.id, event=envelope.event, tenant_id=append.metadata.tenant_id,
+                recorded_at=now, correlation_id=append.metadata.correlation_id,
+                causation_id=append.metadata.causation_id,
+            ))  # fmt: skip
+        return [recorded[append.stream_id] for append in appends]
 
     async def current_version(self, conn: AsyncConnection[Any], stream_id: str) -> int:
         cursor = await conn.execute(
@@ -163,33 +175,53 @@ class EventStore:
         ]
 
 
-# One statement: the events, then their outbox rows only if every event went in. Nothing is
-# written when the stream is not at the expected version (ahead or behind, per the snapshot).
-# A writer that got there between the snapshot and the insert makes its rows conflict: those
-# are skipped, the count falls short, and `append` raises (the caller rolls back).
-# The arrays go in binary (`%b`): psycopg's text format escapes each element with a regular
-# expression, which cost more than everything else in an append of a thousand events.
+# One statement for any number of streams: each stream's events go in only if the stream is at
+# its expected version (per the statement's snapshot), and the outbox rows, in event order, only
+# for streams whose events all went in. A writer that got there between the snapshot and the
+# insert makes its rows conflict: they are skipped, the stream's count falls short, and the
+# caller gets `ConcurrencyError` (and rolls back). The arrays go in binary (`%b`): psycopg's text
+# format escapes each element with a regular expression, which cost more than everything else
+# in an append of a thousand events.
 _APPEND = """
-WITH current_version AS (
-    SELECT coalesce(max(version), 0) AS version FROM events WHERE stream_id = %(stream)s
+WITH input AS (
+    SELECT * FROM unnest(%(streams)b::text[], %(expected)b::integer[], %(tenants)b::uuid[],
+                         %(metadata)b::jsonb[], %(versions)b::integer[], %(ids)b::uuid[],
+                         %(types)b::text[], %(data)b::jsonb[], %(topics)b::text[],
+                         %(keys)b::bytea[], %(values)b::bytea[], %(headers)b::jsonb[])
+        WITH ORDINALITY AS i (stream_id, expected, tenant_id, metadata, version, event_id,
+                              event_type, data, topic, key, value, headers, position)
+), current_version AS (
+    SELECT s.stream_id, s.expected, s.events, (
+        SELECT coalesce(max(e.version), 0) FROM events e WHERE e.stream_id = s.stream_id
+    ) AS version
+    FROM (SELECT stream_id, min(expected) AS expected, count(*) AS events FROM input
+          GROUP BY stream_id) AS s
 ), appended AS (
     INSERT INTO events (stream_id, version, event_id, event_type, tenant_id, data, metadata,
                         recorded_at)
-    SELECT %(stream)s, e.version, e.event_id, e.event_type, %(tenant)s, e.data,
-           %(metadata)s::jsonb, %(now)s
-    FROM unnest(%(versions)b::integer[], %(ids)b::uuid[], %(types)b::text[],
-                %(data)b::jsonb[]) AS e (version, event_id, event_type, data)
-    WHERE (SELECT version FROM current_version) = %(expected)s
+    SELECT i.stream_id, i.version, i.event_id, i.event_type, i.tenant_id, i.data, i.metadata,
+           %(now)s
+    FROM input i JOIN current_version c USING (stream_id)
+    WHERE c.version = c.expected
     ON CONFLICT DO NOTHING
-    RETURNING 1
+    RETURNING stream_id
+), counts AS (
+    SELECT stream_id, count(*) AS appended FROM appended GROUP BY stream_id
 ), published AS (
     INSERT INTO outbox (topic, key, value, headers)
-    SELECT * FROM unnest(%(topics)b::text[], %(keys)b::bytea[], %(values)b::bytea[],
-                         %(headers)b::jsonb[])
-    WHERE (SELECT count(*) FROM appended) = %(count)s
+    SELECT i.topic, i.key, i.value, i.headers
+    FROM input i JOIN counts n USING (stream_id) JOIN current_version c USING (stream_id)
+    WHERE n.appended = c.events
+    ORDER BY i.position
 )
-SELECT (SELECT version FROM current_version), (SELECT count(*) FROM appended)
+SELECT c.stream_id, c.version, coalesce(n.appended, 0)
+FROM current_version c LEFT JOIN counts n USING (stream_id)
 """
+
+
+def _version(envelope: Envelope) -> int:
+    assert envelope.aggregate_version is not None  # every appended envelope has one
+    return envelope.aggregate_version
 
 
 def _metadata_json(metadata: Metadata) -> dict[str, str]:

@@ -189,10 +189,7 @@ class Reviews:
         settings = await self.replica.settings(conn, org)
         holder = await self.replica.user(conn, org, event.holder_id)
         type_name = await self._type_name(conn, org, event.credential_type_id)
-        digest = settings is not None and settings.review_notifications == "digest"
-        next_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(
-            hours=1
-        )
+        digest_key, deliver_after = _mail_grouping(event, settings)
         for reviewer_id in event.reviewer_ids:
             reviewer = await self.replica.user(conn, org, reviewer_id)
             if reviewer is None:
@@ -204,8 +201,8 @@ class Reviews:
                 f"Review needed: {type_name} of {holder.name if holder else 'a worker'}",
                 f"{holder.name if holder else 'A worker'} submitted a {type_name} "
                 f"(version {event.version_number}). Review item {event.review_id}.",
-                digest_key="review-digest" if digest else None,
-                deliver_after=next_hour if digest else None,
+                digest_key=digest_key,
+                deliver_after=deliver_after,
                 mail_id=uuid5(
                     REVIEW_NAMESPACE,
                     f"request:{event.review_id}:{reviewer_id}:"
@@ -241,3 +238,20 @@ class Reviews:
             body,
             mail_id=uuid5(REVIEW_NAMESPACE, f"decision:{event.review_id}"),
         )
+
+
+IMPORT_MAIL_DELAY = timedelta(minutes=2)
+
+
+def _mail_grouping(
+    event: ReviewRequested, settings: OrganisationSettings | None
+) -> tuple[str | None, datetime | None]:
+    """How a review request is mailed: alone at once; in the organisation's hourly digest; or,
+    for a row of a bulk import, in one mail per reviewer for the whole import, sent a little
+    after its items arrive (twenty thousand rows must not mean twenty thousand mails)."""
+    now = datetime.now(UTC)
+    if event.import_id is not None:
+        return f"import-{event.import_id}", now + IMPORT_MAIL_DELAY
+    if settings is not None and settings.review_notifications == "digest":
+        return "review-digest", now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    return None, None

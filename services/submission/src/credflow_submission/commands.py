@@ -12,11 +12,12 @@ from uuid import UUID
 
 from credflow_common.consumer import ConsumerSpec, Delivery
 from credflow_common.directory_replica import BatchReplica
-from credflow_common.eventstore import EventStore, Metadata
+from credflow_common.eventstore import Append, EventStore, Metadata
 from credflow_contracts.events.commands import SubmitCredential
 from credflow_contracts.topics import SUBMISSION_COMMANDS
+from credflow_submission import domain
 from credflow_submission.domain import HolderInfo, InvalidError, Submit, VersionDetails
-from credflow_submission.service import Conn, Loaded, execute, rules_for, stream_id
+from credflow_submission.service import Conn, rules_for, stream_id
 
 
 def command_consumer(store: EventStore, topic_prefix: str = "") -> ConsumerSpec:
@@ -43,11 +44,11 @@ def command_consumer(store: EventStore, topic_prefix: str = "") -> ConsumerSpec:
             types.add(command.credential_type_id)
         for org, (users, types) in wanted.items():
             await replica.preload(conn, org, users, types, with_admins=False)
+        appends = []
         for delivery, command in commands:
             if stream_id(command.credential_id) in recorded:
                 continue  # this command was applied already
             recorded.add(stream_id(command.credential_id))
-            delivery.bind_log_context()
             org = command.organisation_id
             holder = await replica.user(conn, org, command.holder_id)
             if holder is None:
@@ -71,20 +72,14 @@ def command_consumer(store: EventStore, topic_prefix: str = "") -> ConsumerSpec:
                 command.requested_by,
                 command.import_id,
             )
+            events = domain.decide(
+                submit, None, rules, HolderInfo(active=holder.status == "active")
+            )
             metadata = Metadata(
                 org, delivery.envelope.correlation_id, delivery.envelope.id, command.requested_by
             )
-            await execute(
-                store,
-                conn,
-                command.credential_id,
-                submit,
-                metadata,
-                0,
-                rules,
-                HolderInfo(active=holder.status == "active"),
-                Loaded(None, 0),
-            )
+            appends.append(Append(stream_id(command.credential_id), 0, events, metadata))
+        await store.append_many(conn, appends)  # the batch's credentials in one statement
 
     return ConsumerSpec(
         name="submission.commands", topics=[topic_prefix + SUBMISSION_COMMANDS], handler=apply
