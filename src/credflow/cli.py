@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 
+import httpx
 import structlog
 import typer
 import uvicorn
@@ -220,6 +222,48 @@ def demo(
     typer.echo("Try:")
     typer.echo(f'  curl -s -H "Authorization: Bearer $ADMIN_TOKEN" {base}/users')
     typer.echo(f'  curl -s -H "Authorization: Bearer $WORKER_TOKEN" {base}/credential-types')
+
+
+AS_HELP = (
+    "the importing user (id or email); acts as them with a development token unless --token"
+    " is given"
+)
+
+
+@app.command("import")
+def import_file(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="the CSV to import"),  # noqa: B008
+    org: str = typer.Option(..., help="organisation id"),
+    as_: str = typer.Option(..., "--as", help=AS_HELP),
+    bearer: str = typer.Option(None, "--token", envvar="CREDFLOW_TOKEN", help="a bearer token"),
+    finish: bool = typer.Option(True, help="finish the import after showing its report"),
+    skip_invalid: bool = typer.Option(False, help="finish even if some rows have problems"),
+) -> None:
+    """Upload a CSV to the importer, show its report (every problem by row and column), then
+    finish it with a progress bar until every valid row is a credential."""
+    from uuid import UUID
+
+    from rich.console import Console
+
+    from credflow.importing import Endpoints, ImportFailedError, run_import, token_for
+    from credflow_common.auth import AuthSettings
+
+    host = RuntimeSettings().http_host
+    endpoints = Endpoints(
+        f"http://{host}:{_port_for(SERVICES['directory'])}",
+        f"http://{host}:{_port_for(SERVICES['importer'])}",
+    )
+    console = Console()
+    try:
+        org_id = UUID(org)
+        token = bearer or token_for(endpoints, org_id, as_, AuthSettings().jwt_secret)
+        run_import(endpoints, org_id, token, file, finish=finish, skip_invalid=skip_invalid,
+                   console=console)  # fmt: skip
+    except ValueError as exc:
+        raise typer.BadParameter(f"not a UUID: {org}", param_hint="--org") from exc
+    except (ImportFailedError, httpx.HTTPError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
 
 
 @app.command("services")

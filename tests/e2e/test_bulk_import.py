@@ -235,3 +235,38 @@ async def test_killing_the_importer_and_submission_during_finish_still_gives_one
     assert credentials_of(system, job.import_id) == (ROWS, ROWS)
     await asyncio.sleep(2)  # anything still in flight would arrive now
     assert await projected(system, org) - job.before == ROWS
+
+
+async def test_the_cli_shows_the_report_then_finishes_with_progress(
+    system: System, tmp_path: Any
+) -> None:
+    demo = await asyncio.to_thread(create_demo, system.url("directory"))
+    workers = [p["email"] for label, p in demo.people.items() if label.startswith("worker")]
+    rows = import_file(workers).decode().splitlines()[:31]  # the header and 30 rows
+    rows.append(f"{workers[0]},First aid certificate,31/02/2026,,,,")  # row 32: no such day
+    csv_file = tmp_path / "crew.csv"
+    csv_file.write_text("\n".join(rows) + "\n")
+    admin = demo.people["admin"]["email"]
+
+    def cli(*extra: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "credflow", "import", str(csv_file),
+                   "--org", str(demo.organisation_id), "--as", admin, *extra]  # fmt: skip
+        return subprocess.run(
+            command, env=system.env | {"COLUMNS": "200"}, capture_output=True, text=True,
+            timeout=300, check=False,
+        )  # fmt: skip
+
+    for _ in range(100):  # until the importer's replica knows the demo's people
+        refused = await asyncio.to_thread(cli)
+        if "30 valid" in refused.stdout:
+            break
+        await asyncio.sleep(0.3)
+    assert refused.returncode == 1
+    assert "31 rows, 30 valid, 1 with problems" in refused.stdout
+    assert "invalid_date" in refused.stdout
+    assert "--skip-invalid" in refused.stdout
+
+    done = await asyncio.to_thread(cli, "--skip-invalid")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "rows applied" in done.stdout
+    assert "completed: 30 credentials" in done.stdout
