@@ -154,8 +154,13 @@ class ConsumerRunner:
         bootstrap_servers: str,
         metrics: ConsumerMetrics | None = None,
         settings: ConsumerSettings | None = None,
+        group_prefix: str = "",
     ) -> None:
+        """`group_prefix`: the deployment's topic prefix, so that deployments (or test runs)
+        sharing a Kafka cluster never share a consumer group: a member of another
+        deployment's group would take part in this one's rebalances."""
         self.spec = spec
+        self.group_id = group_prefix + spec.name
         self.pool = pool
         self.bootstrap_servers = bootstrap_servers
         self.metrics = metrics
@@ -177,7 +182,7 @@ class ConsumerRunner:
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers,
-            group_id=self.spec.name,
+            group_id=self.group_id,
             enable_auto_commit=False,
             auto_offset_reset=self.spec.start_from,
             max_poll_records=self.settings.max_batch,

@@ -138,7 +138,10 @@ def create_app(
             stoppers.append(relay.stop)
         consumer_metrics = ConsumerMetrics.register(registry)
         for spec in definition.consumers(context):
-            runner = ConsumerRunner(spec, pool, infra.kafka_bootstrap_servers, consumer_metrics)
+            runner = ConsumerRunner(
+                spec, pool, infra.kafka_bootstrap_servers, consumer_metrics,
+                group_prefix=runtime.topic_prefix,
+            )  # fmt: skip
             running.tasks[f"consumer:{spec.name}"] = asyncio.create_task(
                 runner.run(), name=f"consumer:{spec.name}"
             )

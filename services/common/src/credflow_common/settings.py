@@ -41,7 +41,8 @@ class RuntimeSettings(BaseSettings):
     db_pool_size: int = 10
     topic_prefix: str = Field(
         default="",
-        description="Namespace for every topic, when deployments share a Kafka cluster.",
+        description="Namespace for every topic and consumer group, when deployments share a"
+        " Kafka cluster.",
     )
     min_position_wait_s: float = Field(
         default=5.0, ge=0, le=30, description="Longest a view request waits for min_position."
