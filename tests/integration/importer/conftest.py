@@ -80,7 +80,8 @@ class ImportOrg:
 async def build_import_org(stack: ImportStack, name: str) -> ImportOrg:
     """Jo and Sam (workers), Old (deactivated), Wes (worker, date format MM/DD/YYYY); types
     Electrical licence (reviewed, expires, no default validity), First aid (not reviewed,
-    36-month default validity), White card (never expires), Old ticket (archived)."""
+    36-month default validity), White card (never expires), Old ticket (archived), Gas licence
+    (not reviewed, a file required)."""
     services = stack.services
     org = await services.org(name)
     directory = services.directory
@@ -106,6 +107,10 @@ async def build_import_org(stack: ImportStack, name: str) -> ImportOrg:
         },
         "white_card": {"name": "White card", "expires": False, "validation_required": False},
         "old_ticket": {"name": "Old ticket", "validation_required": False},
+        "gas": {
+            "name": "Gas licence", "validation_required": False, "media_required": True,
+            "default_validity_months": 24,
+        },
     }  # fmt: skip
     types = {}
     for label, fields in type_fields.items():

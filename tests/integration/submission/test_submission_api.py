@@ -309,7 +309,7 @@ async def test_the_whole_lifecycle_is_published_and_parses_with_the_contracts(
 
 
 async def stack_object_exists(stack: Stack, org: Org, credential_id: str, media_id: str) -> bool:
-    from credflow_submission.media import MediaStore, object_key
+    from credflow_common.media import MediaStore, object_key
 
     store = MediaStore(stack.context.infra)
     return await store.exists(object_key(org.id, UUID(credential_id), UUID(media_id)))

@@ -5,6 +5,8 @@
   import with its report (every problem by row, column and code).
 - `GET ""`, `GET /{id}`: imports and their reports, with progress once finishing.
 - `PUT /{id}/file`: upload the file again; the report is redone from it.
+- `POST /{id}/media`: files (multipart `files`) for the rows that name them in `media_file`
+  (capitals ignored); each file's outcome is listed. Uploading the CSV again clears them.
 - `PATCH /{id}`: `{"media_optional": true}` lets the import finish with media still missing.
 - `POST /{id}/finish`: every valid row becomes a credential, exactly once; pressing it again
   answers with the progress and does nothing else.
@@ -15,7 +17,7 @@ Admins and holders of `users:manage` import; others get 403.
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict
@@ -23,8 +25,11 @@ from starlette.datastructures import UploadFile
 
 from credflow_common.auth import CurrentPrincipal, Principal
 from credflow_common.errors import ForbiddenError, NotFoundError
+from credflow_common.media import MediaStore, detect_kind, object_key
 from credflow_common.problems import FieldError, ProblemError
 from credflow_common.service import ServiceContext
+from credflow_contracts.events.directory import OrganisationSettings
+from credflow_contracts.events.values import MediaFile
 from credflow_contracts.ids import uuid7
 from credflow_importer import csvfile, domain, store
 from credflow_importer.csvfile import Validation
@@ -39,7 +44,10 @@ class ImportChanges(BaseModel):
     media_optional: bool
 
 
-def build_router(context: ServiceContext) -> APIRouter:
+MAX_MEDIA_FILES = 1000
+
+
+def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
     router = APIRouter(prefix="/organisations/{org}/imports", tags=["imports"])
     pool = context.pool
 
@@ -121,6 +129,65 @@ def build_router(context: ServiceContext) -> APIRouter:
         require_importer(principal, org)
         async with pool.connection() as conn:
             return (await the_import(conn, org, import_id)).report()
+
+    @router.post("/{import_id}/media")
+    async def add_media(
+        org: UUID, import_id: UUID, request: Request, principal: CurrentPrincipal
+    ) -> Body:
+        """Attach files to the draft's rows by file name; the report then lists the rows that
+        still miss a file their type requires."""
+        require_importer(principal, org)
+        form = await request.form(max_files=MAX_MEDIA_FILES)
+        uploads = [u for u in form.getlist("files") if isinstance(u, UploadFile)]
+        if not uploads:
+            raise ProblemError(
+                422,
+                "Request is not valid",
+                "send the files as multipart `files` parts",
+                errors=[FieldError("body.files", "field required")],
+            )
+        async with pool.connection() as conn, conn.transaction():
+            domain.check_replace((await the_import(conn, org, import_id, lock=True)).job)
+            settings = await store.settings(conn, org)
+            wanted = await store.rows_by_media_file(conn, import_id)
+            outcomes = [
+                await attach(conn, org, import_id, upload, settings, wanted) for upload in uploads
+            ]
+            report = (await the_import(conn, org, import_id)).report()
+        return report | {"files": outcomes}
+
+    async def attach(
+        conn: Conn,
+        org: UUID,
+        import_id: UUID,
+        upload: UploadFile,
+        settings: OrganisationSettings,
+        wanted: dict[str, list[tuple[int, UUID]]],
+    ) -> Body:
+        name = upload.filename or ""
+        rows = wanted.get(name.lower(), [])
+        if not rows:
+            return {"file": name, "outcome": "unmatched", "code": "no_row",
+                    "message": "no row names this file in media_file"}  # fmt: skip
+        data = await upload.read(settings.max_media_bytes + 1)
+        if len(data) > settings.max_media_bytes:
+            return {"file": name, "outcome": "rejected", "code": "file_too_large",
+                    "message": f"larger than {settings.max_media_bytes:,} bytes"}  # fmt: skip
+        kind = detect_kind(data[:16])
+        if kind is None or kind not in settings.allowed_media_kinds:
+            allowed = ", ".join(k.upper() for k in settings.allowed_media_kinds)
+            return {"file": name, "outcome": "rejected", "code": "unsupported_kind",
+                    "message": f"not a {allowed} file (its contents were checked)"}  # fmt: skip
+        for row_number, credential_id in rows:
+            # One object per credential, at the key the submission service serves it from;
+            # a deterministic id, so attaching the same file again overwrites it.
+            media_id = uuid5(credential_id, f"media:{name.lower()}")
+            saved = await media.put(object_key(org, credential_id, media_id), data, kind)
+            await store.attach_media(conn, import_id, row_number, MediaFile(
+                media_id=media_id, file_name=name, kind=kind, content_type=saved.content_type,
+                size_bytes=saved.size_bytes, sha256=saved.sha256,
+            ))  # fmt: skip
+        return {"file": name, "outcome": "attached", "rows": [number for number, _ in rows]}
 
     @router.patch("/{import_id}")
     async def change(

@@ -14,6 +14,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from credflow_common import directory_replica
+from credflow_common.media import MediaStore
 from credflow_common.service import ServiceDefinition
 from credflow_common.service import create_app as create_service
 from credflow_common.settings import InfraSettings, RuntimeSettings
@@ -23,7 +24,7 @@ from credflow_importer.finishing import Finisher, progress_consumer
 DEFINITION = ServiceDefinition(
     name="importer",
     migrations=[directory_replica.MIGRATIONS, Path(__file__).resolve().parent / "migrations"],
-    routers=lambda context: [build_router(context)],
+    routers=lambda context: [build_router(context, MediaStore(context.infra))],
     consumers=lambda context: [
         directory_replica.replica_consumer("importer", context.runtime.topic_prefix),
         progress_consumer(context.event_store, context.runtime.topic_prefix),

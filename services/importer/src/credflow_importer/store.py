@@ -17,6 +17,7 @@ from credflow_contracts.events.directory import (
     OrganisationSettings,
     UserState,
 )
+from credflow_contracts.events.values import MediaFile
 from credflow_importer import domain
 from credflow_importer.csvfile import Directory, KnownType, KnownUser, Validation
 
@@ -132,7 +133,7 @@ async def replace(
     validation: Validation,
     approval_required: bool,
 ) -> None:
-    await conn.execute("DELETE FROM import_rows WHERE import_id = %s", (import_id,))
+    await conn.execute("DELETE FROM import_rows WHERE import_id = %s", (import_id,))  # and media
     await conn.execute(
         "UPDATE imports SET file_name = %s, date_format = %s, approval_required = %s,"
         " rows_total = %s, problems = %s, uploads = uploads + 1, updated_at = now()"
@@ -268,6 +269,35 @@ async def list_for(conn: Conn, org: UUID, limit: int = 100) -> list[ImportState]
         (org, limit),
     )
     return [ImportState(**row) for row in await cursor.fetchall()]
+
+
+async def settings(conn: Conn, org: UUID) -> OrganisationSettings:
+    cursor = await conn.execute(
+        "SELECT settings FROM replica_organisations WHERE organisation_id = %s", (org,)
+    )
+    row = await cursor.fetchone()
+    assert row is not None  # the job exists, so the organisation did
+    return OrganisationSettings.model_validate(row[0])
+
+
+async def rows_by_media_file(conn: Conn, import_id: UUID) -> dict[str, list[tuple[int, UUID]]]:
+    """(row, credential id) of the rows naming each file, by lower-cased file name."""
+    cursor = await conn.execute(
+        "SELECT lower(media_file), row_number, credential_id FROM import_rows"
+        " WHERE import_id = %s AND media_file IS NOT NULL ORDER BY row_number",
+        (import_id,),
+    )
+    wanted: dict[str, list[tuple[int, UUID]]] = {}
+    for name, number, credential_id in await cursor.fetchall():
+        wanted.setdefault(name, []).append((number, credential_id))
+    return wanted
+
+
+async def attach_media(conn: Conn, import_id: UUID, row_number: int, media: MediaFile) -> None:
+    await conn.execute(
+        "UPDATE import_rows SET media = %s WHERE import_id = %s AND row_number = %s",
+        (Jsonb(media.model_dump(mode="json")), import_id, row_number),
+    )
 
 
 async def set_media_optional(conn: Conn, import_id: UUID, optional: bool) -> None:

@@ -23,6 +23,7 @@ from credflow_common.auth import CurrentPrincipal, Principal
 from credflow_common.directory_replica import DirectoryReplica
 from credflow_common.errors import DomainError
 from credflow_common.eventstore import Metadata, RecordedEvent
+from credflow_common.media import MediaStore, detect_kind, object_key
 from credflow_common.problems import FieldError, ProblemError
 from credflow_common.service import ServiceContext
 from credflow_contracts.events.credentials import EditableField
@@ -53,7 +54,6 @@ from credflow_submission.inputs import (
     SuspendInput,
     VersionInput,
 )
-from credflow_submission.media import MediaStore, detect_kind, object_key
 from credflow_submission.service import (
     Access,
     Conn,

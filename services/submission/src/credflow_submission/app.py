@@ -12,12 +12,12 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from credflow_common import directory_replica
+from credflow_common.media import MediaStore
 from credflow_common.service import ServiceDefinition
 from credflow_common.service import create_app as create_service
 from credflow_common.settings import InfraSettings, RuntimeSettings
 from credflow_submission.api import build_router
 from credflow_submission.commands import command_consumer
-from credflow_submission.media import MediaStore
 
 DEFINITION = ServiceDefinition(
     name="submission",

@@ -1,4 +1,5 @@
-"""Credential files in object storage (S3 API, MinIO).
+"""Credential files in object storage (S3 API, MinIO): written by the submission service and,
+for imported rows, by the importer (at the key the submission service serves them from).
 
 Kinds are detected from the bytes, never from the file name: PDF (`%PDF-`), PNG (its 8-byte
 signature) and JPEG (`FF D8 FF`). Objects live under an organisation-scoped key
