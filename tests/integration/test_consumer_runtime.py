@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
@@ -17,7 +17,13 @@ from prometheus_client import CollectorRegistry
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from credflow_common.consumer import ConsumerRunner, ConsumerSettings
+from credflow_common.consumer import (
+    ConsumerRunner,
+    ConsumerSettings,
+    ConsumerSpec,
+    Delivery,
+    types_of,
+)
 from credflow_common.db import schema_pool
 from credflow_common.dlq import read_dead_letters
 from credflow_common.eventstore import EventStore, Metadata, RecordedEvent
@@ -26,6 +32,7 @@ from credflow_common.metrics import ConsumerMetrics
 from credflow_common.migrations import migrate
 from credflow_common.positions import wait_until_applied
 from credflow_common.relay import OutboxRelay, outbox_pending
+from credflow_contracts.events.credentials import CredentialSubmitted, CredentialValidated
 from credflow_contracts.ids import uuid7
 from credflow_contracts.topics import dlq_topic
 from tests.factories import ORG, credential_submitted
@@ -285,3 +292,28 @@ async def test_read_your_writes_waits_for_the_consumer(
     async with running(runner):
         assert await wait_until_applied(pool, "projector", recorded[-1].event_id, timeout_s=60)
         assert (await rows(pool, "SELECT count(*) FROM holder_totals"))[0][0] >= 1
+
+
+async def test_a_consumer_of_some_event_types_skips_the_others_but_moves_past_them(
+    infra: Infrastructure, database_url: str, pool: Pool, credentials_topic: str,
+    topic_prefix: str,
+) -> None:  # fmt: skip
+    await publish(infra, database_url, pool, topic_prefix, [None, None, None])
+    ends = await end_offsets(infra.kafka_bootstrap_servers, credentials_topic)
+    seen: list[str] = []
+
+    async def record(conn: AsyncConnection[Any], deliveries: Sequence[Delivery]) -> None:
+        seen.extend(d.envelope.type for d in deliveries)
+
+    uninterested = ConsumerSpec(
+        "uninterested", [credentials_topic], record, event_types=types_of(CredentialValidated)
+    )
+    interested = ConsumerSpec(
+        "interested", [credentials_topic], record, event_types=types_of(CredentialSubmitted)
+    )
+    async with running(ConsumerRunner(uninterested, pool, infra.kafka_bootstrap_servers)):
+        await eventually(lambda: positions_reached(pool, "uninterested", ends))
+    assert seen == [], "nothing of another type reaches the handler"
+    async with running(ConsumerRunner(interested, pool, infra.kafka_bootstrap_servers)):
+        await eventually(lambda: positions_reached(pool, "interested", ends))
+    assert seen == [CredentialSubmitted.ce_type()] * 3

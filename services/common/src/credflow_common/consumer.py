@@ -40,6 +40,7 @@ from credflow_common import failpoints
 from credflow_common.metrics import ConsumerMetrics
 from credflow_contracts.catalogue import UnknownEventTypeError
 from credflow_contracts.envelope import Envelope, EnvelopeError
+from credflow_contracts.events.base import Event
 from credflow_contracts.topics import dlq_topic
 
 log = structlog.get_logger("credflow.consumer")
@@ -112,6 +113,14 @@ class ConsumerSpec:
     # Runs first in every batch transaction, before the inbox and the handler (a view takes a
     # shared lock here so that swapping in a rebuilt schema waits for batches in flight).
     before_batch: Callable[[AsyncConnection[Any]], Awaitable[None]] | None = None
+    # The event types (`TYPE`, any version) the handler acts on; others are not even parsed,
+    # only their positions stored. None: every type.
+    event_types: frozenset[str] | None = None
+
+
+def types_of(*events: type[Event]) -> frozenset[str]:
+    """`ConsumerSpec.event_types` for these event classes."""
+    return frozenset(event.TYPE for event in events)
 
 
 @dataclass
@@ -339,6 +348,13 @@ class ConsumerRunner:
         if redrive_for is not None and redrive_for.decode() != self.spec.name:
             self._count_skip(record, "redrive_for_other_consumer")
             return _Item(record, None)
+        if self.spec.event_types is not None:
+            ce_type = next((value for name, value in record.headers if name == "ce_type"), None)
+            if ce_type is not None and ce_type.decode().rsplit(".v", 1)[0] not in (
+                self.spec.event_types
+            ):
+                self._count_skip(record, "not_subscribed")
+                return _Item(record, None)
         try:
             envelope = Envelope.from_kafka(record.value, record.headers)
         except UnknownEventTypeError:

@@ -24,7 +24,7 @@ import structlog
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from credflow_common.consumer import ConsumerSpec, Delivery
+from credflow_common.consumer import ConsumerSpec, Delivery, types_of
 from credflow_common.eventstore import EventStore, Metadata
 from credflow_contracts.events.commands import SubmitCredential
 from credflow_contracts.events.credentials import CredentialSubmitted
@@ -179,7 +179,10 @@ def progress_consumer(store: EventStore, topic_prefix: str = "") -> ConsumerSpec
             await complete_if_done(conn, store, import_id)
 
     return ConsumerSpec(
-        name="importer.progress", topics=[topic_prefix + CREDENTIALS], handler=apply
+        name="importer.progress",
+        topics=[topic_prefix + CREDENTIALS],
+        handler=apply,
+        event_types=types_of(CredentialSubmitted),
     )
 
 

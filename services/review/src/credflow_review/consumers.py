@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from credflow_common.consumer import ConsumerSpec, Delivery
+from credflow_common.consumer import ConsumerSpec, Delivery, types_of
 from credflow_common.directory_replica import BatchReplica, apply_directory_events
 from credflow_common.errors import ConcurrencyError
 from credflow_common.eventstore import Metadata
@@ -97,7 +97,12 @@ def credentials_consumer(service: Reviews, topic_prefix: str = "") -> ConsumerSp
                     )
 
     return ConsumerSpec(
-        name="review.credentials", topics=[topic_prefix + CREDENTIALS], handler=apply
+        name="review.credentials",
+        topics=[topic_prefix + CREDENTIALS],
+        handler=apply,
+        event_types=types_of(
+            CredentialSubmitted, VersionAdded, CredentialVersionEdited, CredentialDeleted
+        ),
     )
 
 
