@@ -187,6 +187,15 @@ def progress_consumer(store: EventStore, topic_prefix: str = "") -> ConsumerSpec
 
 
 async def complete_if_done(conn: Conn, store: EventStore, import_id: UUID) -> None:
+    # Rows left: nothing to lock yet (locking the job on every batch made the finisher, which
+    # skips locked jobs, wait for its next poll).
+    cursor = await conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM import_rows WHERE import_id = %s AND applied_at IS NULL)",
+        (import_id,),
+    )
+    left = await cursor.fetchone()
+    if left is None or left[0]:
+        return
     cursor = await conn.execute(
         "SELECT organisation_id, uploaded_by, file_name, rows_total, approval_required, status,"
         " stream_version, (SELECT count(*) FROM import_rows r WHERE r.import_id = i.import_id),"
