@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -33,6 +35,17 @@ SENDER = "credflow <no-reply@credflow.local>"
 log = structlog.get_logger("credflow.mail")
 
 
+@dataclass(frozen=True)
+class Mail:
+    organisation_id: UUID
+    to_address: str
+    subject: str
+    body: str
+    digest_key: str | None = None
+    deliver_after: datetime | None = None  # None: at once
+    mail_id: UUID = field(default_factory=uuid7)  # a derived id makes enqueueing idempotent
+
+
 async def enqueue(
     conn: AsyncConnection[Any],
     organisation_id: UUID,
@@ -44,14 +57,35 @@ async def enqueue(
     deliver_after: datetime | None = None,
     mail_id: UUID | None = None,
 ) -> UUID:
-    mail_id = mail_id or uuid7()
+    mail = Mail(organisation_id, to_address, subject, body, digest_key, deliver_after,
+                mail_id or uuid7())  # fmt: skip
+    await enqueue_many(conn, [mail])
+    return mail.mail_id
+
+
+async def enqueue_many(conn: AsyncConnection[Any], mails: Sequence[Mail]) -> None:
+    """Every mail in one statement; a mail id already queued is left as it is."""
+    if not mails:
+        return
     await conn.execute(
         "INSERT INTO mail_outbox (mail_id, organisation_id, to_address, subject, body,"
-        " digest_key, deliver_after) VALUES (%s, %s, %s, %s, %s, %s, coalesce(%s, now()))"
+        " digest_key, deliver_after)"
+        " SELECT m.mail_id, m.organisation_id, m.to_address, m.subject, m.body, m.digest_key,"
+        " coalesce(m.deliver_after, now())"
+        " FROM unnest(%b::uuid[], %b::uuid[], %b::text[], %b::text[], %b::text[], %b::text[],"
+        " %b::timestamptz[]) AS m (mail_id, organisation_id, to_address, subject, body,"
+        " digest_key, deliver_after)"
         " ON CONFLICT (mail_id) DO NOTHING",
-        (mail_id, organisation_id, to_address, subject, body, digest_key, deliver_after),
+        [
+            [m.mail_id for m in mails],
+            [m.organisation_id for m in mails],
+            [m.to_address for m in mails],
+            [m.subject for m in mails],
+            [m.body for m in mails],
+            [m.digest_key for m in mails],
+            [m.deliver_after for m in mails],
+        ],
     )
-    return mail_id
 
 
 class MailRelay:

@@ -26,7 +26,7 @@ from credflow_contracts.events.directory import GroupUpdated, UserUpdated
 from credflow_contracts.topics import CREDENTIALS, DIRECTORY
 from credflow_review import domain
 from credflow_review.domain import Reroute, Version
-from credflow_review.service import Conn, Reviews, review_id_for
+from credflow_review.service import Conn, ReviewAppend, Reviews, review_id_for
 
 
 def credentials_consumer(service: Reviews, topic_prefix: str = "") -> ConsumerSpec:
@@ -34,6 +34,9 @@ def credentials_consumer(service: Reviews, topic_prefix: str = "") -> ConsumerSp
         replica = BatchReplica()
         await _preload_routing_facts(conn, replica, deliveries)
         reviews = service.for_batch(replica)
+        if _only_new_versions(deliveries):
+            await _open_all(conn, reviews, deliveries)  # an import's rows: set-wise
+            return
         for delivery in deliveries:
             event = delivery.envelope.event
             match event:
@@ -104,6 +107,67 @@ def credentials_consumer(service: Reviews, topic_prefix: str = "") -> ConsumerSp
             CredentialSubmitted, VersionAdded, CredentialVersionEdited, CredentialDeleted
         ),
     )
+
+
+def _only_new_versions(deliveries: Sequence[Delivery]) -> bool:
+    """A batch of new versions of distinct credentials (the usual batch of an import)."""
+    credentials = set()
+    for delivery in deliveries:
+        event = delivery.envelope.event
+        if not isinstance(event, CredentialSubmitted | VersionAdded):
+            return False
+        credentials.add(event.credential_id)
+    return len(credentials) == len(deliveries) > 1
+
+
+async def _open_all(conn: Conn, reviews: Reviews, deliveries: Sequence[Delivery]) -> None:
+    """What the one-by-one path does for each new version, in a few statements for all."""
+    events = [_new_version(delivery) for delivery in deliveries]
+    await conn.execute(
+        "WITH latest AS (INSERT INTO credential_versions"
+        " SELECT v.credential_id, v.organisation_id, v.version_id, v.holder_id, false"
+        " FROM unnest(%b::uuid[], %b::uuid[], %b::uuid[], %b::uuid[])"
+        " AS v (credential_id, organisation_id, version_id, holder_id)"
+        " ON CONFLICT (credential_id) DO UPDATE"
+        " SET latest_version_id = EXCLUDED.latest_version_id)"
+        " UPDATE reviews SET status = 'superseded'"
+        " WHERE credential_id = ANY(%b::uuid[]) AND status = 'requested'",
+        (
+            [e.credential_id for e in events],
+            [e.organisation_id for e in events],
+            [e.version_id for e in events],
+            [e.holder_id for e in events],
+            [e.credential_id for e in events],
+        ),
+    )
+    appends = []
+    for delivery, event in zip(deliveries, events, strict=True):
+        version = Version(
+            event.organisation_id,
+            event.credential_id,
+            event.version_id,
+            event.version_number,
+            event.holder_id,
+            event.credential_type_id,
+            event.import_id,
+        )
+        review_id = review_id_for(version.version_id, delivery.event_id)
+        routing = await reviews.routing(conn, version)
+        metadata = Metadata(
+            version.organisation_id, delivery.envelope.correlation_id, delivery.event_id
+        )
+        opened = domain.decide(domain.Open(review_id, version, routing), None)
+        appends.append(ReviewAppend(review_id, 0, opened, metadata, None))
+    # A review that exists already (a trigger seen again after its inbox entry expired) makes
+    # this raise: the batch is then retried and, failing, applied one by one, where it is
+    # skipped.
+    await reviews.append_many(conn, appends)
+
+
+def _new_version(delivery: Delivery) -> CredentialSubmitted | VersionAdded:
+    event = delivery.envelope.event
+    assert isinstance(event, CredentialSubmitted | VersionAdded)
+    return event
 
 
 async def _supersede_open(conn: Conn, credential_id: UUID) -> None:

@@ -5,6 +5,7 @@ snapshots, mails. Used by the consumers (opening and re-routing reviews) and the
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
@@ -13,7 +14,7 @@ from psycopg import AsyncConnection
 
 from credflow_common import mail
 from credflow_common.directory_replica import BatchReplica, DirectoryReplica
-from credflow_common.eventstore import EventStore, Metadata, RecordedEvent
+from credflow_common.eventstore import Append, EventStore, Metadata, RecordedEvent
 from credflow_contracts.events.base import Event
 from credflow_contracts.events.credentials import (
     CredentialRejected,
@@ -133,69 +134,65 @@ class Reviews:
         metadata: Metadata,
         before: Review | None,
     ) -> tuple[Review | None, list[RecordedEvent]]:
-        recorded = await self.store.append(conn, stream_id(review_id), expected, events, metadata)
-        after = domain.fold(list(events), before)
-        if after is not None and recorded:
-            decided = after.status in ("validated", "rejected")
-            await conn.execute(
-                "INSERT INTO reviews (review_id, organisation_id, credential_id, version_id,"
-                " version_number, holder_id, credential_type_id, status, reviewer_ids, routing,"
-                " claimed_by, import_id, stream_version, decided_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-                " CASE WHEN %s THEN now() END)"
-                " ON CONFLICT (review_id) DO UPDATE SET status = EXCLUDED.status,"
-                " reviewer_ids = EXCLUDED.reviewer_ids, routing = EXCLUDED.routing,"
-                " claimed_by = EXCLUDED.claimed_by, stream_version = EXCLUDED.stream_version,"
-                " decided_at = EXCLUDED.decided_at",
-                (
-                    after.review_id,
-                    after.organisation_id,
-                    after.credential_id,
-                    after.version_id,
-                    after.version_number,
-                    after.holder_id,
-                    after.credential_type_id,
-                    after.status,
-                    list(after.reviewer_ids),
-                    after.routing or "managers",
-                    after.claimed_by,
-                    after.import_id,
-                    expected + len(recorded),
-                    decided,
-                ),
-            )
-        await self.notify(conn, events, after)
-        return after, recorded
+        [outcome] = await self.append_many(
+            conn, [ReviewAppend(review_id, expected, events, metadata, before)]
+        )
+        return outcome
+
+    async def append_many(
+        self, conn: Conn, appends: Sequence[ReviewAppend]
+    ) -> list[tuple[Review | None, list[RecordedEvent]]]:
+        """Append to each review's stream, upsert the reviews' rows and queue their mails: one
+        statement each, however many reviews (a batch of an import's rows opens thousands)."""
+        recorded = await self.store.append_many(conn, [
+            Append(stream_id(a.review_id), a.expected, a.events, a.metadata) for a in appends
+        ])  # fmt: skip
+        outcomes: list[tuple[Review | None, list[RecordedEvent]]] = []
+        rows: list[tuple[Review, int]] = []
+        mails: list[mail.Mail] = []
+        for append, events in zip(appends, recorded, strict=True):
+            after = domain.fold(list(append.events), append.before)
+            if after is not None and events:
+                rows.append((after, append.expected + len(events)))
+            mails += await self.mails(conn, append.events, after)
+            outcomes.append((after, events))
+        await _save_rows(conn, rows)
+        await mail.enqueue_many(conn, mails)
+        return outcomes
 
     # -- mail -----------------------------------------------------------------------------------
 
-    async def notify(self, conn: Conn, events: Sequence[Event], review: Review | None) -> None:
+    async def mails(
+        self, conn: Conn, events: Sequence[Event], review: Review | None
+    ) -> list[mail.Mail]:
+        found: list[mail.Mail] = []
         for event in events:
             match event:
                 case ReviewRequested():
-                    await self._tell_reviewers(conn, event)
+                    found += await self._to_reviewers(conn, event)
                 case CredentialValidated() | CredentialRejected():
                     assert review is not None
-                    await self._tell_holder(conn, event, review)
+                    found += await self._to_holder(conn, event, review)
                 case ReviewClaimed():
                     pass
+        return found
 
     async def _type_name(self, conn: Conn, org: UUID, type_id: UUID) -> str:
         credential_type = await self.replica.credential_type(conn, org, type_id)
         return credential_type.name if credential_type else "credential"
 
-    async def _tell_reviewers(self, conn: Conn, event: ReviewRequested) -> None:
+    async def _to_reviewers(self, conn: Conn, event: ReviewRequested) -> list[mail.Mail]:
         org = event.organisation_id
         settings = await self.replica.settings(conn, org)
         holder = await self.replica.user(conn, org, event.holder_id)
         type_name = await self._type_name(conn, org, event.credential_type_id)
         digest_key, deliver_after = _mail_grouping(event, settings)
+        mails = []
         for reviewer_id in event.reviewer_ids:
             reviewer = await self.replica.user(conn, org, reviewer_id)
             if reviewer is None:
                 continue
-            await mail.enqueue(
-                conn,
+            mails.append(mail.Mail(
                 org,
                 reviewer.email,
                 f"Review needed: {type_name} of {holder.name if holder else 'a worker'}",
@@ -208,15 +205,16 @@ class Reviews:
                     f"request:{event.review_id}:{reviewer_id}:"
                     f"{','.join(map(str, event.reviewer_ids))}",
                 ),
-            )
+            ))  # fmt: skip
+        return mails
 
-    async def _tell_holder(
+    async def _to_holder(
         self, conn: Conn, event: CredentialValidated | CredentialRejected, review: Review
-    ) -> None:
+    ) -> list[mail.Mail]:
         org = event.organisation_id
         holder = await self.replica.user(conn, org, review.holder_id)
         if holder is None:
-            return
+            return []
         type_name = await self._type_name(conn, org, review.credential_type_id)
         if isinstance(event, CredentialValidated):
             subject, body = (
@@ -230,14 +228,15 @@ class Reviews:
                 f"Your {type_name} (version {review.version_number}) was not "
                 f"accepted.\n\nReason: {event.comment}\n\nPlease add a new version.",
             )
-        await mail.enqueue(
-            conn,
-            org,
-            holder.email,
-            subject,
-            body,
-            mail_id=uuid5(REVIEW_NAMESPACE, f"decision:{event.review_id}"),
-        )
+        return [
+            mail.Mail(
+                org,
+                holder.email,
+                subject,
+                body,
+                mail_id=uuid5(REVIEW_NAMESPACE, f"decision:{event.review_id}"),
+            )
+        ]
 
 
 IMPORT_MAIL_DELAY = timedelta(minutes=2)
@@ -255,3 +254,52 @@ def _mail_grouping(
     if settings is not None and settings.review_notifications == "digest":
         return "review-digest", now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     return None, None
+
+
+@dataclass(frozen=True)
+class ReviewAppend:
+    review_id: UUID
+    expected: int
+    events: Sequence[Event]
+    metadata: Metadata
+    before: Review | None
+
+
+async def _save_rows(conn: Conn, rows: Sequence[tuple[Review, int]]) -> None:
+    """Upsert the reviews' rows (the queryable snapshot of each stream) in one statement."""
+    if not rows:
+        return
+    reviews = [review for review, _ in rows]
+    await conn.execute(
+        "INSERT INTO reviews (review_id, organisation_id, credential_id, version_id,"
+        " version_number, holder_id, credential_type_id, status, reviewer_ids, routing,"
+        " claimed_by, import_id, stream_version, decided_at)"
+        " SELECT r.review_id, r.organisation_id, r.credential_id, r.version_id,"
+        " r.version_number, r.holder_id, r.credential_type_id, r.status,"
+        " r.reviewer_ids::uuid[], r.routing, r.claimed_by, r.import_id, r.stream_version,"
+        " CASE WHEN r.status IN ('validated', 'rejected') THEN now() END"
+        " FROM unnest(%b::uuid[], %b::uuid[], %b::uuid[], %b::uuid[], %b::integer[],"
+        " %b::uuid[], %b::uuid[], %b::text[], %b::text[], %b::text[], %b::uuid[], %b::uuid[],"
+        " %b::integer[]) AS r (review_id, organisation_id, credential_id, version_id,"
+        " version_number, holder_id, credential_type_id, status, reviewer_ids, routing,"
+        " claimed_by, import_id, stream_version)"
+        " ON CONFLICT (review_id) DO UPDATE SET status = EXCLUDED.status,"
+        " reviewer_ids = EXCLUDED.reviewer_ids, routing = EXCLUDED.routing,"
+        " claimed_by = EXCLUDED.claimed_by, stream_version = EXCLUDED.stream_version,"
+        " decided_at = EXCLUDED.decided_at",
+        [
+            [r.review_id for r in reviews],
+            [r.organisation_id for r in reviews],
+            [r.credential_id for r in reviews],
+            [r.version_id for r in reviews],
+            [r.version_number for r in reviews],
+            [r.holder_id for r in reviews],
+            [r.credential_type_id for r in reviews],
+            [r.status for r in reviews],
+            ["{" + ",".join(map(str, r.reviewer_ids)) + "}" for r in reviews],
+            [r.routing or "managers" for r in reviews],
+            [r.claimed_by for r in reviews],
+            [r.import_id for r in reviews],
+            [version for _, version in rows],
+        ],
+    )
