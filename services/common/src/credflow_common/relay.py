@@ -32,6 +32,7 @@ from credflow_common import failpoints
 from credflow_common.db import check_schema_name
 from credflow_common.eventstore import outbox_channel
 from credflow_common.metrics import RelayMetrics
+from credflow_common.waiting import until_any
 
 log = structlog.get_logger("credflow.relay")
 
@@ -183,17 +184,7 @@ class OutboxRelay:
     async def _wait_for_work(self, notified: asyncio.Event) -> None:
         """Return on the next NOTIFY, on `stop()`, or after the polling interval (the fallback,
         and all that is left if the listening connection is lost)."""
-        waits = {
-            asyncio.ensure_future(notified.wait()),
-            asyncio.ensure_future(self._stopping.wait()),
-        }
-        _, pending = await asyncio.wait(
-            waits, timeout=self.poll_interval_s, return_when=asyncio.FIRST_COMPLETED
-        )
-        for task in pending:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await until_any(notified, self._stopping, timeout_s=self.poll_interval_s)
 
     def _set_leader(self, leader: bool) -> None:
         self.is_leader = leader

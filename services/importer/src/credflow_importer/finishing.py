@@ -26,6 +26,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from credflow_common.consumer import ConsumerSpec, Delivery, types_of
 from credflow_common.eventstore import EventStore, Metadata
+from credflow_common.waiting import until_any
 from credflow_contracts.events.commands import SubmitCredential
 from credflow_contracts.events.credentials import CredentialSubmitted
 from credflow_contracts.events.imports import ImportCompleted
@@ -115,21 +116,8 @@ class Finisher:
         log.info("import rows sent", import_id=str(import_id), rows=len(commands))
         return len(commands)
 
-    def wake(self) -> None:
-        self._work.set()
-
     async def _wait(self) -> None:
-        waits = {
-            asyncio.ensure_future(self._work.wait()),
-            asyncio.ensure_future(self._stopping.wait()),
-        }
-        _, pending = await asyncio.wait(
-            waits, timeout=self.poll_interval_s, return_when=asyncio.FIRST_COMPLETED
-        )
-        for task in pending:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await until_any(self._work, self._stopping, timeout_s=self.poll_interval_s)
 
     async def _listen(self) -> None:
         """Finish pressed on any instance wakes this one (polling covers a lost connection)."""

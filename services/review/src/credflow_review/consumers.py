@@ -56,16 +56,7 @@ def credentials_consumer(service: Reviews, topic_prefix: str = "") -> ConsumerSp
                             event.credential_id,
                         ),
                     )
-                    version = Version(
-                        event.organisation_id,
-                        event.credential_id,
-                        event.version_id,
-                        event.version_number,
-                        event.holder_id,
-                        event.credential_type_id,
-                        event.import_id,
-                    )
-                    await _open(conn, reviews, delivery, version)
+                    await _open(conn, reviews, delivery, _version_of(event))
                 case CredentialVersionEdited():
                     cursor = await conn.execute(
                         "SELECT r.version_number, r.holder_id, r.credential_type_id, r.import_id"
@@ -140,24 +131,10 @@ async def _open_all(conn: Conn, reviews: Reviews, deliveries: Sequence[Delivery]
             [e.credential_id for e in events],
         ),
     )
-    appends = []
-    for delivery, event in zip(deliveries, events, strict=True):
-        version = Version(
-            event.organisation_id,
-            event.credential_id,
-            event.version_id,
-            event.version_number,
-            event.holder_id,
-            event.credential_type_id,
-            event.import_id,
-        )
-        review_id = review_id_for(version.version_id, delivery.event_id)
-        routing = await reviews.routing(conn, version)
-        metadata = Metadata(
-            version.organisation_id, delivery.envelope.correlation_id, delivery.event_id
-        )
-        opened = domain.decide(domain.Open(review_id, version, routing), None)
-        appends.append(ReviewAppend(review_id, 0, opened, metadata, None))
+    appends = [
+        await _opening(conn, reviews, delivery, _version_of(event))
+        for delivery, event in zip(deliveries, events, strict=True)
+    ]
     # A review that exists already (a trigger seen again after its inbox entry expired) makes
     # this raise: the batch is then retried and, failing, applied one by one, where it is
     # skipped.
@@ -194,15 +171,35 @@ async def _preload_routing_facts(
         await replica.preload(conn, org, users, types)
 
 
-async def _open(conn: Conn, reviews: Reviews, delivery: Delivery, version: Version) -> None:
+async def _opening(
+    conn: Conn, reviews: Reviews, delivery: Delivery, version: Version
+) -> ReviewAppend:
+    """The review this trigger opens for `version`: routed, decided, not yet appended."""
     review_id = review_id_for(version.version_id, delivery.event_id)
     routing = await reviews.routing(conn, version)
     events = domain.decide(domain.Open(review_id, version, routing), None)
     metadata = Metadata(
         version.organisation_id, delivery.envelope.correlation_id, delivery.event_id
     )
+    return ReviewAppend(review_id, 0, events, metadata, None)
+
+
+def _version_of(event: CredentialSubmitted | VersionAdded) -> Version:
+    return Version(
+        event.organisation_id,
+        event.credential_id,
+        event.version_id,
+        event.version_number,
+        event.holder_id,
+        event.credential_type_id,
+        event.import_id,
+    )
+
+
+async def _open(conn: Conn, reviews: Reviews, delivery: Delivery, version: Version) -> None:
+    opening = await _opening(conn, reviews, delivery, version)
     try:
-        await reviews.append(conn, review_id, 0, events, metadata, None)
+        await reviews.append_many(conn, [opening])
     except ConcurrencyError:
         # This trigger opened its review already. No savepoint is needed to go on: the stream
         # id derives from the trigger, so a racing writer appends these same events, all of
