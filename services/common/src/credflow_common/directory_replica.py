@@ -152,6 +152,23 @@ class DirectoryReplica:
         row = await cursor.fetchone()
         return UserState.model_validate(row[0]) if row else None
 
+    async def users_by_email(
+        self, conn: Conn, org: UUID, emails: Collection[str]
+    ) -> list[UserState]:
+        """The users of `org` with these (lower-cased) emails, in one query."""
+        cursor = await conn.execute(
+            "SELECT state FROM replica_users WHERE organisation_id = %s AND email_lower = ANY(%s)",
+            (org, list(emails)),
+        )
+        return [UserState.model_validate(state) for (state,) in await cursor.fetchall()]
+
+    async def credential_types(self, conn: Conn, org: UUID) -> list[CredentialTypeState]:
+        cursor = await conn.execute(
+            "SELECT state FROM replica_entities WHERE organisation_id = %s AND kind = %s",
+            (org, "credential_type"),
+        )
+        return [CredentialTypeState.model_validate(state) for (state,) in await cursor.fetchall()]
+
     async def users_with_role(self, conn: Conn, org: UUID, role: str) -> list[UserState]:
         """Active users of `org` holding `role`."""
         cursor = await conn.execute(

@@ -26,13 +26,13 @@ from typing import Any
 import psycopg
 import structlog
 from aiokafka import AIOKafkaProducer
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection
 
 from credflow_common import failpoints
 from credflow_common.db import check_schema_name
 from credflow_common.eventstore import outbox_channel
 from credflow_common.metrics import RelayMetrics
-from credflow_common.waiting import until_any
+from credflow_common.waiting import set_on_notify, until_any
 
 log = structlog.get_logger("credflow.relay")
 
@@ -99,7 +99,9 @@ class OutboxRelay:
             )
             await producer.start()
             notified = asyncio.Event()
-            listener = asyncio.create_task(self._listen(notified))
+            listener = asyncio.create_task(
+                set_on_notify(self.database_url, outbox_channel(self.schema), notified)
+            )
             try:
                 while not self._stopping.is_set():
                     notified.clear()
@@ -168,18 +170,6 @@ class OutboxRelay:
         self.metrics.pending.labels(self.schema).set(pending)
         age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
         self.metrics.oldest_pending_seconds.labels(self.schema).set(age)
-
-    async def _listen(self, notified: asyncio.Event) -> None:
-        """LISTEN on a connection of its own that runs no other query: psycopg hands a NOTIFY
-        read during another query to handlers only, so sharing the publishing connection
-        would lose some and leave work waiting for the polling interval."""
-        conn = await AsyncConnection.connect(self.database_url, autocommit=True)
-        async with conn:
-            await conn.execute(
-                sql.SQL("LISTEN {}").format(sql.Identifier(outbox_channel(self.schema)))
-            )
-            async for _ in conn.notifies():
-                notified.set()
 
     async def _wait_for_work(self, notified: asyncio.Event) -> None:
         """Return on the next NOTIFY, on `stop()`, or after the polling interval (the fallback,

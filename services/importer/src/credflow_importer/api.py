@@ -72,7 +72,7 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
         conn: Conn, org: UUID, raw: bytes, uploader: Uploader
     ) -> tuple[Validation, bool]:
         parsed = csvfile.read(raw)
-        facts = await store.directory_facts(conn, org, parsed.emails())
+        facts = await store.directory_facts(conn, org, uploader.settings, parsed.emails())
         validation = csvfile.check(parsed, uploader.date_format, facts.directory)
         types = {row.credential_type_id for row in validation.valid}
         return validation, facts.approval_required(types)
@@ -148,7 +148,7 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
             )
         async with pool.connection() as conn, conn.transaction():
             domain.check_replace((await the_import(conn, org, import_id, lock=True)).job)
-            settings = await store.settings(conn, org)
+            settings = (await the_uploader(conn, org, principal)).settings
             wanted = await store.rows_by_media_file(conn, import_id)
             outcomes = [
                 await attach(conn, org, import_id, upload, settings, wanted) for upload in uploads

@@ -26,7 +26,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from credflow_common.consumer import ConsumerSpec, Delivery, types_of
 from credflow_common.eventstore import EventStore, Metadata
-from credflow_common.waiting import until_any
+from credflow_common.waiting import set_on_notify, until_any
 from credflow_contracts.events.commands import SubmitCredential
 from credflow_contracts.events.credentials import CredentialSubmitted
 from credflow_contracts.events.imports import ImportCompleted
@@ -64,7 +64,9 @@ class Finisher:
         self._stopping.set()
 
     async def run(self) -> None:
-        listener = asyncio.create_task(self._listen())
+        listener = asyncio.create_task(
+            set_on_notify(self.database_url, FINISHING_CHANNEL, self._work)
+        )
         try:
             while not self._stopping.is_set():
                 self._work.clear()
@@ -119,15 +121,10 @@ class Finisher:
     async def _wait(self) -> None:
         await until_any(self._work, self._stopping, timeout_s=self.poll_interval_s)
 
-    async def _listen(self) -> None:
-        """Finish pressed on any instance wakes this one (polling covers a lost connection)."""
-        async with await AsyncConnection.connect(self.database_url, autocommit=True) as conn:
-            await conn.execute(f"LISTEN {FINISHING_CHANNEL}")
-            async for _ in conn.notifies():
-                self._work.set()
 
-
-def _command(import_id: UUID, org: UUID, uploaded_by: UUID, row: tuple[Any, ...]) -> Any:
+def _command(
+    import_id: UUID, org: UUID, uploaded_by: UUID, row: tuple[Any, ...]
+) -> SubmitCredential:
     (number, credential_id, holder_id, type_id, issued_on, expires_on, certification_number,
      issuer, notes, media) = row  # fmt: skip
     return SubmitCredential(

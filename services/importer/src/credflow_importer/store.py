@@ -11,11 +11,11 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from credflow_common.directory_replica import DirectoryReplica
 from credflow_contracts.events.directory import (
     CredentialTypeState,
     DateFormat,
     OrganisationSettings,
-    UserState,
 )
 from credflow_contracts.events.values import MediaFile
 from credflow_importer import domain
@@ -25,27 +25,23 @@ Conn = AsyncConnection[Any]
 FINISHING_CHANNEL = "importer_finishing"  # wakes every instance's finisher
 
 
+REPLICA = DirectoryReplica()
+
+
 @dataclass(frozen=True)
 class Uploader:
     user_id: UUID
-    date_format: DateFormat
+    date_format: DateFormat  # their profile's, else the organisation's
+    settings: OrganisationSettings
 
 
 async def uploader(conn: Conn, org: UUID, user_id: UUID) -> Uploader | None:
-    """The uploader's date format (their profile's, else the organisation's); None when the
-    replica has not heard of the organisation yet."""
-    cursor = await conn.execute(
-        "SELECT o.settings, u.state FROM replica_organisations o"
-        " LEFT JOIN replica_users u ON u.organisation_id = o.organisation_id AND u.user_id = %s"
-        " WHERE o.organisation_id = %s",
-        (user_id, org),
-    )
-    row = await cursor.fetchone()
-    if row is None:
+    """None when the replica has not heard of the organisation yet."""
+    settings = await REPLICA.settings(conn, org)
+    if settings is None:
         return None
-    settings = OrganisationSettings.model_validate(row[0])
-    user = UserState.model_validate(row[1]) if row[1] else None
-    return Uploader(user_id, (user and user.date_format) or settings.default_date_format)
+    user = await REPLICA.user(conn, org, user_id)
+    return Uploader(user_id, (user and user.date_format) or settings.default_date_format, settings)
 
 
 @dataclass(frozen=True)
@@ -64,26 +60,14 @@ class Facts:
         )
 
 
-async def directory_facts(conn: Conn, org: UUID, emails: set[str]) -> Facts:
+async def directory_facts(
+    conn: Conn, org: UUID, settings: OrganisationSettings, emails: set[str]
+) -> Facts:
     """The users with these (lower-cased) emails and the organisation's credential types."""
-    cursor = await conn.execute(
-        "SELECT settings FROM replica_organisations WHERE organisation_id = %s", (org,)
-    )
-    settings_row = await cursor.fetchone()
-    assert settings_row is not None  # checked by `uploader` first
-    cursor = await conn.execute(
-        "SELECT state FROM replica_entities WHERE organisation_id = %s AND kind = %s",
-        (org, "credential_type"),
-    )
-    types = [CredentialTypeState.model_validate(state) for (state,) in await cursor.fetchall()]
-    cursor = await conn.execute(
-        "SELECT email_lower, user_id, status FROM replica_users"
-        " WHERE organisation_id = %s AND email_lower = ANY(%s)",
-        (org, list(emails)),
-    )
+    types = await REPLICA.credential_types(conn, org)
     users = {
-        email: KnownUser(user_id, status == "active")
-        for email, user_id, status in await cursor.fetchall()
+        user.email.lower(): KnownUser(user.user_id, user.status == "active")
+        for user in await REPLICA.users_by_email(conn, org, emails)
     }
     by_name = {
         t.name.lower(): KnownType(
@@ -96,11 +80,7 @@ async def directory_facts(conn: Conn, org: UUID, emails: set[str]) -> Facts:
         )
         for t in types
     }
-    return Facts(
-        Directory(users, by_name),
-        OrganisationSettings.model_validate(settings_row[0]),
-        {t.credential_type_id: t for t in types},
-    )
+    return Facts(Directory(users, by_name), settings, {t.credential_type_id: t for t in types})
 
 
 # -- jobs ---------------------------------------------------------------------------------
@@ -269,15 +249,6 @@ async def list_for(conn: Conn, org: UUID, limit: int = 100) -> list[ImportState]
         (org, limit),
     )
     return [ImportState(**row) for row in await cursor.fetchall()]
-
-
-async def settings(conn: Conn, org: UUID) -> OrganisationSettings:
-    cursor = await conn.execute(
-        "SELECT settings FROM replica_organisations WHERE organisation_id = %s", (org,)
-    )
-    row = await cursor.fetchone()
-    assert row is not None  # the job exists, so the organisation did
-    return OrganisationSettings.model_validate(row[0])
 
 
 async def rows_by_media_file(conn: Conn, import_id: UUID) -> dict[str, list[tuple[int, UUID]]]:

@@ -41,21 +41,7 @@ def credentials_consumer(service: Reviews, topic_prefix: str = "") -> ConsumerSp
             event = delivery.envelope.event
             match event:
                 case CredentialSubmitted() | VersionAdded():
-                    await conn.execute(
-                        "WITH latest AS (INSERT INTO credential_versions"
-                        " VALUES (%s, %s, %s, %s, false) ON CONFLICT (credential_id) DO UPDATE"
-                        " SET latest_version_id = EXCLUDED.latest_version_id)"
-                        # the older version's open item is superseded
-                        " UPDATE reviews SET status = 'superseded'"
-                        " WHERE credential_id = %s AND status = 'requested'",
-                        (
-                            event.credential_id,
-                            event.organisation_id,
-                            event.version_id,
-                            event.holder_id,
-                            event.credential_id,
-                        ),
-                    )
+                    await _record_latest(conn, [event])
                     await _open(conn, reviews, delivery, _version_of(event))
                 case CredentialVersionEdited():
                     cursor = await conn.execute(
@@ -114,6 +100,20 @@ def _only_new_versions(deliveries: Sequence[Delivery]) -> bool:
 async def _open_all(conn: Conn, reviews: Reviews, deliveries: Sequence[Delivery]) -> None:
     """What the one-by-one path does for each new version, in a few statements for all."""
     events = [_new_version(delivery) for delivery in deliveries]
+    await _record_latest(conn, events)
+    appends = [
+        await _opening(conn, reviews, delivery, _version_of(event))
+        for delivery, event in zip(deliveries, events, strict=True)
+    ]
+    # A review that exists already (a trigger seen again after its inbox entry expired) makes
+    # this raise: the batch is then retried and, failing, applied one by one, where it is
+    # skipped.
+    await reviews.append_many(conn, appends)
+
+
+async def _record_latest(conn: Conn, events: Sequence[CredentialSubmitted | VersionAdded]) -> None:
+    """Each credential's latest version, in one statement; older versions' open items are
+    superseded."""
     await conn.execute(
         "WITH latest AS (INSERT INTO credential_versions"
         " SELECT v.credential_id, v.organisation_id, v.version_id, v.holder_id, false"
@@ -131,14 +131,6 @@ async def _open_all(conn: Conn, reviews: Reviews, deliveries: Sequence[Delivery]
             [e.credential_id for e in events],
         ),
     )
-    appends = [
-        await _opening(conn, reviews, delivery, _version_of(event))
-        for delivery, event in zip(deliveries, events, strict=True)
-    ]
-    # A review that exists already (a trigger seen again after its inbox entry expired) makes
-    # this raise: the batch is then retried and, failing, applied one by one, where it is
-    # skipped.
-    await reviews.append_many(conn, appends)
 
 
 def _new_version(delivery: Delivery) -> CredentialSubmitted | VersionAdded:
