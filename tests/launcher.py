@@ -1,4 +1,4 @@
-"""Import deploy/local/infra.py (a script, not a package) for tests of the native launcher."""
+"""Import the scripts under deploy/local (not a package) for tests of the native launcher."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-LAUNCHER = Path(__file__).resolve().parents[1] / "deploy" / "local" / "infra.py"
+LOCAL = Path(__file__).resolve().parents[1] / "deploy" / "local"
+LAUNCHER = LOCAL / "infra.py"
 
 
-def load_launcher(module_name: str = "credflow_local_infra") -> ModuleType:
-    spec = importlib.util.spec_from_file_location(module_name, LAUNCHER)
+def load_launcher(module_name: str = "credflow_local_infra", script: Path = LAUNCHER) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(module_name, script)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)

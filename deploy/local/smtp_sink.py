@@ -14,7 +14,9 @@ the same way whichever stack runs:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import mailbox
+import os
 import threading
 import time
 from datetime import timedelta
@@ -32,27 +34,54 @@ from fastapi import FastAPI, HTTPException
 
 
 class Index:
-    """Summaries of every stored message, newest last, kept in memory beside the Maildir."""
+    """Summaries of every stored message, kept in memory beside the Maildir.
 
-    def __init__(self, maildir: mailbox.Maildir, keep: timedelta = timedelta(days=1)) -> None:
-        self.maildir = maildir
+    Start-up must stay fast however much mail earlier runs left behind: old mail is pruned by
+    file time (a `stat`, no parsing), at most `cap` messages are kept, and the survivors are
+    indexed in a background thread while the sink already accepts mail.
+    """
+
+    def __init__(self, root: Path, keep: timedelta = timedelta(days=1), cap: int = 5000) -> None:
+        self.maildir = mailbox.Maildir(root, create=True)
         self.lock = threading.Lock()
         self.summaries: dict[str, dict[str, Any]] = {}
-        oldest = time.time() - keep.total_seconds()
-        for key in list(maildir.iterkeys()):
-            # A development sink: mail older than a day is dropped at start-up.
-            if maildir.get_message(key).get_date() < oldest:
-                maildir.remove(key)
-            else:
-                self.summaries[key] = summary(key, maildir.get_bytes(key), headers_only=True)[0]
+        self.ready = threading.Event()
+        survivors = prune(root, keep, cap)
+        threading.Thread(target=self._load, args=(survivors,), daemon=True).start()
+
+    def _load(self, files: list[tuple[str, Path]]) -> None:
+        for key, path in files:
+            with contextlib.suppress(FileNotFoundError):  # deleted through the API meanwhile
+                info = summary(key, path.read_bytes(), headers_only=True)[0]
+                with self.lock:
+                    self.summaries.setdefault(key, info)
+        self.ready.set()
 
     def add(self, key: str, raw: bytes) -> None:
         self.summaries[key] = summary(key, raw)[0]
 
     def newest_first(self) -> list[dict[str, Any]]:
+        self.ready.wait(timeout=60)
         with self.lock:
             items = list(self.summaries.values())
         return sorted(items, key=lambda m: (m["Created"] or "", m["ID"]), reverse=True)
+
+
+def prune(root: Path, keep: timedelta, cap: int) -> list[tuple[str, Path]]:
+    """Delete mail older than `keep` and all but the newest `cap`; return the rest."""
+    files = [
+        (entry.stat().st_mtime, entry.name.split(":")[0], Path(entry.path))
+        for folder in ("new", "cur")
+        if (root / folder).is_dir()
+        for entry in os.scandir(root / folder)
+        if entry.is_file()
+    ]
+    files.sort(reverse=True)
+    oldest = time.time() - keep.total_seconds()
+    kept = [(key, path) for mtime, key, path in files[:cap] if mtime >= oldest]
+    for _, _, path in files[len(kept) :]:
+        path.unlink(missing_ok=True)
+    return kept
 
 
 class MaildirHandler:
@@ -151,6 +180,7 @@ def create_api(index: Index) -> FastAPI:
 
     @api.delete("/api/v1/messages")
     def delete_all() -> dict[str, int]:
+        index.ready.wait(timeout=60)
         with lock:
             keys = maildir.keys()
             for key in keys:
@@ -170,7 +200,7 @@ def main() -> None:
     args = parser.parse_args()
 
     args.maildir.parent.mkdir(parents=True, exist_ok=True)
-    index = Index(mailbox.Maildir(args.maildir, create=True))
+    index = Index(args.maildir)
     controller = Controller(MaildirHandler(index), hostname=args.host, port=args.smtp_port)
     controller.start()
     try:
