@@ -150,3 +150,24 @@ def test_reroute_changes_reviewers_of_open_items_only() -> None:
     assert when(REQUESTED, Reroute((MANAGER,), "managers")) == []
     decided = given(Open(uuid7(), VERSION, BY_MANAGER), Validate(MANAGER_ACTS))
     assert when(decided, Reroute((OTHER,), "group_admins")) == []
+
+
+def test_the_uploader_of_an_import_approves_its_items_in_bulk_and_only_in_bulk() -> None:
+    uploader, import_id = uuid7(), uuid7()
+    imported = Version(ORG, uuid7(), uuid7(), 1, HOLDER, uuid7(), import_id, uploader)
+    history = given(Open(uuid7(), imported, BY_MANAGER))
+    as_uploader = Actor(uploader, False)
+
+    [approved] = when(history, Validate(as_uploader, bulk=True))
+    assert isinstance(approved, CredentialValidated)
+    assert approved.validated_by == uploader
+    with pytest.raises(ForbiddenError):  # one by one, items stay with their reviewers
+        when(history, Validate(as_uploader))
+    with pytest.raises(ForbiddenError):  # not an import: submitted by hand
+        by_hand = Version(ORG, uuid7(), uuid7(), 1, HOLDER, uuid7(), None, uploader)
+        when(given(Open(uuid7(), by_hand, BY_MANAGER)), Validate(as_uploader, bulk=True))
+    with pytest.raises(ForbiddenError):  # somebody else's import
+        when(history, Validate(OTHER_ACTS, bulk=True))
+    own = Version(ORG, uuid7(), uuid7(), 1, uploader, uuid7(), import_id, uploader)
+    with pytest.raises(ForbiddenError):  # nobody reviews their own credential
+        when(given(Open(uuid7(), own, BY_MANAGER)), Validate(as_uploader, bulk=True))

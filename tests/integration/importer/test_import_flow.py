@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 
 from credflow_importer.csvfile import MAX_ROWS
+from tests.integration.directory.conftest import token
 from tests.integration.importer.conftest import ImportOrg, ImportStack, build_import_org
 from tests.polling import eventually
 
@@ -206,3 +208,56 @@ async def test_the_template_uses_the_uploaders_date_format_and_imports_are_tenan
         f"/organisations/{world.org.id}/imports/{report['import_id']}", headers=world.as_("jo")
     )
     assert worker.status_code == 403
+
+
+async def test_the_uploader_approves_the_whole_import_in_bulk(stack: ImportStack) -> None:
+    world = await build_import_org(stack, "Approve")
+    org = world.org
+    staff = await stack.post(
+        org, "/users", email="ula@approve.test", name="Ula", roles=["worker"],
+        permissions=["users:manage"],
+    )  # fmt: skip
+    uploader = token(org.id, UUID(staff["user_id"]), "worker", permissions=["users:manage"])
+    domain = "approve.test"
+    report = await stack.upload(
+        org,
+        "\n".join([
+            HEADER,
+            f"jo@{domain},Electrical licence,15/03/2026,15/03/2029,EL-1,,",
+            f"sam@{domain},Electrical licence,15/03/2026,15/03/2029,EL-2,,",
+            f"wes@{domain},Electrical licence,15/03/2026,15/03/2029,EL-3,,",
+        ]).encode(),
+        as_=uploader,
+    )  # fmt: skip
+    assert report["valid_rows"] == 3, report["problems"]
+    import_id = report["import_id"]
+    await stack.call("POST", org, f"/{import_id}/finish", expect=202, as_=uploader)
+
+    async def routed() -> bool:
+        items = await stack.services.queue(org, org.admin, import_id=import_id, limit=10)
+        return len(items) == 3
+
+    await eventually(routed, timeout_s=60)  # the rows wait with the organisation's admins
+
+    async def bulk_approve(as_: dict[str, str]) -> dict[str, Any]:
+        response = await stack.services.review.post(
+            f"/organisations/{org.id}/reviews/bulk-approve",
+            json={"import_id": import_id, "comment": "checked the paper copies"},
+            headers=as_,
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    refused = await bulk_approve(world.as_("jo"))  # neither uploader nor reviewer
+    assert (refused["approved"], refused["failed"]) == (0, 3)
+    assert {f["status"] for f in refused["failures"]} == {403}
+    approved = await bulk_approve(uploader)
+    assert (approved["approved"], approved["failed"]) == (3, 0)
+
+    async def all_verified() -> bool:
+        items = await visible_in_worker_view(stack, world)
+        return sorted(i["status"] for i in items) == ["verified"] * 3
+
+    await eventually(all_verified, timeout_s=60)
+    assert await stack.services.queue(org, org.admin, import_id=import_id) == []

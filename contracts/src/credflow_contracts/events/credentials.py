@@ -191,6 +191,10 @@ class ReviewRequested(CredentialEvent):
     reviewer_ids: list[UUID] = Field(min_length=1)
     reviewer_group_id: UUID | None = None
     import_id: UUID | None = None
+    submitted_by: UUID | None = Field(
+        default=None,
+        description="Who submitted the version under review (for an import, its uploader).",
+    )
 
 
 class ReviewClaimed(CredentialEvent):

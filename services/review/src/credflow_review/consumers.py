@@ -45,7 +45,8 @@ def credentials_consumer(service: Reviews, topic_prefix: str = "") -> ConsumerSp
                     await _open(conn, reviews, delivery, _version_of(event))
                 case CredentialVersionEdited():
                     cursor = await conn.execute(
-                        "SELECT r.version_number, r.holder_id, r.credential_type_id, r.import_id"
+                        "SELECT r.version_number, r.holder_id, r.credential_type_id, r.import_id,"
+                        " r.submitted_by"
                         " FROM reviews r JOIN credential_versions v USING (credential_id)"
                         " WHERE r.version_id = %s AND v.latest_version_id = %s"
                         " ORDER BY r.requested_at DESC LIMIT 1",
@@ -63,6 +64,7 @@ def credentials_consumer(service: Reviews, topic_prefix: str = "") -> ConsumerSp
                         known[1],
                         known[2],
                         known[3],
+                        known[4],
                     )
                     await _open(conn, reviews, delivery, version)
                 case CredentialDeleted():
@@ -185,6 +187,7 @@ def _version_of(event: CredentialSubmitted | VersionAdded) -> Version:
         event.holder_id,
         event.credential_type_id,
         event.import_id,
+        event.submitted_by if isinstance(event, CredentialSubmitted) else event.added_by,
     )
 
 

@@ -60,6 +60,7 @@ class Review:
     routing: ReviewerRouting | None = None
     claimed_by: UUID | None = None
     import_id: UUID | None = None
+    submitted_by: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Version:
     holder_id: UUID
     credential_type_id: UUID
     import_id: UUID | None = None
+    submitted_by: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -170,11 +172,16 @@ class Context:
     reviewers: tuple[UUID, ...] = field(default_factory=tuple)
 
 
-def _may_review(review: Review, actor: Actor) -> None:
+def _may_review(review: Review, actor: Actor, bulk: bool = False) -> None:
+    """Admins and the routed reviewers decide; so does the uploader of an import, for that
+    import's items approved in bulk (PRODUCT.md, "Bulk import")."""
     if actor.user_id == review.holder_id:
         raise ForbiddenError("nobody reviews their own credential")
-    if not actor.is_admin and actor.user_id not in review.reviewer_ids:
-        raise ForbiddenError("this item is routed to other reviewers")
+    if actor.is_admin or actor.user_id in review.reviewer_ids:
+        return
+    if bulk and review.import_id is not None and review.submitted_by == actor.user_id:
+        return
+    raise ForbiddenError("this item is routed to other reviewers")
 
 
 def _open_for_decision(review: Review | None, context: Context) -> Review:
@@ -216,6 +223,7 @@ def decide(command: Command, review: Review | None, context: Context | None = No
                     reviewer_ids=list(command.routing.reviewer_ids),
                     reviewer_group_id=command.routing.reviewer_group_id,
                     import_id=version.import_id,
+                    submitted_by=version.submitted_by,
                 )
             ]
         case Claim():
@@ -253,7 +261,7 @@ def decide(command: Command, review: Review | None, context: Context | None = No
             ]
         case Validate():
             current = _open_for_decision(review, context)
-            _may_review(current, command.actor)
+            _may_review(current, command.actor, bulk=command.bulk)
             _check_claim(current, command.actor)
             return [
                 CredentialValidated(
@@ -302,6 +310,7 @@ def decide(command: Command, review: Review | None, context: Context | None = No
                     routing=command.routing,
                     reviewer_ids=list(command.reviewer_ids),
                     import_id=review.import_id,
+                    submitted_by=review.submitted_by,
                 )
             ]
     raise TypeError(f"unknown command {command!r}")
@@ -331,6 +340,7 @@ def evolve(review: Review | None, event: Event) -> Review | None:
                 reviewer_ids=tuple(event.reviewer_ids),
                 routing=event.routing,
                 import_id=event.import_id,
+                submitted_by=event.submitted_by,
             )
         case ReviewClaimed():
             assert review is not None

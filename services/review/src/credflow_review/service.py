@@ -273,16 +273,16 @@ async def _save_rows(conn: Conn, rows: Sequence[tuple[Review, int]]) -> None:
     await conn.execute(
         "INSERT INTO reviews (review_id, organisation_id, credential_id, version_id,"
         " version_number, holder_id, credential_type_id, status, reviewer_ids, routing,"
-        " claimed_by, import_id, stream_version, decided_at)"
+        " claimed_by, import_id, submitted_by, stream_version, decided_at)"
         " SELECT r.review_id, r.organisation_id, r.credential_id, r.version_id,"
         " r.version_number, r.holder_id, r.credential_type_id, r.status,"
-        " r.reviewer_ids::uuid[], r.routing, r.claimed_by, r.import_id, r.stream_version,"
-        " CASE WHEN r.status IN ('validated', 'rejected') THEN now() END"
+        " r.reviewer_ids::uuid[], r.routing, r.claimed_by, r.import_id, r.submitted_by,"
+        " r.stream_version, CASE WHEN r.status IN ('validated', 'rejected') THEN now() END"
         " FROM unnest(%b::uuid[], %b::uuid[], %b::uuid[], %b::uuid[], %b::integer[],"
         " %b::uuid[], %b::uuid[], %b::text[], %b::text[], %b::text[], %b::uuid[], %b::uuid[],"
-        " %b::integer[]) AS r (review_id, organisation_id, credential_id, version_id,"
-        " version_number, holder_id, credential_type_id, status, reviewer_ids, routing,"
-        " claimed_by, import_id, stream_version)"
+        " %b::uuid[], %b::integer[]) AS r (review_id, organisation_id, credential_id,"
+        " version_id, version_number, holder_id, credential_type_id, status, reviewer_ids,"
+        " routing, claimed_by, import_id, submitted_by, stream_version)"
         " ON CONFLICT (review_id) DO UPDATE SET status = EXCLUDED.status,"
         " reviewer_ids = EXCLUDED.reviewer_ids, routing = EXCLUDED.routing,"
         " claimed_by = EXCLUDED.claimed_by, stream_version = EXCLUDED.stream_version,"
@@ -300,6 +300,7 @@ async def _save_rows(conn: Conn, rows: Sequence[tuple[Review, int]]) -> None:
             [r.routing or "managers" for r in reviews],
             [r.claimed_by for r in reviews],
             [r.import_id for r in reviews],
+            [r.submitted_by for r in reviews],
             [version for _, version in rows],
         ],
     )
