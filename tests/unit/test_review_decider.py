@@ -163,8 +163,8 @@ def test_the_uploader_of_an_import_approves_its_items_in_bulk_and_only_in_bulk()
     assert approved.validated_by == uploader
     with pytest.raises(ForbiddenError):  # one by one, items stay with their reviewers
         when(history, Validate(as_uploader))
+    by_hand = Version(ORG, uuid7(), uuid7(), 1, HOLDER, uuid7(), None, uploader)
     with pytest.raises(ForbiddenError):  # not an import: submitted by hand
-        by_hand = Version(ORG, uuid7(), uuid7(), 1, HOLDER, uuid7(), None, uploader)
         when(given(Open(uuid7(), by_hand, BY_MANAGER)), Validate(as_uploader, bulk=True))
     with pytest.raises(ForbiddenError):  # somebody else's import
         when(history, Validate(OTHER_ACTS, bulk=True))
