@@ -111,7 +111,7 @@ def follow(
     client: httpx.Client, path: str, rows: int, console: Console, poll_s: float
 ) -> dict[str, Any]:
     """Poll the import until it is completed, with one bar for rows sent to the submission
-    service and one for rows applied (credentials recorded)."""
+    service and one for rows applied (credentials recorded, or rows refused by then)."""
     with Progress(
         "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), console=console,
@@ -123,9 +123,19 @@ def follow(
             response.raise_for_status()
             state: dict[str, Any] = response.json()
             progress.update(sent, completed=state["progress"]["rows_sent"])
-            progress.update(applied, completed=state["progress"]["rows_applied"])
+            settled = state["progress"]["rows_applied"] + state["progress"]["rows_refused"]
+            progress.update(applied, completed=settled)
             if state["status"] == "completed":
                 break
             time.sleep(poll_s)
-    console.print(f"import {state['import_id']} completed: {state['valid_rows']} credentials")
+    console.print(
+        f"import {state['import_id']} completed: {state['progress']['rows_applied']} credentials"
+    )
+    if state["refused"]:
+        console.print(
+            f"{len(state['refused'])} row(s) were refused when applied (they changed after the"
+            " check):"
+        )
+        for refusal in state["refused"][:SHOWN_PROBLEMS]:
+            console.print(f"  row {refusal['row']} ({refusal['column']}): {refusal['message']}")
     return state

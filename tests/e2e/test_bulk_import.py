@@ -204,7 +204,7 @@ async def test_twenty_thousand_rows_reach_the_worker_view(system: System) -> Non
     assert credentials_of(system, job.import_id) == (ROWS, ROWS)
     assert await projected(system, job.demo.organisation_id) - job.before == ROWS
     state = await import_state(system, job)
-    assert state["progress"] == {"rows_sent": ROWS, "rows_applied": ROWS}
+    assert state["progress"] == {"rows_sent": ROWS, "rows_applied": ROWS, "rows_refused": 0}
 
 
 async def test_killing_the_importer_and_submission_during_finish_still_gives_one_credential_per_row(

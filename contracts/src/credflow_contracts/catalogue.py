@@ -34,6 +34,7 @@ ALL_VERSIONS: tuple[type[Event], ...] = (
     credentials.CredentialExpired,
     reminders.ReminderSent,
     imports.ImportCompleted,
+    imports.ImportRowRefused,
     directory.OrganisationCreated,
     directory.OrganisationSettingsChanged,
     directory.UserCreated,

@@ -84,7 +84,7 @@ async def test_a_mixed_file_is_reported_then_its_valid_rows_become_credentials_o
         return bool(done["status"] == "completed")
 
     await eventually(completed, timeout_s=60)
-    assert done["progress"] == {"rows_sent": 3, "rows_applied": 3}
+    assert done["progress"] == {"rows_sent": 3, "rows_applied": 3, "rows_refused": 0}
     await stack.call("POST", world.org, f"{path}/finish", expect=202)  # a third press: nothing
 
     async def three_visible() -> bool:
@@ -261,3 +261,61 @@ async def test_the_uploader_approves_the_whole_import_in_bulk(stack: ImportStack
 
     await eventually(all_verified, timeout_s=60)
     assert await stack.services.queue(org, org.admin, import_id=import_id) == []
+
+
+async def test_rows_that_turn_invalid_before_they_are_applied_are_refused_and_reported(
+    stack: ImportStack,
+) -> None:
+    world = await build_import_org(stack, "Changed")
+    org, domain = world.org, "changed.test"
+    report = await stack.upload(
+        org,
+        "\n".join([
+            HEADER,
+            f"jo@{domain},Electrical licence,15/03/2026,15/03/2029,EL-1,,",
+            f"sam@{domain},First aid,15/03/2026,,,,",
+            f"wes@{domain},White card,15/03/2026,,,,",
+        ]).encode(),
+    )  # fmt: skip
+    assert (report["valid_rows"], report["problems"]) == (3, [])
+    # Between the check and finish, Sam leaves and the White card is archived.
+    for path in (
+        f"/users/{world.people['sam']['user_id']}/deactivate",
+        f"/credential-types/{world.types['white_card']}/archive",
+    ):
+        response = await stack.services.directory.client.post(org.url(path), headers=org.admin)
+        assert response.status_code == 200, response.text
+        await stack.replicated(response.json())
+    path = f"/{report['import_id']}"
+    await stack.call("POST", org, f"{path}/finish", expect=202)
+
+    done: dict[str, Any] = {}
+
+    async def completed() -> bool:
+        done.update(await stack.call("GET", org, path))
+        return bool(done["status"] == "completed")
+
+    await eventually(completed, timeout_s=60)
+    assert done["progress"] == {"rows_sent": 3, "rows_applied": 1, "rows_refused": 2}
+    assert done["refused"] == [
+        {"row": 3, "column": "email", "message": "the holder is deactivated"},
+        {
+            "row": 4,
+            "column": "credential_type",
+            "message": "this credential type is archived and accepts no new credentials",
+        },
+    ]
+
+    async def completion_projected() -> bool:
+        async with stack.views_context.pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT credentials_created FROM imports WHERE import_id = %s",
+                (report["import_id"],),
+            )
+            return await cursor.fetchone() == (1,)
+
+    await eventually(completion_projected, timeout_s=60)
+    items = await visible_in_worker_view(stack, world)
+    assert [(i["holder_id"], i["credential_type_id"]) for i in items] == [
+        (world.people["jo"]["user_id"], world.types["electrical"])
+    ]

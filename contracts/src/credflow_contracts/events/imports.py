@@ -17,7 +17,9 @@ class ImportCompleted(Event):
     VERSION: ClassVar[int] = 1
     TOPIC: ClassVar[str] = IMPORTS
     KEY_FIELD: ClassVar[str] = "import_id"
-    DESCRIPTION: ClassVar[str] = "Every valid row of an import became a credential."
+    DESCRIPTION: ClassVar[str] = (
+        "Every valid row of an import became a credential, or was refused (ImportRowRefused)."
+    )
 
     import_id: UUID
     organisation_id: UUID
@@ -27,3 +29,27 @@ class ImportCompleted(Event):
     credentials_created: int = Field(ge=0)
     approval_required: bool
     completed_at: UtcDatetime
+    rows_refused: int = Field(
+        default=0, ge=0, description="Rows refused when they were applied (ImportRowRefused)."
+    )
+
+
+class ImportRowRefused(Event):
+    TYPE: ClassVar[str] = "credflow.import.row_refused"
+    VERSION: ClassVar[int] = 1
+    TOPIC: ClassVar[str] = IMPORTS
+    KEY_FIELD: ClassVar[str] = "import_id"
+    DESCRIPTION: ClassVar[str] = (
+        "A row that was valid when its import was checked could not become a credential when "
+        "it was applied (its holder was deactivated or its type archived in between); no "
+        "credential exists for it."
+    )
+
+    import_id: UUID
+    organisation_id: UUID
+    row_number: int = Field(ge=1)
+    credential_id: UUID = Field(description="The id the credential would have had.")
+    reason: NonEmpty
+    field: str | None = Field(
+        default=None, description="The command field at fault, e.g. holder_id."
+    )

@@ -54,5 +54,5 @@ def check_finish(job: Job) -> bool:
     return True
 
 
-def is_complete(status: Status, unapplied_rows: int) -> bool:
-    return status == "finishing" and unapplied_rows == 0
+def is_complete(status: Status, unsettled_rows: int) -> bool:
+    return status == "finishing" and unsettled_rows == 0

@@ -5,9 +5,10 @@
   SubmitCredential commands go into the outbox and its rows are marked sent in that same
   transaction, so a crash neither loses nor repeats a chunk. One instance works on an import at
   a time (its row is locked, others skip it).
-- `progress_consumer` reads `credflow.credentials`: each CredentialSubmitted of an import marks
-  its row applied; when an import has no unapplied row left, ImportCompleted is appended (once:
-  the import's status changes in the same transaction).
+- `progress_consumer` reads `credflow.credentials` and `credflow.imports`: each
+  CredentialSubmitted of an import marks its row applied, each ImportRowRefused marks its row
+  refused (it turned invalid after the check); when an import has no unsettled row left,
+  ImportCompleted is appended (once: the import's status changes in the same transaction).
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from credflow_common.eventstore import EventStore, Metadata
 from credflow_common.waiting import set_on_notify, until_any
 from credflow_contracts.events.commands import SubmitCredential
 from credflow_contracts.events.credentials import CredentialSubmitted
-from credflow_contracts.events.imports import ImportCompleted
+from credflow_contracts.events.imports import ImportCompleted, ImportRowRefused
 from credflow_contracts.events.values import Certification, Issuer
-from credflow_contracts.topics import CREDENTIALS
+from credflow_contracts.topics import CREDENTIALS, IMPORTS
 from credflow_importer import domain
 from credflow_importer.store import FINISHING_CHANNEL
 
@@ -145,29 +146,50 @@ def _command(
     )
 
 
+# A refusal names the command's field; the uploader knows the CSV's columns.
+COLUMN_OF_FIELD = {"holder_id": "email", "credential_type_id": "credential_type"}
+
+
 def progress_consumer(store: EventStore, topic_prefix: str = "") -> ConsumerSpec:
     async def apply(conn: Conn, deliveries: Sequence[Delivery]) -> None:
-        recorded = [
+        events = [delivery.envelope.event for delivery in deliveries]
+        applied = [
             event.credential_id
-            for delivery in deliveries
-            if isinstance(event := delivery.envelope.event, CredentialSubmitted)
-            and event.import_id is not None
+            for event in events
+            if isinstance(event, CredentialSubmitted) and event.import_id is not None
         ]
-        if not recorded:
-            return
-        cursor = await conn.execute(
-            "UPDATE import_rows SET applied_at = now()"
-            " WHERE credential_id = ANY(%s) AND applied_at IS NULL RETURNING import_id",
-            (recorded,),
-        )
-        for import_id in sorted({row[0] for row in await cursor.fetchall()}):
+        refused = [event for event in events if isinstance(event, ImportRowRefused)]
+        touched: set[UUID] = set()
+        if applied:
+            cursor = await conn.execute(
+                "UPDATE import_rows SET applied_at = now()"
+                " WHERE credential_id = ANY(%s) AND applied_at IS NULL RETURNING import_id",
+                (applied,),
+            )
+            touched.update(row[0] for row in await cursor.fetchall())
+        if refused:
+            cursor = await conn.execute(
+                "UPDATE import_rows r SET refused_at = now(), refused_column = f.refused_column,"
+                " refusal = f.refusal"
+                " FROM unnest(%s::uuid[], %s::text[], %s::text[])"
+                " AS f (credential_id, refused_column, refusal)"
+                " WHERE r.credential_id = f.credential_id AND r.refused_at IS NULL"
+                " RETURNING r.import_id",
+                (
+                    [event.credential_id for event in refused],
+                    [COLUMN_OF_FIELD.get(event.field or "", event.field) for event in refused],
+                    [event.reason for event in refused],
+                ),
+            )
+            touched.update(row[0] for row in await cursor.fetchall())
+        for import_id in sorted(touched):
             await complete_if_done(conn, store, import_id)
 
     return ConsumerSpec(
         name="importer.progress",
-        topics=[topic_prefix + CREDENTIALS],
+        topics=[topic_prefix + CREDENTIALS, topic_prefix + IMPORTS],
         handler=apply,
-        event_types=types_of(CredentialSubmitted),
+        event_types=types_of(CredentialSubmitted, ImportRowRefused),
     )
 
 
@@ -175,7 +197,8 @@ async def complete_if_done(conn: Conn, store: EventStore, import_id: UUID) -> No
     # Rows left: nothing to lock yet (locking the job on every batch made the finisher, which
     # skips locked jobs, wait for its next poll).
     cursor = await conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM import_rows WHERE import_id = %s AND applied_at IS NULL)",
+        "SELECT EXISTS (SELECT 1 FROM import_rows WHERE import_id = %s"
+        " AND applied_at IS NULL AND refused_at IS NULL)",
         (import_id,),
     )
     left = await cursor.fetchone()
@@ -183,16 +206,19 @@ async def complete_if_done(conn: Conn, store: EventStore, import_id: UUID) -> No
         return
     cursor = await conn.execute(
         "SELECT organisation_id, uploaded_by, file_name, rows_total, approval_required, status,"
-        " stream_version, (SELECT count(*) FROM import_rows r WHERE r.import_id = i.import_id),"
-        " (SELECT count(*) FROM import_rows r WHERE r.import_id = i.import_id"
-        "  AND r.applied_at IS NULL)"
-        " FROM imports i WHERE import_id = %s FOR UPDATE",
+        " stream_version, r.applied, r.refused, r.unsettled"
+        " FROM imports i, LATERAL (SELECT count(applied_at) AS applied,"
+        "  count(refused_at) AS refused,"
+        "  count(*) FILTER (WHERE applied_at IS NULL AND refused_at IS NULL) AS unsettled"
+        "  FROM import_rows WHERE import_id = i.import_id) r"
+        " WHERE i.import_id = %s FOR UPDATE OF i",
         (import_id,),
     )
     row = await cursor.fetchone()
     assert row is not None
-    org, uploaded_by, file_name, rows_total, approval, status, version, created, unapplied = row
-    if not domain.is_complete(status, unapplied):
+    org, uploaded_by, file_name, rows_total, approval, status, version = row[:7]
+    created, refused, unsettled = row[7:]
+    if not domain.is_complete(status, unsettled):
         return
     now = datetime.now(UTC)
     completed = ImportCompleted(
@@ -204,6 +230,7 @@ async def complete_if_done(conn: Conn, store: EventStore, import_id: UUID) -> No
         credentials_created=created,
         approval_required=approval,
         completed_at=now,
+        rows_refused=refused,
     )
     metadata = Metadata(org, correlation_id=import_id, actor_id=uploaded_by)
     await store.append(conn, stream_id(import_id), version, [completed], metadata)
@@ -212,4 +239,4 @@ async def complete_if_done(conn: Conn, store: EventStore, import_id: UUID) -> No
         " stream_version = stream_version + 1 WHERE import_id = %s",
         (now, import_id),
     )
-    log.info("import completed", import_id=str(import_id), credentials=created)
+    log.info("import completed", import_id=str(import_id), credentials=created, refused=refused)

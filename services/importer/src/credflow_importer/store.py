@@ -165,6 +165,8 @@ class ImportState:
     valid_rows: int
     rows_sent: int
     rows_applied: int
+    rows_refused: int
+    refused: list[dict[str, Any]]
     rows_missing_media: list[int]
 
     @property
@@ -200,7 +202,12 @@ class ImportState:
                 "rows_missing": self.rows_missing_media,
             },
             "approval_required": self.approval_required,
-            "progress": {"rows_sent": self.rows_sent, "rows_applied": self.rows_applied},
+            "progress": {
+                "rows_sent": self.rows_sent,
+                "rows_applied": self.rows_applied,
+                "rows_refused": self.rows_refused,
+            },
+            "refused": self.refused,
             "created_at": self.created_at.isoformat(),
             "finish_requested_at": _iso(self.finish_requested_at),
             "completed_at": _iso(self.completed_at),
@@ -218,6 +225,10 @@ SELECT i.import_id, i.organisation_id, i.uploaded_by, i.file_name, i.date_format
        count(r.row_number)::int AS valid_rows,
        count(r.sent_at)::int AS rows_sent,
        count(r.applied_at)::int AS rows_applied,
+       count(r.refused_at)::int AS rows_refused,
+       coalesce(jsonb_agg(jsonb_build_object('row', r.row_number, 'column', r.refused_column,
+                                             'message', r.refusal) ORDER BY r.row_number)
+                FILTER (WHERE r.refused_at IS NOT NULL), '[]') AS refused,
        coalesce(array_agg(r.row_number ORDER BY r.row_number)
                 FILTER (WHERE r.media_required AND r.media IS NULL), '{}') AS rows_missing_media
 FROM imports i LEFT JOIN import_rows r USING (import_id)
