@@ -18,7 +18,7 @@ from credflow_common.positions import wait_until_applied
 from credflow_common.service import ServiceContext, create_app
 from credflow_common.settings import RuntimeSettings
 from credflow_contracts.ids import uuid7
-from credflow_contracts.topics import CREDENTIALS, DIRECTORY, SUBMISSION_COMMANDS
+from credflow_contracts.topics import CREDENTIALS, DIRECTORY, IMPORTS, SUBMISSION_COMMANDS
 from credflow_directory.app import DEFINITION as DIRECTORY_SERVICE
 from credflow_submission.app import DEFINITION as SUBMISSION_SERVICE
 from tests.infrastructure import Infrastructure
@@ -82,7 +82,7 @@ async def stack(
     monkeypatch.setenv("CREDFLOW_MEDIA_URL_EXPIRY_S", "2")
     await create_topics(
         infra.kafka_bootstrap_servers,
-        [topic_prefix + t for t in (DIRECTORY, CREDENTIALS, SUBMISSION_COMMANDS)],
+        [topic_prefix + t for t in (DIRECTORY, CREDENTIALS, SUBMISSION_COMMANDS, IMPORTS)],
     )
     settings = infra.settings(database_url)
     runtime = RuntimeSettings(topic_prefix=topic_prefix)

@@ -23,8 +23,9 @@ from credflow_contracts.events.credentials import (
     MediaRemoved,
     VersionAdded,
 )
+from credflow_contracts.events.imports import ImportRowRefused
 from credflow_contracts.ids import uuid7
-from credflow_contracts.topics import CREDENTIALS, SUBMISSION_COMMANDS
+from credflow_contracts.topics import CREDENTIALS, IMPORTS, SUBMISSION_COMMANDS
 from tests.infrastructure import Infrastructure
 from tests.integration.directory.conftest import Org, token
 from tests.integration.kafka_support import read_topic
@@ -315,25 +316,14 @@ async def stack_object_exists(stack: Stack, org: Org, credential_id: str, media_
     return await store.exists(object_key(org.id, UUID(credential_id), UUID(media_id)))
 
 
-async def test_an_importer_command_delivered_twice_makes_one_credential(
-    stack: Stack, infra: Infrastructure
-) -> None:
-    org, licence, worker = await setup(stack)
-    command = SubmitCredential(
-        command_id=uuid7(),
-        credential_id=uuid7(),
-        organisation_id=org.id,
-        import_id=uuid7(),
-        row_number=7,
-        holder_id=UUID(worker["user_id"]),
-        credential_type_id=UUID(licence["credential_type_id"]),
-        issued_on="2026-02-01",
-        requested_by=org.admin_id,
-    )
+async def deliver_twice(stack: Stack, infra: Infrastructure, command: SubmitCredential) -> None:
+    """The same command delivered twice (a new ce_id each time), and both handled."""
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
     await producer.start()
-    for _ in range(2):  # the same command, delivered twice (a new ce_id each time)
-        record = Envelope(event=command, source="/credflow/importer", tenant_id=org.id).to_kafka()
+    for _ in range(2):
+        record = Envelope(
+            event=command, source="/credflow/importer", tenant_id=command.organisation_id
+        ).to_kafka()
         await producer.send_and_wait(
             stack.topic_prefix + SUBMISSION_COMMANDS,
             record.value,
@@ -352,6 +342,24 @@ async def test_an_importer_command_delivered_twice_makes_one_credential(
             return row is not None and row[0] >= 2
 
     await eventually(both_handled)
+
+
+async def test_an_importer_command_delivered_twice_makes_one_credential(
+    stack: Stack, infra: Infrastructure
+) -> None:
+    org, licence, worker = await setup(stack)
+    command = SubmitCredential(
+        command_id=uuid7(),
+        credential_id=uuid7(),
+        organisation_id=org.id,
+        import_id=uuid7(),
+        row_number=7,
+        holder_id=UUID(worker["user_id"]),
+        credential_type_id=UUID(licence["credential_type_id"]),
+        issued_on="2026-02-01",
+        requested_by=org.admin_id,
+    )
+    await deliver_twice(stack, infra, command)
     async with stack.context.pool.connection() as conn:
         cursor = await conn.execute(
             "SELECT count(*) FROM events WHERE stream_id = %s",
@@ -364,6 +372,42 @@ async def test_an_importer_command_delivered_twice_makes_one_credential(
     assert submitted.import_id == command.import_id
     assert submitted.expires_on is not None
     assert submitted.expires_on.isoformat() == "2031-02-01"
+
+
+async def test_an_importer_command_no_longer_valid_is_refused_once_and_creates_nothing(
+    stack: Stack, infra: Infrastructure
+) -> None:
+    org, licence, worker = await setup(stack)
+    response = await stack.directory.client.post(
+        org.url(f"/users/{worker['user_id']}/deactivate"), headers=org.admin
+    )
+    assert response.status_code == 200, response.text
+    await stack.replicated(response.json())
+    command = SubmitCredential(
+        command_id=uuid7(),
+        credential_id=uuid7(),
+        organisation_id=org.id,
+        import_id=uuid7(),
+        row_number=12,
+        holder_id=UUID(worker["user_id"]),
+        credential_type_id=UUID(licence["credential_type_id"]),
+        issued_on="2026-02-01",
+        requested_by=org.admin_id,
+    )
+    await deliver_twice(stack, infra, command)
+    async with stack.context.pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT count(*) FROM events WHERE stream_id = %s",
+            (f"credential-{command.credential_id}",),
+        )
+        assert await cursor.fetchone() == (0,)
+    landed = await read_topic(infra.kafka_bootstrap_servers, stack.topic_prefix + IMPORTS, 1)
+    [refused] = [r.envelope.event for r in landed]
+    assert isinstance(refused, ImportRowRefused)
+    assert (refused.import_id, refused.row_number, refused.credential_id) == (
+        command.import_id, 12, command.credential_id,
+    )  # fmt: skip
+    assert (refused.field, refused.reason) == ("holder_id", "the holder is deactivated")
 
 
 async def test_delete_many_reports_each_credential_and_removes_their_files(stack: Stack) -> None:
