@@ -1,20 +1,23 @@
 """Finishing imports: sending their rows, and noticing when every row is a credential.
 
 - `Finisher` (a background task of every importer instance) sends the valid rows of imports
-  that are `finishing` to the submission service, a chunk per transaction: the chunk's
-  SubmitCredential commands go into the outbox and its rows are marked sent in that same
-  transaction, so a crash neither loses nor repeats a chunk. One instance works on an import at
-  a time (its row is locked, others skip it).
+  that are `finishing` to the submission service, a chunk per transaction, in row order: the
+  chunk's SubmitCredential commands go into the outbox and the job's `sent_through` (the last
+  row number sent) moves on in that same transaction, so a crash neither loses nor repeats a
+  chunk. One instance works on an import at a time (its row is locked, others skip it).
 - `progress_consumer` reads `credflow.credentials` and `credflow.imports`: each
-  CredentialSubmitted of an import marks its row applied, each ImportRowRefused marks its row
-  refused (it turned invalid after the check); when an import has no unsettled row left,
-  ImportCompleted is appended (once: the import's status changes in the same transaction).
+  CredentialSubmitted of an import counts as a row applied, each ImportRowRefused as a row
+  refused (it turned invalid after the check; the row keeps the reason). The counters live in
+  `import_progress`, not on the job the finisher locks, and count exactly because the inbox
+  applies each event once. When applied + refused reach the valid rows, ImportCompleted is
+  appended (once: the import's status changes in the same transaction).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -87,34 +90,31 @@ class Finisher:
         """Send the next chunk of one finishing import's unsent rows; 0 when none is left."""
         async with self.pool.connection() as conn, conn.transaction():
             cursor = await conn.execute(
-                "SELECT import_id, organisation_id, uploaded_by, stream_version FROM imports i"
-                " WHERE status = 'finishing' AND EXISTS (SELECT 1 FROM import_rows r"
-                " WHERE r.import_id = i.import_id AND r.sent_at IS NULL)"
+                "SELECT import_id, organisation_id, uploaded_by, stream_version, sent_through"
+                " FROM imports i WHERE status = 'finishing' AND EXISTS (SELECT 1"
+                " FROM import_rows r WHERE r.import_id = i.import_id"
+                " AND r.row_number > i.sent_through)"
                 " ORDER BY finish_requested_at LIMIT 1 FOR UPDATE SKIP LOCKED"
             )
             job = await cursor.fetchone()
             if job is None:
                 return 0
-            import_id, org, uploaded_by, version = job
+            import_id, org, uploaded_by, version, sent_through = job
             cursor = await conn.execute(
                 "SELECT row_number, credential_id, holder_id, credential_type_id, issued_on,"
                 " expires_on, certification_number, issuer, notes, media FROM import_rows"
-                " WHERE import_id = %s AND sent_at IS NULL ORDER BY row_number LIMIT %s",
-                (import_id, self.chunk_size),
+                " WHERE import_id = %s AND row_number > %s ORDER BY row_number LIMIT %s",
+                (import_id, sent_through, self.chunk_size),
             )
             rows = await cursor.fetchall()
             commands = [_command(import_id, org, uploaded_by, row) for row in rows]
             metadata = Metadata(org, correlation_id=import_id, actor_id=uploaded_by)
             await self.store.append(conn, stream_id(import_id), version, commands, metadata)
             await conn.execute(
-                "UPDATE import_rows SET sent_at = now()"
-                " WHERE import_id = %s AND row_number = ANY(%s)",
-                (import_id, [row[0] for row in rows]),
-            )
-            await conn.execute(
-                "UPDATE imports SET stream_version = stream_version + %s, updated_at = now()"
-                " WHERE import_id = %s",
-                (len(commands), import_id),
+                "UPDATE imports SET stream_version = stream_version + %(sent)s,"
+                " rows_sent = rows_sent + %(sent)s, sent_through = %(through)s,"
+                " updated_at = now() WHERE import_id = %(import)s",
+                {"sent": len(commands), "through": rows[-1][0], "import": import_id},
             )
         log.info("import rows sent", import_id=str(import_id), rows=len(commands))
         return len(commands)
@@ -153,21 +153,14 @@ COLUMN_OF_FIELD = {"holder_id": "email", "credential_type_id": "credential_type"
 def progress_consumer(store: EventStore, topic_prefix: str = "") -> ConsumerSpec:
     async def apply(conn: Conn, deliveries: Sequence[Delivery]) -> None:
         events = [delivery.envelope.event for delivery in deliveries]
-        applied = [
-            event.credential_id
+        applied = Counter(
+            event.import_id
             for event in events
             if isinstance(event, CredentialSubmitted) and event.import_id is not None
-        ]
-        refused = [event for event in events if isinstance(event, ImportRowRefused)]
-        touched: set[UUID] = set()
-        if applied:
-            cursor = await conn.execute(
-                "UPDATE import_rows SET applied_at = now()"
-                " WHERE credential_id = ANY(%s) AND applied_at IS NULL RETURNING import_id",
-                (applied,),
-            )
-            touched.update(row[0] for row in await cursor.fetchall())
-        if refused:
+        )
+        refusals = [event for event in events if isinstance(event, ImportRowRefused)]
+        refused: Counter[UUID] = Counter()
+        if refusals:
             cursor = await conn.execute(
                 "UPDATE import_rows r SET refused_at = now(), refused_column = f.refused_column,"
                 " refusal = f.refusal"
@@ -176,14 +169,26 @@ def progress_consumer(store: EventStore, topic_prefix: str = "") -> ConsumerSpec
                 " WHERE r.credential_id = f.credential_id AND r.refused_at IS NULL"
                 " RETURNING r.import_id",
                 (
-                    [event.credential_id for event in refused],
-                    [COLUMN_OF_FIELD.get(event.field or "", event.field) for event in refused],
-                    [event.reason for event in refused],
+                    [event.credential_id for event in refusals],
+                    [COLUMN_OF_FIELD.get(event.field or "", event.field) for event in refusals],
+                    [event.reason for event in refusals],
                 ),
             )
-            touched.update(row[0] for row in await cursor.fetchall())
-        for import_id in sorted(touched):
-            await complete_if_done(conn, store, import_id)
+            refused.update(row[0] for row in await cursor.fetchall())
+        touched = sorted(set(applied) | set(refused))
+        if not touched:
+            return
+        cursor = await conn.execute(
+            "UPDATE import_progress p SET rows_applied = p.rows_applied + c.applied,"
+            " rows_refused = p.rows_refused + c.refused"
+            " FROM unnest(%s::uuid[], %s::integer[], %s::integer[]) AS c (import_id, applied,"
+            " refused) WHERE p.import_id = c.import_id"
+            " RETURNING p.import_id, p.rows_valid - p.rows_applied - p.rows_refused",
+            (touched, [applied[i] for i in touched], [refused[i] for i in touched]),
+        )
+        for import_id, unsettled in sorted(await cursor.fetchall()):
+            if unsettled <= 0:
+                await complete_if_done(conn, store, import_id)
 
     return ConsumerSpec(
         name="importer.progress",
@@ -194,23 +199,11 @@ def progress_consumer(store: EventStore, topic_prefix: str = "") -> ConsumerSpec
 
 
 async def complete_if_done(conn: Conn, store: EventStore, import_id: UUID) -> None:
-    # Rows left: nothing to lock yet (locking the job on every batch made the finisher, which
-    # skips locked jobs, wait for its next poll).
     cursor = await conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM import_rows WHERE import_id = %s"
-        " AND applied_at IS NULL AND refused_at IS NULL)",
-        (import_id,),
-    )
-    left = await cursor.fetchone()
-    if left is None or left[0]:
-        return
-    cursor = await conn.execute(
-        "SELECT organisation_id, uploaded_by, file_name, rows_total, approval_required, status,"
-        " stream_version, r.applied, r.refused, r.unsettled"
-        " FROM imports i, LATERAL (SELECT count(applied_at) AS applied,"
-        "  count(refused_at) AS refused,"
-        "  count(*) FILTER (WHERE applied_at IS NULL AND refused_at IS NULL) AS unsettled"
-        "  FROM import_rows WHERE import_id = i.import_id) r"
+        "SELECT i.organisation_id, i.uploaded_by, i.file_name, i.rows_total, i.approval_required,"
+        " i.status, i.stream_version, p.rows_applied, p.rows_refused,"
+        " p.rows_valid - p.rows_applied - p.rows_refused"
+        " FROM imports i JOIN import_progress p USING (import_id)"
         " WHERE i.import_id = %s FOR UPDATE OF i",
         (import_id,),
     )

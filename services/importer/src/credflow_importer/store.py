@@ -222,16 +222,15 @@ _STATE = """
 SELECT i.import_id, i.organisation_id, i.uploaded_by, i.file_name, i.date_format, i.status,
        i.media_optional, i.approval_required, i.rows_total, i.problems, i.uploads,
        i.stream_version, i.created_at, i.finish_requested_at, i.completed_at,
-       count(r.row_number)::int AS valid_rows,
-       count(r.sent_at)::int AS rows_sent,
-       count(r.applied_at)::int AS rows_applied,
-       count(r.refused_at)::int AS rows_refused,
+       count(r.row_number)::int AS valid_rows, i.rows_sent,
+       coalesce(p.rows_applied, 0) AS rows_applied, coalesce(p.rows_refused, 0) AS rows_refused,
        coalesce(jsonb_agg(jsonb_build_object('row', r.row_number, 'column', r.refused_column,
                                              'message', r.refusal) ORDER BY r.row_number)
                 FILTER (WHERE r.refused_at IS NOT NULL), '[]') AS refused,
        coalesce(array_agg(r.row_number ORDER BY r.row_number)
                 FILTER (WHERE r.media_required AND r.media IS NULL), '{}') AS rows_missing_media
 FROM imports i LEFT JOIN import_rows r USING (import_id)
+     LEFT JOIN import_progress p USING (import_id)
 """
 
 
@@ -245,7 +244,8 @@ async def get(
         )
     cursor = conn.cursor(row_factory=dict_row)
     await cursor.execute(
-        _STATE + " WHERE i.import_id = %s AND i.organisation_id = %s GROUP BY i.import_id",
+        _STATE + " WHERE i.import_id = %s AND i.organisation_id = %s"
+        " GROUP BY i.import_id, p.import_id",
         (import_id, org),
     )
     row = await cursor.fetchone()
@@ -255,7 +255,7 @@ async def get(
 async def list_for(conn: Conn, org: UUID, limit: int = 100) -> list[ImportState]:
     cursor = conn.cursor(row_factory=dict_row)
     await cursor.execute(
-        _STATE + " WHERE i.organisation_id = %s GROUP BY i.import_id"
+        _STATE + " WHERE i.organisation_id = %s GROUP BY i.import_id, p.import_id"
         " ORDER BY i.created_at DESC LIMIT %s",
         (org, limit),
     )
@@ -294,5 +294,10 @@ async def start_finishing(conn: Conn, import_id: UUID) -> None:
         "UPDATE imports SET status = 'finishing', finish_requested_at = now(), updated_at = now()"
         " WHERE import_id = %s",
         (import_id,),
+    )
+    await conn.execute(
+        "INSERT INTO import_progress (import_id, rows_valid)"
+        " SELECT %(import)s, count(*) FROM import_rows WHERE import_id = %(import)s",
+        {"import": import_id},
     )
     await conn.execute("SELECT pg_notify(%s, %s)", (FINISHING_CHANNEL, str(import_id)))
