@@ -2,18 +2,18 @@
 
 `enqueue` writes a row into `mail_outbox` inside the caller's transaction: the mail exists
 exactly when the decision that caused it committed, and a redelivered event whose effects were
-already applied never queues it again. The `MailRelay` sends due rows and marks them sent in one
-transaction holding their row locks (`FOR UPDATE SKIP LOCKED`), so two relays never send the
-same row. A process killed after the SMTP server accepted a mail but before the commit sends it
-again on restart: SMTP offers no way to close that window, so every mail carries a stable
-Message-ID (its row id) that mail clients use to drop the copy.
+already applied never queues it again. The `MailRelay` sends due rows one mail at a time and
+marks each sent in a transaction holding its row lock (`FOR UPDATE SKIP LOCKED`), so two relays
+never send the same row and a relay killed mid-batch resends none it finished. Killed after the
+SMTP server accepted a mail but before that commit, it sends that one mail again on restart:
+SMTP offers no way to close that window, so every mail carries a stable Message-ID (its row id)
+that mail clients use to drop the copy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +28,7 @@ import structlog
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from credflow_common import failpoints
 from credflow_contracts.ids import uuid7
 
 MIGRATIONS = Path(__file__).resolve().parent / "mail_migrations"
@@ -119,34 +120,62 @@ class MailRelay:
                     await asyncio.wait_for(self._stopping.wait(), timeout=self.poll_interval_s)
 
     async def send_due(self) -> int:
-        """Send every due mail (digests grouped) and mark them sent; returns rows handled."""
-        async with self.pool.connection() as conn, conn.transaction():
-            cursor = await conn.execute(
-                "SELECT mail_id, to_address, subject, body, digest_key FROM mail_outbox"
-                " WHERE sent_at IS NULL AND deliver_after <= now()"
-                " ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED",
-                (self.batch_size,),
-            )
-            rows = await cursor.fetchall()
-            if not rows:
-                return 0
-            singles = [r for r in rows if r[4] is None]
-            digests: dict[tuple[str, str], list[tuple[Any, ...]]] = defaultdict(list)
-            for row in rows:
-                if row[4] is not None:
-                    digests[(row[4], row[1])].append(row)
-            async with aiosmtplib.SMTP(hostname=self.smtp_host, port=self.smtp_port) as smtp:
-                for mail_id, to_address, subject, body, _ in singles:
-                    await smtp.send_message(_message(mail_id, to_address, subject, body))
-                for (_, to_address), group in digests.items():
-                    subject = f"{len(group)} credential(s) waiting for your review"
-                    body = "\n\n".join(f"- {row[2]}\n{row[3]}" for row in group)
-                    await smtp.send_message(_message(group[0][0], to_address, subject, body))
-            await conn.execute(
-                "UPDATE mail_outbox SET sent_at = now() WHERE mail_id = ANY(%s)",
-                ([r[0] for r in rows],),
-            )
-            return len(rows)
+        """Send due mails (a digest group as one mail), each marked sent in its own
+        transaction right after the SMTP server accepted it, so a process killed in the middle
+        of a batch sends none of the finished ones again. Returns the rows handled."""
+        handled = 0
+        smtp: aiosmtplib.SMTP | None = None
+        try:
+            while handled < self.batch_size:
+                async with self.pool.connection() as conn, conn.transaction():
+                    rows = await _claim_next(conn)
+                    if not rows:
+                        break
+                    if smtp is None:
+                        smtp = aiosmtplib.SMTP(hostname=self.smtp_host, port=self.smtp_port)
+                        await smtp.connect()
+                    await smtp.send_message(_compose(rows))
+                    await conn.execute(
+                        "UPDATE mail_outbox SET sent_at = now() WHERE mail_id = ANY(%s)",
+                        ([row[0] for row in rows],),
+                    )
+                failpoints.hit("mail.after_commit")
+                handled += len(rows)
+        finally:
+            if smtp is not None and smtp.is_connected:
+                with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                    await smtp.quit()
+        return handled
+
+
+async def _claim_next(conn: AsyncConnection[Any]) -> list[tuple[Any, ...]]:
+    """The next due mail, locked; with a digest key, every due row of its (key, recipient)."""
+    cursor = await conn.execute(
+        "SELECT mail_id, to_address, subject, body, digest_key FROM mail_outbox"
+        " WHERE sent_at IS NULL AND deliver_after <= now()"
+        " ORDER BY deliver_after LIMIT 1 FOR UPDATE SKIP LOCKED"
+    )
+    first = await cursor.fetchone()
+    if first is None:
+        return []
+    if first[4] is None:
+        return [first]
+    cursor = await conn.execute(
+        "SELECT mail_id, to_address, subject, body, digest_key FROM mail_outbox"
+        " WHERE sent_at IS NULL AND deliver_after <= now() AND digest_key = %s"
+        " AND to_address = %s AND mail_id <> %s ORDER BY created_at FOR UPDATE SKIP LOCKED",
+        (first[4], first[1], first[0]),
+    )
+    return [first, *await cursor.fetchall()]
+
+
+def _compose(rows: Sequence[tuple[Any, ...]]) -> EmailMessage:
+    mail_id, to_address, subject, body, digest_key = rows[0]
+    if digest_key is None:
+        return _message(mail_id, to_address, subject, body)
+    subject = f"{len(rows)} credential(s) waiting for your review"
+    body = "\n\n".join(f"- {row[2]}\n{row[3]}" for row in rows)
+    return _message(mail_id, to_address, subject, body)
 
 
 def _message(mail_id: UUID, to_address: str, subject: str, body: str) -> EmailMessage:

@@ -1,19 +1,77 @@
 """Composition root of the reminder service.
 
-Until the service's own issue lands it runs only the shared runtime: its schema and
-migrations, an outbox relay, and the operational endpoints (/health, /ready, /metrics).
+HTTP routes: `credflow_reminder.api.build_router` (notification settings). Consumers: the
+directory replica (`reminder.directory-replica`) and `credflow_reminder.schedule`
+(`reminder.credentials`: the schedule). Background: `credflow_reminder.scheduler.Scheduler`
+and the mail relay. Publishes ReminderSent on `credflow.reminders` and CredentialExpired on
+`credflow.credentials`.
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 
+from fastapi import FastAPI
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from credflow_common import directory_replica, mail
 from credflow_common.service import ServiceDefinition
 from credflow_common.service import create_app as create_service
-from credflow_common.settings import InfraSettings
+from credflow_common.settings import InfraSettings, RuntimeSettings
+from credflow_reminder.api import build_router
+from credflow_reminder.schedule import credentials_consumer
+from credflow_reminder.scheduler import Scheduler
 
-DEFINITION = ServiceDefinition(name="reminder")
+Clock = Callable[[], datetime]
 
 
-def create_app(infra: InfraSettings) -> FastAPI:
-    return create_service(DEFINITION, infra)
+class ReminderSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CREDFLOW_REMINDER_", extra="ignore")
+
+    interval_s: float = Field(default=60.0, gt=0, description="How often due reminders are sent.")
+    frozen_now: datetime | None = Field(
+        default=None,
+        description="Tests and demos only: the scheduler's clock stands still at this instant.",
+    )
+
+    def clock(self) -> Clock:
+        frozen = self.frozen_now
+        if frozen is None:
+            return lambda: datetime.now(UTC)
+        return lambda: frozen
+
+
+def definition(
+    clock: Clock | None = None, settings: ReminderSettings | None = None
+) -> ServiceDefinition:
+    """`clock` tells the scheduler what time it is (tests move it)."""
+    settings = settings or ReminderSettings()
+    now = clock or settings.clock()
+    return ServiceDefinition(
+        name="reminder",
+        migrations=[
+            directory_replica.MIGRATIONS,
+            mail.MIGRATIONS,
+            Path(__file__).resolve().parent / "migrations",
+        ],
+        routers=lambda context: [build_router(context)],
+        consumers=lambda context: [
+            directory_replica.replica_consumer("reminder", context.runtime.topic_prefix),
+            credentials_consumer(context.runtime.topic_prefix),
+        ],
+        tasks=lambda context: [
+            Scheduler(context.pool, context.event_store, now, settings.interval_s),
+            mail.MailRelay(context.pool, context.infra.smtp_host, context.infra.smtp_port),
+        ],
+    )
+
+
+def create_app(
+    infra: InfraSettings,
+    runtime: RuntimeSettings | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    return create_service(definition(clock), infra, runtime)

@@ -1,0 +1,144 @@
+"""The schedule: one row per credential, kept from `credflow.credentials`, and the holders'
+notification settings it is computed with.
+
+A batch of credential events (an import brings thousands) is folded per credential in memory
+and written back with one statement; `next_due_on` is the first local date anything may fall
+due for the credential's current version and expiry date (the scheduler works out the rest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+
+from credflow_common.consumer import ConsumerSpec, Delivery, types_of
+from credflow_contracts.events.credentials import (
+    CredentialAccepted,
+    CredentialDeleted,
+    CredentialEvent,
+    CredentialReinstated,
+    CredentialRejected,
+    CredentialRevoked,
+    CredentialSubmitted,
+    CredentialSuspended,
+    CredentialValidated,
+    CredentialVersionEdited,
+    ReviewRequested,
+    VersionAdded,
+)
+from credflow_contracts.topics import CREDENTIALS
+from credflow_reminder import domain
+from credflow_reminder.domain import NotificationSettings, Tracked
+
+Conn = AsyncConnection[Any]
+
+TRACKED_EVENTS = types_of(
+    CredentialSubmitted, VersionAdded, CredentialVersionEdited, CredentialValidated,
+    CredentialAccepted, CredentialRejected, ReviewRequested, CredentialSuspended,
+    CredentialReinstated, CredentialRevoked, CredentialDeleted,
+)  # fmt: skip
+
+_COLUMNS = (
+    "credential_id, organisation_id, holder_id, credential_type_id, version_id, expires_on,"
+    " standing, review, expired_version_id"
+)
+
+
+def credentials_consumer(topic_prefix: str = "") -> ConsumerSpec:
+    async def apply(conn: Conn, deliveries: Sequence[Delivery]) -> None:
+        events = [
+            event
+            for delivery in deliveries
+            if isinstance(event := delivery.envelope.event, CredentialEvent)
+        ]
+        known = await load(conn, list(dict.fromkeys(event.credential_id for event in events)))
+        changed: dict[UUID, Tracked] = {}
+        for event in events:
+            before = changed.get(event.credential_id) or known.get(event.credential_id)
+            after = domain.evolve(before, event)
+            if after is not None and after != before:
+                changed[event.credential_id] = after
+        await save(conn, list(changed.values()))
+
+    return ConsumerSpec(
+        name="reminder.credentials",
+        topics=[topic_prefix + CREDENTIALS],
+        handler=apply,
+        event_types=TRACKED_EVENTS,
+    )
+
+
+async def load(conn: Conn, credential_ids: Sequence[UUID]) -> dict[UUID, Tracked]:
+    cursor = await conn.execute(
+        f"SELECT {_COLUMNS} FROM schedule WHERE credential_id = ANY(%s)",  # noqa: S608
+        (list(credential_ids),),
+    )
+    return {row[0]: Tracked(*row) for row in await cursor.fetchall()}
+
+
+async def save(conn: Conn, credentials: Sequence[Tracked]) -> None:
+    """Upsert the credentials' rows, each with its first due date under its holder's settings."""
+    if not credentials:
+        return
+    settings = await settings_of(conn, {(c.organisation_id, c.holder_id) for c in credentials})
+    await conn.execute(
+        f"INSERT INTO schedule ({_COLUMNS}, next_due_on)"  # noqa: S608
+        " SELECT * FROM unnest(%b::uuid[], %b::uuid[], %b::uuid[], %b::uuid[], %b::uuid[],"
+        " %b::date[], %b::text[], %b::text[], %b::uuid[], %b::date[])"
+        " ON CONFLICT (credential_id) DO UPDATE SET version_id = EXCLUDED.version_id,"
+        " holder_id = EXCLUDED.holder_id, credential_type_id = EXCLUDED.credential_type_id,"
+        " expires_on = EXCLUDED.expires_on, standing = EXCLUDED.standing,"
+        " review = EXCLUDED.review, expired_version_id = EXCLUDED.expired_version_id,"
+        " next_due_on = EXCLUDED.next_due_on, updated_at = now()",
+        [
+            [c.credential_id for c in credentials],
+            [c.organisation_id for c in credentials],
+            [c.holder_id for c in credentials],
+            [c.credential_type_id for c in credentials],
+            [c.version_id for c in credentials],
+            [c.expires_on for c in credentials],
+            [c.standing for c in credentials],
+            [c.review for c in credentials],
+            [c.expired_version_id for c in credentials],
+            [domain.first_due_on(c, _settings(settings, c).lead_days) for c in credentials],
+        ],
+    )
+
+
+def _settings(
+    settings: dict[tuple[UUID, UUID], NotificationSettings], credential: Tracked
+) -> NotificationSettings:
+    return settings.get((credential.organisation_id, credential.holder_id), NotificationSettings())
+
+
+async def settings_of(
+    conn: Conn, people: Iterable[tuple[UUID, UUID]]
+) -> dict[tuple[UUID, UUID], NotificationSettings]:
+    """Stored settings of (organisation, user) pairs; those never set are left out (defaults)."""
+    pairs = list(people)
+    if not pairs:
+        return {}
+    cursor = await conn.execute(
+        "SELECT s.organisation_id, s.user_id, s.enabled, s.lead_days, s.copy_manager"
+        " FROM notification_settings s"
+        " JOIN unnest(%s::uuid[], %s::uuid[]) AS p (organisation_id, user_id)"
+        " USING (organisation_id, user_id)",
+        ([org for org, _ in pairs], [user for _, user in pairs]),
+    )
+    return {
+        (org, user): NotificationSettings(enabled, tuple(lead_days), copy_manager)
+        for org, user, enabled, lead_days, copy_manager in await cursor.fetchall()
+    }
+
+
+async def reschedule_holder(conn: Conn, org: UUID, holder_id: UUID) -> None:
+    """After a change of settings: every credential of the holder is looked at again."""
+    cursor = await conn.execute(
+        f"SELECT {_COLUMNS} FROM schedule"  # noqa: S608
+        " WHERE organisation_id = %s AND holder_id = %s",
+        (org, holder_id),
+    )
+    await save(conn, [Tracked(*row) for row in await cursor.fetchall()])
