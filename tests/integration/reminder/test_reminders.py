@@ -1,7 +1,7 @@
 """Reminders and expiry on real PostgreSQL, Kafka and the SMTP sink, the clock moved by the
 test: reminders on the right days with the manager copied, renewal cancels the old version's
-reminders, two scheduler instances never double-send, CredentialExpired once and `expired` in
-the worker view, and the notification settings API."""
+reminders, two scheduler instances and three mail relays never double-send, CredentialExpired
+once and `expired` in the worker view, and the notification settings API."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import asyncio
 from datetime import date, timedelta
 from typing import Any
 
+from credflow_common.mail import MailRelay
 from credflow_contracts.events.credentials import CredentialExpired
 from credflow_contracts.events.reminders import ReminderSent
 from credflow_contracts.topics import CREDENTIALS, REMINDERS
@@ -125,6 +126,12 @@ async def test_two_scheduler_instances_at_once_send_each_reminder_once(
     first, second = stack.scheduler(), stack.scheduler()
     first.chunk_size = second.chunk_size = 7
     await asyncio.gather(first.tick(), second.tick(), first.tick())
+    context = stack.reminder_context
+    relays = [
+        MailRelay(context.pool, context.infra.smtp_host, context.infra.smtp_port, batch_size=5)
+        for _ in range(2)
+    ]  # two more beside the service's own
+    await asyncio.gather(*(relay.send_due() for relay in relays for _ in range(4)))
     await stack.mails_sent()
     subjects = await stack.subjects_to(worker["email"])
     assert subjects == ["Your First aid expires in 7 days (01/07/2026)"] * 40

@@ -316,6 +316,32 @@ async def stack_object_exists(stack: Stack, org: Org, credential_id: str, media_
     return await store.exists(object_key(org.id, UUID(credential_id), UUID(media_id)))
 
 
+def import_command(
+    org: Org, licence: dict[str, Any], worker: dict[str, Any], row_number: int
+) -> SubmitCredential:
+    return SubmitCredential(
+        command_id=uuid7(),
+        credential_id=uuid7(),
+        organisation_id=org.id,
+        import_id=uuid7(),
+        row_number=row_number,
+        holder_id=UUID(worker["user_id"]),
+        credential_type_id=UUID(licence["credential_type_id"]),
+        issued_on="2026-02-01",
+        requested_by=org.admin_id,
+    )
+
+
+async def credential_events(stack: Stack, command: SubmitCredential) -> int:
+    async with stack.context.pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT count(*) FROM events WHERE stream_id = %s",
+            (f"credential-{command.credential_id}",),
+        )
+        row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+
 async def deliver_twice(stack: Stack, infra: Infrastructure, command: SubmitCredential) -> None:
     """The same command delivered twice (a new ce_id each time), and both handled."""
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
@@ -348,24 +374,9 @@ async def test_an_importer_command_delivered_twice_makes_one_credential(
     stack: Stack, infra: Infrastructure
 ) -> None:
     org, licence, worker = await setup(stack)
-    command = SubmitCredential(
-        command_id=uuid7(),
-        credential_id=uuid7(),
-        organisation_id=org.id,
-        import_id=uuid7(),
-        row_number=7,
-        holder_id=UUID(worker["user_id"]),
-        credential_type_id=UUID(licence["credential_type_id"]),
-        issued_on="2026-02-01",
-        requested_by=org.admin_id,
-    )
+    command = import_command(org, licence, worker, row_number=7)
     await deliver_twice(stack, infra, command)
-    async with stack.context.pool.connection() as conn:
-        cursor = await conn.execute(
-            "SELECT count(*) FROM events WHERE stream_id = %s",
-            (f"credential-{command.credential_id}",),
-        )
-        assert await cursor.fetchone() == (1,)
+    assert await credential_events(stack, command) == 1
     landed = await read_topic(infra.kafka_bootstrap_servers, stack.topic_prefix + CREDENTIALS, 1)
     [submitted] = [r.envelope.event for r in landed]
     assert isinstance(submitted, CredentialSubmitted)
@@ -383,24 +394,9 @@ async def test_an_importer_command_no_longer_valid_is_refused_once_and_creates_n
     )
     assert response.status_code == 200, response.text
     await stack.replicated(response.json())
-    command = SubmitCredential(
-        command_id=uuid7(),
-        credential_id=uuid7(),
-        organisation_id=org.id,
-        import_id=uuid7(),
-        row_number=12,
-        holder_id=UUID(worker["user_id"]),
-        credential_type_id=UUID(licence["credential_type_id"]),
-        issued_on="2026-02-01",
-        requested_by=org.admin_id,
-    )
+    command = import_command(org, licence, worker, row_number=12)
     await deliver_twice(stack, infra, command)
-    async with stack.context.pool.connection() as conn:
-        cursor = await conn.execute(
-            "SELECT count(*) FROM events WHERE stream_id = %s",
-            (f"credential-{command.credential_id}",),
-        )
-        assert await cursor.fetchone() == (0,)
+    assert await credential_events(stack, command) == 0
     landed = await read_topic(infra.kafka_bootstrap_servers, stack.topic_prefix + IMPORTS, 1)
     [refused] = [r.envelope.event for r in landed]
     assert isinstance(refused, ImportRowRefused)

@@ -290,6 +290,8 @@ def action_of(event: Event) -> str:
 
 @functools.cache
 def _actor_field(event_type: type[Event]) -> str | None:
+    if event_type is ReviewRequested:
+        return None  # the review service asks; its `submitted_by` is the version's submitter
     return next((name for name in ACTOR_FIELDS if name in event_type.model_fields), None)
 
 
