@@ -41,7 +41,7 @@ TRACKED_EVENTS = types_of(
     CredentialReinstated, CredentialRevoked, CredentialDeleted,
 )  # fmt: skip
 
-_COLUMNS = (
+COLUMNS = (
     "credential_id, organisation_id, holder_id, credential_type_id, version_id, expires_on,"
     " standing, review, expired_version_id"
 )
@@ -73,7 +73,7 @@ def credentials_consumer(topic_prefix: str = "") -> ConsumerSpec:
 
 async def load(conn: Conn, credential_ids: Sequence[UUID]) -> dict[UUID, Tracked]:
     cursor = await conn.execute(
-        f"SELECT {_COLUMNS} FROM schedule WHERE credential_id = ANY(%s)",  # noqa: S608
+        f"SELECT {COLUMNS} FROM schedule WHERE credential_id = ANY(%s)",  # noqa: S608
         (list(credential_ids),),
     )
     return {row[0]: Tracked(*row) for row in await cursor.fetchall()}
@@ -85,7 +85,7 @@ async def save(conn: Conn, credentials: Sequence[Tracked]) -> None:
         return
     settings = await settings_of(conn, {(c.organisation_id, c.holder_id) for c in credentials})
     await conn.execute(
-        f"INSERT INTO schedule ({_COLUMNS}, next_due_on)"  # noqa: S608
+        f"INSERT INTO schedule ({COLUMNS}, next_due_on)"  # noqa: S608
         " SELECT * FROM unnest(%b::uuid[], %b::uuid[], %b::uuid[], %b::uuid[], %b::uuid[],"
         " %b::date[], %b::text[], %b::text[], %b::uuid[], %b::date[])"
         " ON CONFLICT (credential_id) DO UPDATE SET version_id = EXCLUDED.version_id,"
@@ -137,7 +137,7 @@ async def settings_of(
 async def reschedule_holder(conn: Conn, org: UUID, holder_id: UUID) -> None:
     """After a change of settings: every credential of the holder is looked at again."""
     cursor = await conn.execute(
-        f"SELECT {_COLUMNS} FROM schedule"  # noqa: S608
+        f"SELECT {COLUMNS} FROM schedule"  # noqa: S608
         " WHERE organisation_id = %s AND holder_id = %s",
         (org, holder_id),
     )

@@ -28,20 +28,15 @@ from credflow_common.eventstore import Append, EventStore, Metadata
 from credflow_common.waiting import until_any
 from credflow_contracts.events.base import Event
 from credflow_contracts.events.credentials import CredentialExpired
-from credflow_contracts.events.directory import UserState
+from credflow_contracts.events.directory import OrganisationSettings, UserState
 from credflow_contracts.events.reminders import ReminderSent
 from credflow_reminder import domain
 from credflow_reminder.domain import NotificationSettings, Person, Stage, Tracked
-from credflow_reminder.schedule import settings_of
+from credflow_reminder.schedule import COLUMNS, settings_of
 
 log = structlog.get_logger("credflow.reminder")
 Conn = AsyncConnection[Any]
 Clock = Callable[[], datetime]
-
-_COLUMNS = (
-    "credential_id, organisation_id, holder_id, credential_type_id, version_id, expires_on,"
-    " standing, review, expired_version_id"
-)
 
 
 @dataclass(frozen=True)
@@ -90,7 +85,7 @@ class Scheduler:
         while True:
             async with self.pool.connection() as conn, conn.transaction():
                 cursor = await conn.execute(
-                    f"SELECT {_COLUMNS} FROM schedule"  # noqa: S608
+                    f"SELECT {COLUMNS} FROM schedule"  # noqa: S608
                     " WHERE next_due_on <= %s AND credential_id > %s"
                     " ORDER BY credential_id LIMIT %s FOR UPDATE SKIP LOCKED",
                     (horizon, after, self.chunk_size),
@@ -139,7 +134,7 @@ class Scheduler:
                         await replica.user(conn, tracked.organisation_id, holder.manager_id)
                     )
                 sent = await self._reminders(
-                    conn, replica, tracked, plan.send, choice, holder, manager, now
+                    conn, replica, tracked, plan.send, choice, holder, manager, org_settings, now
                 )
                 ledger += [entry for entry, _, _ in sent] or [_skipped(tracked, plan.send)]
                 mails += [message for _, message, _ in sent]
@@ -177,6 +172,7 @@ class Scheduler:
         choice: NotificationSettings,
         holder: Person | None,
         manager: Person | None,
+        org_settings: OrganisationSettings | None,
         now: datetime,
     ) -> list[tuple[LedgerEntry, mail.Mail, Append]]:
         if holder is None or tracked.expires_on is None:
@@ -185,7 +181,6 @@ class Scheduler:
             conn, tracked.organisation_id, tracked.credential_type_id
         )
         type_name = kind.name if kind else "credential"
-        org_settings = await replica.settings(conn, tracked.organisation_id)
         found = []
         for recipient in domain.recipients(stage, choice, holder, manager):
             reminder_id = domain.reminder_id(tracked, stage, recipient.role)
