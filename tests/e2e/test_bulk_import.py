@@ -6,13 +6,11 @@ submission service killed (SIGKILL) during finish and started again, there are s
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -21,90 +19,18 @@ import psycopg
 import pytest
 
 from credflow.demo import DemoOrganisation, create_demo
-from credflow_contracts.topics import ALL_TOPICS
 from tests.bench.imports import ROWS, import_file
-from tests.e2e.test_serve_all import free_port
+from tests.e2e.system import System, running_system
 from tests.infrastructure import Infrastructure
-from tests.integration.runtime_support import create_topics, delete_topics_with_prefix
 
 pytestmark = pytest.mark.e2e
 SERVICES = ("directory", "submission", "importer", "projection")
 
 
-@dataclass
-class System:
-    env: dict[str, str]
-    database_url: str
-    ports: dict[str, int] = field(default_factory=dict)
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.ports[name]}"
-
-    def start(self, name: str) -> None:
-        self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "credflow", "serve", name],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def kill(self, name: str) -> None:
-        self.processes[name].send_signal(signal.SIGKILL)
-        self.processes[name].wait()
-
-    async def ready(self, *names: str) -> None:
-        async with httpx.AsyncClient() as client:
-            for name in names:
-                for _ in range(600):
-                    assert self.processes[name].poll() is None, f"{name} exited"
-                    try:
-                        if (await client.get(f"{self.url(name)}/ready")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    await asyncio.sleep(0.1)
-                else:
-                    raise AssertionError(f"{name} never became ready")
-
-    def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
 @pytest.fixture
 async def system(infra: Infrastructure, database_url: str, unique: str) -> AsyncIterator[System]:
-    prefix = f"e{unique}."
-    await create_topics(infra.kafka_bootstrap_servers, [prefix + t for t in ALL_TOPICS], 6)
-    ports: dict[str, int] = {}
-    for name in SERVICES:
-        while (port := free_port()) in ports.values():
-            pass
-        ports[name] = port
-    env = {
-        **os.environ,
-        **{k.upper(): str(v) for k, v in asdict(infra).items() if k != "source"},
-        "DATABASE_URL": database_url,
-        "CREDFLOW_TOPIC_PREFIX": prefix,
-        "CREDFLOW_LOG_LEVEL": "WARNING",
-        **{f"CREDFLOW_{name.upper()}_PORT": str(port) for name, port in ports.items()},
-    }
-    running = System(env, database_url, ports)
-    try:
-        for name in SERVICES:
-            running.start(name)
-        await running.ready(*SERVICES)
+    async with running_system(infra, database_url, f"e{unique}.", SERVICES) as running:
         yield running
-    finally:
-        running.stop()
-        await delete_topics_with_prefix(infra.kafka_bootstrap_servers, prefix)
 
 
 @dataclass

@@ -1,0 +1,104 @@
+"""The services as separate processes (`credflow serve NAME`), each on its own port, sharing a
+fresh database and a fresh topic prefix: how they run in production, minus the network."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field
+
+import httpx
+
+from credflow_contracts.topics import ALL_TOPICS
+from tests.e2e.test_serve_all import free_port
+from tests.infrastructure import Infrastructure
+from tests.integration.runtime_support import create_topics, delete_topics_with_prefix
+
+
+@dataclass
+class System:
+    env: dict[str, str]
+    database_url: str
+    ports: dict[str, int] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def start(self, name: str) -> None:
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "credflow", "serve", name],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def kill(self, name: str) -> None:
+        self.processes[name].send_signal(signal.SIGKILL)
+        self.processes[name].wait()
+
+    async def ready(self, *names: str) -> None:
+        async with httpx.AsyncClient() as client:
+            for name in names:
+                for _ in range(600):
+                    assert self.processes[name].poll() is None, f"{name} exited"
+                    try:
+                        if (await client.get(f"{self.url(name)}/ready")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    await asyncio.sleep(0.1)
+                else:
+                    raise AssertionError(f"{name} never became ready")
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextlib.asynccontextmanager
+async def running_system(
+    infra: Infrastructure,
+    database_url: str,
+    prefix: str,
+    services: tuple[str, ...],
+    **extra_env: str,
+) -> AsyncIterator[System]:
+    """`services` started as processes on free ports, ready; stopped and their topics deleted
+    afterwards."""
+    await create_topics(infra.kafka_bootstrap_servers, [prefix + t for t in ALL_TOPICS], 6)
+    ports: dict[str, int] = {}
+    for name in services:
+        while (port := free_port()) in ports.values():
+            pass
+        ports[name] = port
+    env = {
+        **os.environ,
+        **{k.upper(): str(v) for k, v in asdict(infra).items() if k != "source"},
+        "DATABASE_URL": database_url,
+        "CREDFLOW_TOPIC_PREFIX": prefix,
+        "CREDFLOW_LOG_LEVEL": "WARNING",
+        **{f"CREDFLOW_{name.upper()}_PORT": str(port) for name, port in ports.items()},
+        **extra_env,
+    }
+    system = System(env, database_url, ports)
+    try:
+        for name in services:
+            system.start(name)
+        await system.ready(*services)
+        yield system
+    finally:
+        system.stop()
+        await delete_topics_with_prefix(infra.kafka_bootstrap_servers, prefix)
