@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -214,6 +215,14 @@ def test_attaching_the_same_file_twice_is_rejected() -> None:
 
 EXPIRES = "body.expires_on"
 ARCHIVED_TYPE = TypeRules(expires=True, default_validity_months=12, archived=True)
+PHOTO_LICENCE = TypeRules(expires=True, default_validity_months=60, media_required=True)
+
+
+def test_a_type_that_needs_media_takes_imported_rows_without_it() -> None:
+    """The importer checks an import's files itself (media step, or media marked optional)."""
+    [event] = when([], replace(submit(), import_id=uuid7()), PHOTO_LICENCE, ACTIVE)
+    assert isinstance(event, CredentialSubmitted)
+    assert event.media == []
 
 
 @pytest.mark.parametrize(
@@ -231,6 +240,7 @@ ARCHIVED_TYPE = TypeRules(expires=True, default_validity_months=12, archived=Tru
         ),
         (submit(), ARCHIVED_TYPE, ACTIVE, "body.credential_type_id", "archived"),
         (submit(), LICENCE, HolderInfo(active=False), "body.holder_id", "deactivated"),
+        (submit(), PHOTO_LICENCE, ACTIVE, "files", "needs a file"),
     ],
 )
 def test_invalid_details_name_the_field(

@@ -62,12 +62,18 @@ async def test_licence_submitted_validated_compliant_and_renewed(journeys: Journ
         "Wes Worker", ["worker"], company_id=acme["company_id"], manager_id=mia.user_id
     )
 
-    # Without the photo the type asks for, the licence is refused with the field at fault.
+    # Without the photo the type asks for, the licence is refused with the field at fault
+    # (once the submission service has heard of the new type).
     fields = {"credential_type_id": licence["credential_type_id"], "issued_on": str(today)}
-    refused = await org.client.post(
-        org.url("submission", "/credentials"), json=fields, headers=wes.headers
-    )
-    assert refused.status_code in (404, 422), refused.text
+
+    async def refused_for_want_of_a_file() -> bool:
+        refused = await org.client.post(
+            org.url("submission", "/credentials"), json=fields, headers=wes.headers
+        )
+        assert refused.status_code in (404, 422), refused.text
+        return [e["path"] for e in refused.json().get("errors", [])] == ["files"]
+
+    await eventually(refused_for_want_of_a_file, timeout_s=30)
     submitted = await org.accepted(
         "POST", "submission", "/credentials", wes, **with_photo(fields, "licence-front.png")
     )
@@ -118,8 +124,7 @@ async def test_licence_submitted_validated_compliant_and_renewed(journeys: Journ
     story = [
         type(e.event).__name__
         for e in journeys.subscriber.of(org.id)
-        if getattr(e.event, "credential_id", None) is not None
-        and str(e.event.credential_id) == credential_id
+        if str(getattr(e.event, "credential_id", "")) == credential_id
     ]
     for expected in (CredentialSubmitted, ReviewRequested, ReviewClaimed, CredentialValidated,
                      VersionAdded):  # fmt: skip

@@ -96,6 +96,7 @@ class TypeRules:
     expires: bool
     default_validity_months: int | None = None
     archived: bool = False
+    media_required: bool = False
 
 
 @dataclass(frozen=True)
@@ -220,8 +221,10 @@ def effective_expiry(issued_on: date, expires_on: date | None, rules: TypeRules)
 
 
 def _check_new_details(
-    details: VersionDetails, rules: TypeRules, holder: HolderInfo
+    details: VersionDetails, rules: TypeRules, holder: HolderInfo, imported: bool
 ) -> date | None:
+    """`imported`: rows of an import, whose files the importer checks itself (its media step,
+    or the uploader marked media optional to add it later)."""
     if rules.archived:
         raise InvalidError(
             "this credential type is archived and accepts no new credentials",
@@ -229,6 +232,8 @@ def _check_new_details(
         )
     if not holder.active:
         raise InvalidError("the holder is deactivated", "body.holder_id")
+    if rules.media_required and not details.media and not imported:
+        raise InvalidError("this credential type needs a file (a photo or a PDF)", "files")
     return effective_expiry(details.issued_on, details.expires_on, rules)
 
 
@@ -272,7 +277,9 @@ def decide(
         case Submit():
             if state is not None:
                 raise TransitionError("this credential already exists")
-            expires_on = _check_new_details(command.details, *_needs(rules, holder))
+            expires_on = _check_new_details(
+                command.details, *_needs(rules, holder), command.import_id is not None
+            )
             details = command.details
             return [
                 CredentialSubmitted(
@@ -294,7 +301,9 @@ def decide(
             ]
         case AddVersion():
             current = _require_changeable(state, "get a new version")
-            expires_on = _check_new_details(command.details, *_needs(rules, holder))
+            expires_on = _check_new_details(
+                command.details, *_needs(rules, holder), command.import_id is not None
+            )
             details = command.details
             return [
                 VersionAdded(

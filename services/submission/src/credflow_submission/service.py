@@ -136,6 +136,7 @@ async def rules_for(replica: DirectoryReplica, conn: Conn, org: UUID, type_id: U
         expires=credential_type.expires,
         default_validity_months=credential_type.default_validity_months,
         archived=credential_type.archived,
+        media_required=credential_type.media_required,
     )
 
 
