@@ -16,8 +16,7 @@ from tests.polling import eventually
 EXPECTED_TYPES = {
     "OrganisationCreated", "UserCreated", "CompanyCreated", "CredentialTypeCreated",
     "RequirementAdded", "CredentialSubmitted", "ReviewRequested", "ReviewClaimed",
-    "CredentialValidated", "CredentialRejected", "VersionAdded", "CredentialExpired",
-    "ReminderSent",
+    "CredentialValidated", "CredentialRejected", "VersionAdded",
 }  # fmt: skip
 
 
