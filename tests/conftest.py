@@ -9,11 +9,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
-import psycopg
 import pytest
-from psycopg import conninfo
 
-from tests.infrastructure import Infrastructure, infrastructure
+from tests.infrastructure import Infrastructure, infrastructure, temporary_database
 
 
 @pytest.fixture(scope="session")
@@ -34,11 +32,5 @@ def unique() -> str:
 @pytest.fixture
 async def database_url(infra: Infrastructure, unique: str) -> AsyncIterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    name = f"test_{unique}"
-    async with await psycopg.AsyncConnection.connect(infra.database_url, autocommit=True) as admin:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    params = conninfo.conninfo_to_dict(infra.database_url)
-    params["dbname"] = name
-    yield conninfo.make_conninfo(**params)  # type: ignore[arg-type]
-    async with await psycopg.AsyncConnection.connect(infra.database_url, autocommit=True) as admin:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with temporary_database(infra.database_url, f"test_{unique}") as url:
+        yield url

@@ -14,9 +14,12 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import psycopg
+from psycopg import conninfo
 
 from credflow_common.settings import InfraSettings
 
@@ -133,3 +136,18 @@ def infrastructure() -> Iterator[Infrastructure]:
             yield stack
     else:
         yield native_stack()
+
+
+@contextlib.asynccontextmanager
+async def temporary_database(admin_url: str, name: str) -> AsyncIterator[str]:
+    """A fresh, empty database called `name` on the server of `admin_url`; its URL, and the
+    database dropped afterwards."""
+    async with await psycopg.AsyncConnection.connect(admin_url, autocommit=True) as admin:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    params = conninfo.conninfo_to_dict(admin_url)
+    params["dbname"] = name
+    try:
+        yield conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+    finally:
+        async with await psycopg.AsyncConnection.connect(admin_url, autocommit=True) as admin:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

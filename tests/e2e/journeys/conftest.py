@@ -16,16 +16,14 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-import psycopg
 import pytest
-from psycopg import conninfo
 
 from credflow.services import SERVICES
 from credflow_common.auth import PLATFORM_PERMISSION, issue_dev_token
 from credflow_contracts.ids import uuid7
 from tests.e2e.journeys.subscriber import Subscriber
 from tests.e2e.system import System, running_system
-from tests.infrastructure import Infrastructure
+from tests.infrastructure import Infrastructure, temporary_database
 from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
@@ -166,30 +164,19 @@ class Journeys:
 @pytest.fixture(scope="package")
 async def journeys(infra: Infrastructure) -> AsyncIterator[Journeys]:
     unique = uuid.uuid4().hex[:12]
-    name = f"journeys_{unique}"
-    async with await psycopg.AsyncConnection.connect(infra.database_url, autocommit=True) as admin:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    params = conninfo.conninfo_to_dict(infra.database_url)
-    params["dbname"] = name
-    database_url = conninfo.make_conninfo(**params)  # type: ignore[arg-type]
     prefix = f"j{unique}."
-    try:
-        async with (
-            running_system(
-                infra, database_url, prefix, tuple(SERVICES),
-                CREDFLOW_REMINDER_INTERVAL_S="0.5", MAIL_API_URL=infra.mail_api_url,
-            ) as system,
-            httpx.AsyncClient(timeout=30) as client,
-        ):  # fmt: skip
-            subscriber = Subscriber(infra.kafka_bootstrap_servers, prefix)
-            reading = asyncio.create_task(subscriber.run())
-            try:
-                yield Journeys(system, subscriber, client)
-            finally:
-                subscriber.stop()
-                await reading
-    finally:
-        async with await psycopg.AsyncConnection.connect(
-            infra.database_url, autocommit=True
-        ) as admin:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with (
+        temporary_database(infra.database_url, f"journeys_{unique}") as database_url,
+        running_system(
+            infra, database_url, prefix, tuple(SERVICES),
+            CREDFLOW_REMINDER_INTERVAL_S="0.5", MAIL_API_URL=infra.mail_api_url,
+        ) as system,
+        httpx.AsyncClient(timeout=30) as client,
+    ):  # fmt: skip
+        subscriber = Subscriber(infra.kafka_bootstrap_servers, prefix)
+        reading = asyncio.create_task(subscriber.run())
+        try:
+            yield Journeys(system, subscriber, client)
+        finally:
+            subscriber.stop()
+            await reading

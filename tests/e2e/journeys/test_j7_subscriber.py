@@ -9,6 +9,7 @@ import collections
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from credflow_common.kafka import topic_partitions
 from credflow_contracts.topics import PUBLIC_TOPICS
 from tests.e2e.journeys.conftest import Journeys
 from tests.polling import eventually
@@ -23,18 +24,16 @@ EXPECTED_TYPES = {
 async def raw_counts(journeys: Journeys) -> collections.Counter[str]:
     """Records per `ce_tenantid` header on the public topics, read without the contracts."""
     prefix = journeys.system.env["CREDFLOW_TOPIC_PREFIX"]
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=journeys.system.env["KAFKA_BOOTSTRAP_SERVERS"], enable_auto_commit=False
-    )
+    bootstrap = journeys.system.env["KAFKA_BOOTSTRAP_SERVERS"]
+    partitions = [
+        TopicPartition(prefix + topic, partition)
+        for topic in PUBLIC_TOPICS
+        for partition in await topic_partitions(bootstrap, prefix + topic)
+    ]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     counts: collections.Counter[str] = collections.Counter()
     try:
-        partitions = [
-            TopicPartition(prefix + topic, partition)
-            for topic in PUBLIC_TOPICS
-            for partition in consumer.partitions_for_topic(prefix + topic)
-            or await _partitions(consumer, prefix + topic)
-        ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
@@ -46,11 +45,6 @@ async def raw_counts(journeys: Journeys) -> collections.Counter[str]:
     finally:
         await consumer.stop()
     return counts
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()
-    return consumer.partitions_for_topic(topic) or set()
 
 
 async def test_the_outside_subscriber_read_every_event_of_the_journeys(

@@ -36,6 +36,13 @@ from credflow_contracts.events.credentials import (
     VersionAdded,
 )
 
+# The credential events `evolve` folds into a tracked credential.
+TRACKED_EVENTS: tuple[type[Event], ...] = (
+    CredentialSubmitted, VersionAdded, CredentialVersionEdited, CredentialValidated,
+    CredentialAccepted, CredentialRejected, ReviewRequested, CredentialSuspended,
+    CredentialReinstated, CredentialRevoked, CredentialDeleted,
+)  # fmt: skip
+
 DEFAULT_LEAD_DAYS = (30, 7, 1)
 MAX_LEAD_DAYS = 365
 

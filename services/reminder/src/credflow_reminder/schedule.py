@@ -15,31 +15,14 @@ from uuid import UUID
 from psycopg import AsyncConnection
 
 from credflow_common.consumer import ConsumerSpec, Delivery, types_of
-from credflow_contracts.events.credentials import (
-    CredentialAccepted,
-    CredentialDeleted,
-    CredentialEvent,
-    CredentialReinstated,
-    CredentialRejected,
-    CredentialRevoked,
-    CredentialSubmitted,
-    CredentialSuspended,
-    CredentialValidated,
-    CredentialVersionEdited,
-    ReviewRequested,
-    VersionAdded,
-)
+from credflow_contracts.events.credentials import CredentialEvent
 from credflow_contracts.topics import CREDENTIALS
 from credflow_reminder import domain
 from credflow_reminder.domain import NotificationSettings, Tracked
 
 Conn = AsyncConnection[Any]
 
-TRACKED_EVENTS = types_of(
-    CredentialSubmitted, VersionAdded, CredentialVersionEdited, CredentialValidated,
-    CredentialAccepted, CredentialRejected, ReviewRequested, CredentialSuspended,
-    CredentialReinstated, CredentialRevoked, CredentialDeleted,
-)  # fmt: skip
+TRACKED_EVENTS = types_of(*domain.TRACKED_EVENTS)
 
 COLUMNS = (
     "credential_id, organisation_id, holder_id, credential_type_id, version_id, expires_on,"
