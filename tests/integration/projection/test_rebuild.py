@@ -40,6 +40,14 @@ async def snapshot(database_url: str, schema: str = "projection") -> dict[str, l
     return tables
 
 
+async def indexes(database_url: str) -> set[tuple[str, str]]:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        cursor = await conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'projection'"
+        )
+        return {(name, definition) for name, definition in await cursor.fetchall()}
+
+
 async def schemas(database_url: str) -> set[str]:
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         cursor = await conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'proj%'")
@@ -67,6 +75,7 @@ async def test_rebuilt_views_are_identical_and_the_live_ones_keep_serving(
     await open_items_settled(stack, world)
     database_url = stack.infra.database_url
     live = await snapshot(database_url)
+    live_indexes = await indexes(database_url)
     assert len(live["credentials"]) == 7
     assert len(live["audit"]) > 20
 
@@ -90,6 +99,7 @@ async def test_rebuilt_views_are_identical_and_the_live_ones_keep_serving(
     assert set(answers) == {7}, "every answer during the rebuild was complete"
     assert await schemas(database_url) == {"projection"}, "swapped in; old schema dropped"
     assert await snapshot(database_url) == live, "every rebuilt row equals the live row"
+    assert await indexes(database_url) == live_indexes, "the lookup indexes were built again"
 
     # The live service goes on applying into the swapped-in schema, exactly once.
     renewed = await stack.services.submission.post(

@@ -5,7 +5,8 @@ swap the two atomically.
    topic into it from the beginning to the end offsets seen at the start, outside the consumer
    group (the live service keeps its partitions and keeps applying). The partitions are shared
    among worker processes (one per core, at most 4): a credential's events all live in one
-   partition, so the workers write disjoint rows.
+   partition, so the workers write disjoint rows. The lookup (non-unique) indexes are dropped
+   for the load and built once over the loaded rows.
 2. Swap, in one transaction: take the swap lock exclusively (each live batch holds it shared,
    so no live batch is in flight and the next one waits), catch the new schema up to at least
    the live consumer's positions, then rename `projection` → `projection_retired` and
@@ -89,7 +90,9 @@ async def rebuild(
     try:
         runner = _runner(pool, infra.kafka_bootstrap_servers, runtime.topic_prefix)
         progress = _Progress(on_applied)
+        index_definitions = await _drop_lookup_indexes(infra.database_url)
         await _replay_in_parallel(infra, _split(beginnings, ends, workers), progress)
+        await _create_indexes(infra.database_url, index_definitions)
         await _swap(infra.database_url, runner, ends, progress.count)
     finally:
         await pool.close()
@@ -196,6 +199,29 @@ def _replay_worker(
             )
 
     asyncio.run(replay())
+
+
+async def _drop_lookup_indexes(database_url: str) -> list[str]:
+    """Drop the new schema's non-unique indexes, returning their definitions: building an
+    index once over the loaded rows costs PostgreSQL a fraction of maintaining it row by row
+    during COPY. Unique indexes stay; the reference-data upserts need them."""
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        cursor = await conn.execute(
+            "SELECT relname, pg_get_indexdef(indexrelid) FROM pg_index"
+            " JOIN pg_class ON pg_class.oid = indexrelid"
+            " WHERE relnamespace = %s::regnamespace AND NOT indisunique",
+            (NEXT_SCHEMA,),
+        )
+        indexes = await cursor.fetchall()
+        for name, _ in indexes:
+            await conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(NEXT_SCHEMA, name)))
+    return [definition for _, definition in indexes]
+
+
+async def _create_indexes(database_url: str, definitions: list[str]) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        for definition in definitions:
+            await conn.execute(definition)
 
 
 async def _swap(
