@@ -452,14 +452,25 @@ class ConsumerRunner:
         structlog.contextvars.bind_contextvars(consumer=self.spec.name, batch_size=len(items))
         if len(deliveries) == 1:
             deliveries[0].bind_log_context()
-        async with self.pool.connection() as conn, conn.transaction():
-            if self.spec.before_batch is not None:
-                await self.spec.before_batch(conn)
-            fresh = await self._claim_in_inbox(conn, deliveries)
-            if fresh:
-                await self.spec.handler(conn, fresh)
-            failpoints.hit("consumer.before_commit")
-            await self._save_positions(conn, [item.record for item in items])
+        async with self.pool.connection() as conn:
+            try:
+                # The prologue (BEGIN, `before_batch`, the inbox claim) and the epilogue (the
+                # positions, COMMIT) each go in one round trip. The handler runs outside
+                # pipeline mode: its statements raise where they fail, and it may COPY.
+                async with conn.pipeline():
+                    if self.spec.before_batch is not None:
+                        await self.spec.before_batch(conn)
+                    fresh = await self._claim_in_inbox(conn, deliveries)
+                if fresh:
+                    await self.spec.handler(conn, fresh)
+                failpoints.hit("consumer.before_commit")
+                async with conn.pipeline():
+                    await self._save_positions(conn, [item.record for item in items])
+                    await conn.commit()
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):
+                    await conn.rollback()
+                raise
         if self.metrics:
             self.metrics.batch_seconds.labels(self.spec.name).observe(
                 asyncio.get_running_loop().time() - started
