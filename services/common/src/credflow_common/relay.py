@@ -129,7 +129,8 @@ class OutboxRelay:
     async def publish_batch(self, conn: AsyncConnection[Any], producer: AIOKafkaProducer) -> int:
         """Publish up to `batch_size` outbox rows in insertion order; their deletion commits
         once Kafka acknowledged them all."""
-        async with conn.transaction():
+        # Pipeline mode: BEGIN travels with the DELETE in one round trip.
+        async with conn.pipeline(), conn.transaction():
             # Deleted now, gone only when the transaction commits after Kafka acknowledged them
             # (publishing fails → rollback → the rows are still there).
             cursor = await conn.execute(
