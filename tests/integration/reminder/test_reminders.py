@@ -92,6 +92,41 @@ async def test_reminders_fall_due_as_the_clock_moves_and_the_manager_is_copied(
     await eventually(shown_expired, timeout_s=30)
 
 
+async def test_a_reminder_waits_for_directory_data_its_replica_has_not_received(
+    stack: ReminderStack,
+) -> None:
+    """The credential's events can overtake the directory's in this service: the reminder is
+    held until the replica knows everyone it names, never skipped or sent without the copy."""
+    org, manager, worker, type_id = await world(stack, "Lagging")
+    response = await stack.reminder.put(
+        f"/organisations/{org.id}/users/me/notification-settings",
+        json={"enabled": True, "lead_days": [30], "copy_manager": True},
+        headers=stack.as_(org, worker),
+    )
+    assert response.status_code == 200, response.text
+    await stack.submit(org, worker, type_id, EXPIRES)
+    async with stack.reminder_context.pool.connection() as conn:
+        # As if the manager's UserCreated had not reached this service yet.
+        await conn.execute("DELETE FROM replica_users WHERE user_id = %s", (manager["user_id"],))
+    due = EXPIRES - timedelta(days=30)
+    await stack.tick(due)
+    await stack.tick(due)
+    assert await stack.subjects_to(worker["email"]) == []
+
+    renamed = await stack.services.directory.client.patch(
+        org.url(f"/users/{manager['user_id']}"), json={"name": "Max Manager"}, headers=org.admin
+    )
+    assert renamed.status_code == 200, renamed.text
+    await stack.replicated(renamed.json())
+    await stack.tick(due)
+    assert await stack.subjects_to(worker["email"]) == [
+        "Your First aid expires in 30 days (01/07/2026)"
+    ]
+    assert await stack.subjects_to(manager["email"]) == [
+        "Wendy's First aid expires in 30 days (01/07/2026)"
+    ]
+
+
 async def test_a_renewed_credential_gets_no_more_reminders_for_the_old_version(
     stack: ReminderStack,
 ) -> None:

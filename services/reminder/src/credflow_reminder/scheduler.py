@@ -112,10 +112,16 @@ class Scheduler:
         appends: list[Append] = []
         next_due: list[tuple[UUID, date | None, UUID | None]] = []
         for tracked in chunk:
-            org_settings = await replica.settings(conn, tracked.organisation_id)
-            org_zone = org_settings.time_zone if org_settings else "UTC"
-            holder_state = await replica.user(conn, tracked.organisation_id, tracked.holder_id)
-            holder = _person(holder_state)
+            facts = await _directory_facts(conn, replica, tracked)
+            if facts is None:
+                # The credential's events overtook the directory events in this service's
+                # replica: wait for them (the row stays due) rather than skip a reminder,
+                # drop the manager's copy or name the type "credential".
+                log.info("directory data not replicated yet; retrying at the next tick",
+                         credential_id=str(tracked.credential_id))  # fmt: skip
+                continue
+            org_settings, holder, manager, type_name = facts
+            org_zone = org_settings.time_zone
             choice = settings.get(
                 (tracked.organisation_id, tracked.holder_id), NotificationSettings()
             )
@@ -123,18 +129,13 @@ class Scheduler:
                 tracked,
                 choice.lead_days,
                 done.get((tracked.version_id, tracked.expires_on), set()),
-                domain.today_in(holder.time_zone if holder else None, now, org_zone),
+                domain.today_in(holder.time_zone, now, org_zone),
                 domain.today_in(org_zone, now),
             )
             ledger += [_skipped(tracked, stage) for stage in plan.skip]
             if plan.send is not None:
-                manager = None
-                if holder is not None and holder.manager_id is not None:
-                    manager = _person(
-                        await replica.user(conn, tracked.organisation_id, holder.manager_id)
-                    )
-                sent = await self._reminders(
-                    conn, replica, tracked, plan.send, choice, holder, manager, org_settings, now
+                sent = self._reminders(
+                    tracked, plan.send, choice, holder, manager, type_name, org_settings, now
                 )
                 ledger += [entry for entry, _, _ in sent] or [_skipped(tracked, plan.send)]
                 mails += [message for _, message, _ in sent]
@@ -163,30 +164,23 @@ class Scheduler:
                 expired=sum(1 for a in appends if a.stream_id.startswith("expiry-")),
             )
 
-    async def _reminders(
+    def _reminders(
         self,
-        conn: Conn,
-        replica: BatchReplica,
         tracked: Tracked,
         stage: Stage,
         choice: NotificationSettings,
-        holder: Person | None,
+        holder: Person,
         manager: Person | None,
-        org_settings: OrganisationSettings | None,
+        type_name: str,
+        org_settings: OrganisationSettings,
         now: datetime,
     ) -> list[tuple[LedgerEntry, mail.Mail, Append]]:
-        if holder is None or tracked.expires_on is None:
+        if tracked.expires_on is None:
             return []
-        kind = await replica.credential_type(
-            conn, tracked.organisation_id, tracked.credential_type_id
-        )
-        type_name = kind.name if kind else "credential"
         found = []
         for recipient in domain.recipients(stage, choice, holder, manager):
             reminder_id = domain.reminder_id(tracked, stage, recipient.role)
-            date_format = recipient.person.date_format or (
-                org_settings.default_date_format if org_settings else None
-            )
+            date_format = recipient.person.date_format or org_settings.default_date_format
             text = domain.mail_text(
                 stage, recipient, holder, type_name, tracked.expires_on, date_format
             )
@@ -212,6 +206,25 @@ class Scheduler:
                 Append(f"reminder-{reminder_id}", 0, [event], metadata),
             ))  # fmt: skip
         return found
+
+
+async def _directory_facts(
+    conn: Conn, replica: BatchReplica, tracked: Tracked
+) -> tuple[OrganisationSettings, Person, Person | None, str] | None:
+    """The organisation's settings, the holder, their manager and the type's name; None while
+    the replica lacks any of them (users and types are never deleted, so they will come)."""
+    org = tracked.organisation_id
+    settings = await replica.settings(conn, org)
+    holder = _person(await replica.user(conn, org, tracked.holder_id))
+    kind = await replica.credential_type(conn, org, tracked.credential_type_id)
+    if settings is None or holder is None or kind is None:
+        return None
+    manager = None
+    if holder.manager_id is not None:
+        manager = _person(await replica.user(conn, org, holder.manager_id))
+        if manager is None:
+            return None
+    return settings, holder, manager, kind.name
 
 
 def _person(user: UserState | None) -> Person | None:
