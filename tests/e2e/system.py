@@ -9,8 +9,10 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -26,17 +28,20 @@ class System:
     database_url: str
     ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="credflow-e2e-")))
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
 
     def start(self, name: str) -> None:
-        self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "credflow", "serve", name],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        """Start `name`; its log goes to `log_dir/NAME.log` (appended to across restarts)."""
+        with (self.log_dir / f"{name}.log").open("ab") as log:
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "credflow", "serve", name],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def kill(self, name: str) -> None:
         self.processes[name].send_signal(signal.SIGKILL)
@@ -89,11 +94,12 @@ async def running_system(
         **{k.upper(): str(v) for k, v in asdict(infra).items() if k != "source"},
         "DATABASE_URL": database_url,
         "CREDFLOW_TOPIC_PREFIX": prefix,
-        "CREDFLOW_LOG_LEVEL": "WARNING",
+        "CREDFLOW_LOG_LEVEL": "INFO",
         **{f"CREDFLOW_{name.upper()}_PORT": str(port) for name, port in ports.items()},
         **extra_env,
     }
     system = System(env, database_url, ports)
+    print(f"service logs: {system.log_dir}")  # shown by pytest when a test fails
     try:
         for name in services:
             system.start(name)

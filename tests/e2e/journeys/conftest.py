@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -113,6 +113,20 @@ class Tenant:
         if position is not None:
             assert response.headers["Projection-Caught-Up"] == "true"
         return response.json()
+
+    async def view_when(
+        self, path: str, as_: Person, ready: Callable[[Any], bool], **params: Any
+    ) -> Any:
+        """A view, read again until `ready` holds: for what another service adds after the
+        write (the review service accepts a version whose type needs no validation)."""
+        seen: list[Any] = []
+
+        async def arrived() -> bool:
+            seen.append(await self.view(path, as_, **params))
+            return ready(seen[-1])
+
+        await eventually(arrived, timeout_s=30)
+        return seen[-1]
 
     async def person(self, name: str, roles: list[str], **fields: Any) -> Person:
         email = f"{name.lower().replace(' ', '.')}@{self.domain}"

@@ -17,7 +17,8 @@ from tests.polling import eventually
 EXPECTED_TYPES = {
     "OrganisationCreated", "UserCreated", "CompanyCreated", "CredentialTypeCreated",
     "RequirementAdded", "CredentialSubmitted", "ReviewRequested", "ReviewClaimed",
-    "CredentialValidated", "CredentialRejected", "VersionAdded",
+    "CredentialValidated", "CredentialRejected", "VersionAdded", "CredentialAccepted",
+    "MediaRemoved", "CredentialExpired", "ReminderSent",
 }  # fmt: skip
 
 
