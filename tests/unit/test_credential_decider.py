@@ -232,11 +232,11 @@ def test_a_type_that_needs_media_takes_imported_rows_without_it() -> None:
         (submit(expires_on=date(2025, 1, 1)), LICENCE, ACTIVE, EXPIRES, "after the issue"),
         (submit(), TypeRules(expires=True), ACTIVE, EXPIRES, "give the expiration date"),
         (
-            submit(expires_on=date(2030, 1, 1)),
+            submit(expires_on=date(2025, 1, 1)),
             TypeRules(expires=False),
             ACTIVE,
             EXPIRES,
-            "does not expire",
+            "after the issue",
         ),
         (submit(), ARCHIVED_TYPE, ACTIVE, "body.credential_type_id", "archived"),
         (submit(), LICENCE, HolderInfo(active=False), "body.holder_id", "deactivated"),
@@ -249,6 +249,26 @@ def test_invalid_details_name_the_field(
     with pytest.raises(InvalidError, match=message) as caught:
         when([], command, rules, holder)
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize("expires_on", [None, date(2029, 2, 1)])
+def test_a_type_that_does_not_expire_takes_an_expiry_date_only_when_given(
+    expires_on: date | None,
+) -> None:
+    """An external certificate may carry its own expiry date; most such types carry none."""
+    [event] = when([], submit(expires_on=expires_on), TypeRules(expires=False), ACTIVE)
+    assert isinstance(event, CredentialSubmitted)
+    assert event.expires_on == expires_on
+
+
+def test_a_version_keeps_the_name_on_its_certificate() -> None:
+    events = given(submit(title="Working at heights (TAFE)"))
+    [added] = when(events, AddVersion(uuid7(), VersionDetails(date(2027, 2, 1)), ACTOR))
+    assert isinstance(events[0], CredentialSubmitted)
+    assert events[0].title == "Working at heights (TAFE)"
+    state = fold([*events, added])
+    assert state is not None
+    assert [v.title for v in state.versions] == ["Working at heights (TAFE)", None]
 
 
 def test_edits_keep_expiry_after_issue() -> None:

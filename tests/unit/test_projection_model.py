@@ -91,6 +91,37 @@ def test_a_submitted_credential_is_pending_until_validated_then_verified_with_ed
     assert views.audit[3].actor_id == REVIEWER
 
 
+def test_an_external_certificate_title_is_corrected_and_its_equivalent_outlives_a_rejection() -> (
+    None
+):
+    equivalent = uuid7()
+    views = fold(submitted(title="Heights course"), requested())
+    assert (credential(views).title, views.versions[V1].title) == ("Heights course",) * 2
+    fold(
+        CredentialRejected(
+            credential_id=CREDENTIAL, organisation_id=ORG, review_id=REVIEW1, version_id=V1,
+            rejected_by=REVIEWER, comment="The certificate is cut off",
+            edits=ReviewEdits(changed=["title", "issued_on"], title="Working at heights",
+                              issued_on=date(2026, 1, 2)),
+            internal_equivalent_id=equivalent,
+        ),
+        VersionAdded(
+            credential_id=CREDENTIAL, organisation_id=ORG, holder_id=HOLDER,
+            credential_type_id=TYPE, version_id=V2, version_number=2, title="Working at heights",
+            issued_on=date(2026, 1, 2), added_by=HOLDER,
+        ),
+        views=views,
+    )  # fmt: skip
+    old = views.versions[V1]
+    assert (old.title, old.issued_on, old.review) == (
+        "Working at heights", date(2026, 1, 2), "not_accepted"
+    )  # fmt: skip
+    row = credential(views)
+    assert (row.title, row.latest_version_id, row.internal_equivalent_id) == (
+        "Working at heights", V2, equivalent
+    )  # fmt: skip
+
+
 def test_a_new_version_supersedes_the_open_review_and_keeps_the_old_version() -> None:
     views = fold(submitted(), requested())
     fold(

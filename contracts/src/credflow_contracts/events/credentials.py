@@ -61,6 +61,10 @@ class CredentialSubmitted(CredentialEvent):
     credential_type_id: UUID
     version_id: UUID
     version_number: int = Field(default=1, ge=1)
+    title: str | None = Field(
+        default=None,
+        description="The name on the certificate (an external course's, say), when it has one.",
+    )
     issued_on: date
     expires_on: date | None = Field(
         default=None, description="Absent when the credential type does not expire."
@@ -84,6 +88,10 @@ class VersionAdded(CredentialEvent):
     credential_type_id: UUID
     version_id: UUID
     version_number: int = Field(ge=2)
+    title: str | None = Field(
+        default=None,
+        description="The name on the certificate (an external course's, say), when it has one.",
+    )
     issued_on: date
     expires_on: date | None = None
     certification: Certification | None = None
@@ -257,6 +265,10 @@ class CredentialRejected(CredentialEvent):
     rejected_by: UUID
     comment: NonEmpty
     edits: ReviewEdits | None = None
+    internal_equivalent_id: UUID | None = Field(
+        default=None,
+        description="The certificate template the reviewer associated (kept for the next version).",
+    )
 
 
 class CredentialExpired(CredentialEvent):

@@ -45,8 +45,8 @@ def columns(date_format: DateFormat) -> tuple[Column, ...]:
                "defines it (capitals do not matter)."),
         Column("issued_on", True, f"The issue date, {dates}."),
         Column("expires_on", False, f"The expiration date, {dates}, after the issue date. Leave "
-               "it empty for a type that does not expire, or to use the type's default "
-               "validity."),
+               "it empty to use the type's default validity; optional for a type that does not "
+               "expire."),
         Column("certification_number", False, "The number printed on the credential."),
         Column("issuer", False, "Who issued it (an authority or training provider)."),
         Column("notes", False, f"Anything else worth keeping (at most {MAX_NOTES} characters)."),
@@ -314,13 +314,10 @@ def _read_row(
     if issued_on and expires_on and expires_on <= issued_on:
         report("expires_on", "expires_before_issue",
                "the expiration date must be after the issue date")  # fmt: skip
-    if kind is not None and not kind.archived:
-        if not kind.expires and values.get("expires_on"):
-            report("expires_on", "type_does_not_expire",
-                   f"a {kind.name} does not expire: leave this empty")  # fmt: skip
-        if kind.expires and not values.get("expires_on") and not kind.default_validity_months:
-            report("expires_on", "expiry_required",
-                   f"a {kind.name} expires: give its expiration date")  # fmt: skip
+    needs_expiry = kind is not None and kind.expires and not kind.default_validity_months
+    if kind is not None and not kind.archived and needs_expiry and not values.get("expires_on"):
+        report("expires_on", "expiry_required",
+               f"a {kind.name} expires: give its expiration date")  # fmt: skip
 
     limits = {"certification_number": MAX_TEXT, "issuer": MAX_TEXT, "notes": MAX_NOTES,
               "media_file": MAX_TEXT}  # fmt: skip

@@ -40,7 +40,7 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 ORG_WIDE_ROLES = ("admin", "reviewer", "client_viewer")
 EXPORT_COLUMNS = (
     "credential_id", "holder_name", "holder_email", "company_name", "credential_type_name",
-    "status", "expiring_soon", "version_number", "issued_on", "expires_on",
+    "title", "status", "expiring_soon", "version_number", "issued_on", "expires_on",
     "certification_number", "issuer_name", "lifecycle_reason",
 )  # fmt: skip
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "|")

@@ -80,6 +80,7 @@ class CredentialRow(Row):
         "uuid",
         "timestamptz",
         "timestamptz",
+        "text",
     )
 
     organisation_id: UUID
@@ -99,6 +100,7 @@ class CredentialRow(Row):
     import_id: UUID | None
     created_at: datetime
     updated_at: datetime
+    title: str | None = None  # the latest version's
 
 
 @dataclass
@@ -123,6 +125,7 @@ class VersionRow(Row):
         "uuid",
         "timestamptz",
         "uuid",
+        "text",
     )
     JSON_COLUMNS: ClassVar[tuple[str, ...]] = ("certification", "issuer")
 
@@ -143,6 +146,7 @@ class VersionRow(Row):
     created_by: UUID
     created_at: datetime
     import_id: UUID | None
+    title: str | None = None
 
 
 @dataclass
@@ -387,13 +391,6 @@ def apply(views: Views, envelope: Envelope) -> None:
             _set_review(views, event.credential_id, event.version_id, "submitted", at)
         case CredentialValidated():
             _decide(views, event, "verified", event.validated_by, event.comment, event.edits, at)
-            credential = views.credentials.get(event.credential_id)
-            if (
-                event.internal_equivalent_id is not None
-                and credential is not None
-                and credential.latest_version_id == event.version_id
-            ):
-                credential.internal_equivalent_id = event.internal_equivalent_id
         case CredentialRejected():
             _decide(views, event, "not_accepted", event.rejected_by, event.comment, event.edits, at)
         case CredentialExpired() | ReminderSent():
@@ -407,7 +404,7 @@ def _new_version(views: Views, event: CredentialSubmitted | VersionAdded, at: da
         event.issued_on, event.expires_on,
         event.certification.number if event.certification else None,
         _json(event.certification), _json(event.issuer), event.notes,
-        "pending", None, None, None, by, at, event.import_id,
+        "pending", None, None, None, by, at, event.import_id, event.title,
     )  # fmt: skip
     views.touch(event.version_id)
     for media in event.media:
@@ -456,10 +453,18 @@ def _decide(
     version = views.versions.get(event.version_id)
     if version is not None:
         if edits is not None:
-            for name in ("issued_on", "expires_on", "certification_number"):
+            for name in ("title", "issued_on", "expires_on", "certification_number"):
                 if name in edits.changed:
                     setattr(version, name, getattr(edits, name))
         version.reviewed_by, version.review_comment = by, comment
+    credential = views.credentials.get(event.credential_id)
+    if (
+        event.internal_equivalent_id is not None
+        and credential is not None
+        and credential.latest_version_id == event.version_id
+    ):
+        # Kept by the credential: a rejected version's association counts for the next one.
+        credential.internal_equivalent_id = event.internal_equivalent_id
     item = views.review_items.get(event.review_id)
     if item is not None:
         item.state = "validated" if review == "verified" else "rejected"
@@ -477,6 +482,7 @@ def _sync(views: Views, credential_id: UUID, at: datetime) -> None:
     if latest is None:
         return
     credential.review = latest.review
+    credential.title = latest.title
     credential.issued_on, credential.expires_on = latest.issued_on, latest.expires_on
     credential.certification_number = latest.certification_number
     credential.issuer_name = _issuer_name(latest.issuer)

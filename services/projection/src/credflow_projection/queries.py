@@ -91,7 +91,7 @@ CREDENTIAL_COLUMNS = """
     p.company_id, co.name AS company_name, c.credential_type_id, t.name AS credential_type_name,
     credential_status(c.lifecycle, c.review, c.expires_on, %(today)s) AS status,
     (c.lifecycle = 'active' AND c.expires_on BETWEEN %(today)s AND %(soon)s) AS expiring_soon,
-    c.version_number, c.issued_on, c.expires_on, c.certification_number, c.issuer_name,
+    c.version_number, c.title, c.issued_on, c.expires_on, c.certification_number, c.issuer_name,
     c.lifecycle_reason, c.internal_equivalent_id, c.import_id, c.created_at, c.updated_at,
     lower(coalesce(p.name, '')) AS sort_name, lower(coalesce(t.name, '')) AS sort_type
 """
@@ -138,7 +138,7 @@ def _credential_query(
     if filters.text:
         params["text"] = contains_pattern(filters.text)
         conditions.append(
-            "concat_ws(' ', p.name, p.email, t.name, co.name, c.certification_number,"
+            "concat_ws(' ', p.name, p.email, t.name, co.name, c.title, c.certification_number,"
             " c.issuer_name) ILIKE %(text)s"
         )
     query = sql.SQL(
@@ -438,7 +438,7 @@ async def credential_detail(
             return None
         detail = _public(row)
         await cur.execute(
-            "SELECT version_id, version_number, issued_on, expires_on, certification_number,"
+            "SELECT version_id, version_number, title, issued_on, expires_on, certification_number,"
             " certification, issuer, notes, review, review_comment, reviewed_by, reviewed_at,"
             " created_by, created_at, import_id FROM credential_versions"
             " WHERE credential_id = %s ORDER BY version_number DESC",

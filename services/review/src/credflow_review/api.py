@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from credflow_common import idempotency
 from credflow_common.auth import CurrentPrincipal, Principal
+from credflow_common.errors import InvalidError
 from credflow_common.eventstore import Metadata, RecordedEvent
 from credflow_common.problems import FieldError, ProblemError
 from credflow_common.service import ServiceContext
@@ -40,6 +41,9 @@ class ValidateInput(Input):
 class RejectInput(Input):
     comment: str = Field(max_length=4000, description="Required: tell the holder why.")
     edits: ReviewEdits | None = None
+    internal_equivalent_id: UUID | None = Field(
+        default=None, description="Kept with the credential: its next version counts as it."
+    )
 
 
 class BulkApproveInput(Input):
@@ -62,6 +66,11 @@ def build_router(context: ServiceContext, reviews: Reviews) -> APIRouter:
         review_id: UUID,
         command: domain.Command,
     ) -> tuple[Body, list[RecordedEvent]]:
+        equivalent = getattr(command, "internal_equivalent_id", None)
+        if equivalent is not None and not await reviews.replica.credential_type(
+            conn, org, equivalent
+        ):
+            raise InvalidError("no such credential type", "body.internal_equivalent_id")
         review, version, review_context = await reviews.load(conn, org, review_id)
         events = domain.decide(command, review, review_context)
         metadata = Metadata(org, request.state.correlation_id, actor_id=principal.user_id)
@@ -222,7 +231,7 @@ def build_router(context: ServiceContext, reviews: Reviews) -> APIRouter:
             review_id,
             idempotency_key,
             body.model_dump(mode="json"),
-            Reject(actor(principal), body.comment, body.edits),
+            Reject(actor(principal), body.comment, body.edits, body.internal_equivalent_id),
         )
 
     @router.post("/bulk-approve")

@@ -152,6 +152,7 @@ class Reject:
     actor: Actor
     comment: str
     edits: ReviewEdits | None = None
+    internal_equivalent_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -291,6 +292,7 @@ def decide(command: Command, review: Review | None, context: Context | None = No
                     rejected_by=command.actor.user_id,
                     comment=command.comment,
                     edits=command.edits,
+                    internal_equivalent_id=command.internal_equivalent_id,
                 )
             ]
         case Reroute():

@@ -624,6 +624,7 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
                 {
                     "version_id": str(v.version_id),
                     "number": v.number,
+                    "title": v.title,
                     "issued_on": v.issued_on.isoformat(),
                     "expires_on": v.expires_on.isoformat() if v.expires_on else None,
                     "certification": v.certification.model_dump() if v.certification else None,

@@ -65,6 +65,7 @@ class Version:
     issuer: Issuer | None
     notes: str | None
     media: tuple[MediaFile, ...] = ()
+    title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class VersionDetails:
     issuer: Issuer | None = None
     notes: str | None = None
     media: tuple[MediaFile, ...] = ()
+    title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -204,10 +206,10 @@ def add_months(day: date, months: int) -> date:
 
 
 def effective_expiry(issued_on: date, expires_on: date | None, rules: TypeRules) -> date | None:
-    """The expiry to record: as given, or computed from the type's default validity."""
-    if not rules.expires:
-        if expires_on is not None:
-            raise InvalidError("this credential type does not expire", "body.expires_on")
+    """The expiry to record: as given, or computed from the type's default validity. A type
+    that does not expire takes an expiry date only when one is given (an external certificate
+    may carry its own)."""
+    if not rules.expires and expires_on is None:
         return None
     if expires_on is None:
         if rules.default_validity_months is None:
@@ -289,6 +291,7 @@ def decide(
                     credential_type_id=command.credential_type_id,
                     version_id=command.version_id,
                     version_number=1,
+                    title=details.title,
                     issued_on=details.issued_on,
                     expires_on=expires_on,
                     certification=details.certification,
@@ -313,6 +316,7 @@ def decide(
                     credential_type_id=current.credential_type_id,
                     version_id=command.version_id,
                     version_number=current.latest.number + 1,
+                    title=details.title,
                     issued_on=details.issued_on,
                     expires_on=expires_on,
                     certification=details.certification,
@@ -524,6 +528,7 @@ def _version(event: CredentialSubmitted | VersionAdded, number: int) -> Version:
         issuer=event.issuer,
         notes=event.notes,
         media=tuple(event.media),
+        title=event.title,
     )
 
 

@@ -18,6 +18,12 @@ class Input(BaseModel):
 
 
 class VersionInput(Input):
+    title: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=300,
+        description="The name on the certificate (an external course's, say).",
+    )
     issued_on: date
     expires_on: date | None = None
     certification: Certification | None = None
