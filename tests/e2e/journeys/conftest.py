@@ -143,6 +143,14 @@ class Tenant:
         messages: list[dict[str, Any]] = response.json()["messages"]
         return messages
 
+    async def mail_text(self, message: dict[str, Any]) -> str:
+        """The plain-text body of a message `mails_to` listed."""
+        response = await self.client.get(
+            f"{self.system.env['MAIL_API_URL']}/api/v1/message/{message['ID']}"
+        )
+        text: str = response.json()["Text"]
+        return text
+
 
 @dataclass
 class Journeys:
