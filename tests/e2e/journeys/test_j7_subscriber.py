@@ -18,7 +18,7 @@ EXPECTED_TYPES = {
     "OrganisationCreated", "UserCreated", "CompanyCreated", "CredentialTypeCreated",
     "RequirementAdded", "CredentialSubmitted", "ReviewRequested", "ReviewClaimed",
     "CredentialValidated", "CredentialRejected", "VersionAdded", "CredentialAccepted",
-    "MediaRemoved", "CredentialExpired", "ReminderSent",
+    "MediaRemoved", "CredentialExpired", "ReminderSent", "GroupCreated", "GroupUpdated",
 }  # fmt: skip
 
 

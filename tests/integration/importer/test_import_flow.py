@@ -5,6 +5,8 @@ the credentials in the worker view; bad files write nothing."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -70,6 +72,17 @@ async def test_a_mixed_file_is_reported_then_its_valid_rows_become_credentials_o
     )
     assert report["approval_required"] is True  # the electrical licence is reviewed
     path = f"/{report['import_id']}"
+    download = await stack.importer.get(
+        f"/organisations/{world.org.id}/imports{path}/report.csv", headers=world.org.admin
+    )
+    assert download.status_code == 200, download.text
+    assert download.headers["content-type"].startswith("text/csv")
+    [header, *lines] = list(csv.reader(io.StringIO(download.text)))
+    assert header == ["row", "column", "code", "message"]
+    assert lines == [
+        [str(p["row"] or ""), p["column"] or "", p["code"], p["message"]]
+        for p in report["problems"]
+    ]
 
     pressed = await asyncio.gather(
         stack.call("POST", world.org, f"{path}/finish", expect=202),

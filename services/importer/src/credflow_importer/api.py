@@ -4,6 +4,7 @@
 - `POST ""`: upload a CSV (the body as `text/csv`, or multipart with a `file` part) → a draft
   import with its report (every problem by row, column and code).
 - `GET ""`, `GET /{id}`: imports and their reports, with progress once finishing.
+- `GET /{id}/report.csv`: the report as CSV, one line per problem (row, column, code, message).
 - `PUT /{id}/file`: upload the file again; the report is redone from it.
 - `POST /{id}/media`: files (multipart `files`) for the rows that name them in `media_file`
   (capitals ignored); each file's outcome is listed. Uploading the CSV again clears them.
@@ -28,6 +29,7 @@ from credflow_common.errors import ForbiddenError, NotFoundError
 from credflow_common.media import MediaStore, detect_kind, object_key
 from credflow_common.problems import FieldError, ProblemError
 from credflow_common.service import ServiceContext
+from credflow_common.spreadsheets import csv_text
 from credflow_contracts.events.directory import OrganisationSettings
 from credflow_contracts.events.values import MediaFile
 from credflow_contracts.ids import uuid7
@@ -129,6 +131,28 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
         require_importer(principal, org)
         async with pool.connection() as conn:
             return (await the_import(conn, org, import_id)).report()
+
+    @router.get("/{import_id}/report.csv")
+    async def report_csv(org: UUID, import_id: UUID, principal: CurrentPrincipal) -> Response:
+        """The report as CSV, a line per problem: the file's own (no row), each row's by
+        column and code, the rows still missing a required file, and once finishing, the rows
+        the submission service refused."""
+        require_importer(principal, org)
+        async with pool.connection() as conn:
+            report = (await the_import(conn, org, import_id)).report()
+        lines = [(p["row"], p["column"], p["code"], p["message"]) for p in report["problems"]]
+        if not report["media"]["optional"]:
+            lines += [
+                (row, "media_file", "media_missing",
+                 "this row's type requires a file: upload it, or mark media optional")
+                for row in report["media"]["rows_missing"]
+            ]  # fmt: skip
+        lines += [(r["row"], r["column"], "refused", r["message"]) for r in report["refused"]]
+        return Response(
+            csv_text(("row", "column", "code", "message"), lines),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="import-{import_id}.csv"'},
+        )
 
     @router.post("/{import_id}/media")
     async def add_media(

@@ -26,6 +26,7 @@ from credflow_common.auth import CurrentPrincipal, Principal
 from credflow_common.positions import wait_until_applied
 from credflow_common.problems import FieldError, ProblemError
 from credflow_common.service import ServiceContext
+from credflow_common.spreadsheets import safe_cell
 from credflow_projection import queries
 from credflow_projection.projector import CONSUMER
 from credflow_projection.queries import STATUSES, Conn, CredentialFilters, Scope
@@ -43,13 +44,6 @@ EXPORT_COLUMNS = (
     "title", "status", "expiring_soon", "version_number", "issued_on", "expires_on",
     "certification_number", "issuer_name", "lifecycle_reason",
 )  # fmt: skip
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "|")
-
-
-def safe_cell(value: Any) -> str:
-    """A CSV cell a spreadsheet will not run as a formula (OWASP: prefix with a quote)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 async def viewing(
