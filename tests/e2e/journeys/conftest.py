@@ -143,6 +143,17 @@ class Tenant:
         messages: list[dict[str, Any]] = response.json()["messages"]
         return messages
 
+    async def mail_subjects(self, person: Person, count: int) -> list[str]:
+        """The sorted subjects of the mails `person` got, once there are `count` of them."""
+        found: list[str] = []
+
+        async def arrived() -> bool:
+            found[:] = sorted(m["Subject"] for m in await self.mails_to(person))
+            return len(found) >= count
+
+        await eventually(arrived, timeout_s=60)
+        return found
+
     async def mail_text(self, message: dict[str, Any]) -> str:
         """The plain-text body of a message `mails_to` listed."""
         response = await self.client.get(

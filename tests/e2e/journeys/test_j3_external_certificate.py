@@ -9,9 +9,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.e2e.journeys.conftest import Journeys, Person, Tenant
+from tests.e2e.journeys.conftest import Journeys
 from tests.e2e.journeys.test_j1_licence import queue_item
-from tests.polling import eventually
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
@@ -21,17 +20,6 @@ def with_pdf(fields: dict[str, Any], name: str) -> dict[str, Any]:
         "data": {"data": json.dumps(fields)},
         "files": [("files", (name, PDF, "application/pdf"))],
     }
-
-
-async def mail_subjects(org: Tenant, person: Person, count: int) -> list[str]:
-    found: list[str] = []
-
-    async def arrived() -> bool:
-        found[:] = sorted(m["Subject"] for m in await org.mails_to(person))
-        return len(found) >= count
-
-    await eventually(arrived, timeout_s=30)
-    return found
 
 
 async def test_external_certificate_routed_corrected_rejected_and_validated(
@@ -103,7 +91,7 @@ async def test_external_certificate_routed_corrected_rejected_and_validated(
         edits={"changed": ["issued_on", "expires_on"], **corrected},
         internal_equivalent_id=heights["credential_type_id"],
     )  # fmt: skip
-    assert await mail_subjects(org, lee, 1) == ["Your External certificate was not accepted"]
+    assert await org.mail_subjects(lee, 1) == ["Your External certificate was not accepted"]
     [notice] = await org.mails_to(lee)
     assert "The second page is missing" in await org.mail_text(notice)
 
@@ -129,7 +117,7 @@ async def test_external_certificate_routed_corrected_rejected_and_validated(
     validated = await org.post(
         "review", f"/reviews/{second['review_id']}/validate", mia, expect=200
     )
-    assert await mail_subjects(org, lee, 2) == [
+    assert await org.mail_subjects(lee, 2) == [
         "Your External certificate was not accepted",
         "Your External certificate was verified",
     ]

@@ -8,20 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from credflow_contracts.events.credentials import CredentialExpired
 from credflow_contracts.events.reminders import ReminderSent
-from tests.e2e.journeys.conftest import Journeys, Person, Tenant
+from tests.e2e.journeys.conftest import Journeys
 from tests.polling import eventually
-
-
-async def subjects(org: Tenant, person: Person, count: int) -> list[str]:
-    """The subjects of the mails `person` got, once there are `count` of them."""
-    found: list[str] = []
-
-    async def arrived() -> bool:
-        found[:] = sorted(m["Subject"] for m in await org.mails_to(person))
-        return len(found) >= count
-
-    await eventually(arrived, timeout_s=60)
-    return found
 
 
 async def test_reminders_before_and_after_expiry_and_credential_expired(
@@ -52,11 +40,11 @@ async def test_reminders_before_and_after_expiry_and_credential_expired(
 
     # The 30-day stage of the first one passed before it was recorded: only the latest due
     # reminder goes out. The second expired yesterday: the notice after expiry.
-    assert await subjects(org, wes, 2) == [
+    assert await org.mail_subjects(wes, 2) == [
         f"Your First aid expired on {lapsed}",
         f"Your First aid expires in 7 days ({soon})",
     ]
-    assert await subjects(org, mia, 2) == [
+    assert await org.mail_subjects(mia, 2) == [
         f"Wes Worker's First aid expired on {lapsed}",
         f"Wes Worker's First aid expires in 7 days ({soon})",
     ]
