@@ -199,15 +199,30 @@ def demo(
     url: str = typer.Option(
         None, help="directory service URL (default: http://<host>:<directory port>)"
     ),
+    data: bool = typer.Option(True, help="also load the workers and credentials"),
 ) -> None:
-    """Create the demo organisation (idempotent) and print tokens to try the API with."""
-    from credflow.demo import DemoError, create_demo
+    """Create the demo organisation with a few hundred workers and credentials in every status
+    (idempotent) and print tokens and commands to try the API with."""
+    from datetime import UTC, datetime
 
-    directory_url = (
-        url or f"http://{RuntimeSettings().http_host}:{_port_for(SERVICES['directory'])}"
+    from credflow.demo import DemoError, create_demo
+    from credflow.demo_data import DemoUrls, load_demo_data
+
+    host = RuntimeSettings().http_host
+
+    def service_url(name: str) -> str:
+        return f"http://{host}:{_port_for(SERVICES[name])}"
+
+    directory_url = url or service_url("directory")
+    urls = DemoUrls(
+        directory_url, service_url("importer"), service_url("review"), service_url("submission")
     )
     try:
         organisation = create_demo(directory_url)
+        if data:
+            loaded = load_demo_data(urls, organisation, datetime.now(UTC).date(), typer.echo)
+            if loaded.loaded_now:
+                typer.echo(f"demo data: {loaded.workers} workers, {loaded.credentials} credentials")
     except (DemoError, OSError) as exc:
         typer.echo(f"demo failed: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -218,10 +233,15 @@ def demo(
         person = organisation.people[label]
         typer.echo(f"  {label:<14} {person['name']:<16} {person['email']}")
         typer.echo(f"    export {label.upper()}_TOKEN={organisation.token(label)}")
-    base = f"{directory_url}/organisations/{org}"
-    typer.echo("Try:")
-    typer.echo(f'  curl -s -H "Authorization: Bearer $ADMIN_TOKEN" {base}/users')
-    typer.echo(f'  curl -s -H "Authorization: Bearer $WORKER_TOKEN" {base}/credential-types')
+    typer.echo(f"    export ORG={org}")
+    as_ = 'curl -s -H "Authorization: Bearer ${}_TOKEN"'
+    views = f"{service_url('projection')}/organisations/$ORG"
+    typer.echo("Try (README.md walks through every journey):")
+    typer.echo(f"  {as_.format('ADMIN')} {directory_url}/organisations/$ORG/users")
+    typer.echo(f'  {as_.format("CLIENT_VIEWER")} "{views}/credentials?status=expired"')
+    typer.echo(f"  {as_.format('CLIENT_VIEWER')} {views}/companies")
+    typer.echo(f"  {as_.format('MANAGER')} {service_url('review')}/organisations/$ORG/reviews")
+    typer.echo(f"  {as_.format('ADMIN')} {views}/credentials.csv")
 
 
 AS_HELP = (
