@@ -127,6 +127,39 @@ async def test_a_reminder_waits_for_directory_data_its_replica_has_not_received(
     ]
 
 
+async def test_an_expiry_published_already_does_not_block_the_other_reminders(
+    stack: ReminderStack,
+) -> None:
+    """A row written back stale (its CredentialExpired published, the record of it lost) is
+    put right at the next tick: no second CredentialExpired, and the rest of the chunk goes
+    out (it used to fail the whole tick, again and again)."""
+    org, _, worker, type_id = await world(stack, "Stale")
+    lapsed = await stack.submit(org, worker, type_id, EXPIRES)
+    await stack.tick(EXPIRES + timedelta(days=2))
+    async with stack.reminder_context.pool.connection() as conn:
+        await conn.execute(
+            "UPDATE schedule SET expired_version_id = NULL, next_due_on = %s"
+            " WHERE credential_id = %s",
+            (EXPIRES, lapsed["credential_id"]),
+        )
+    await stack.submit(org, worker, type_id, EXPIRES + timedelta(days=32))
+    await stack.tick(EXPIRES + timedelta(days=2))
+    assert "Your First aid expires in 30 days (02/08/2026)" in await stack.subjects_to(
+        worker["email"]
+    )
+    async with stack.reminder_context.pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT count(*) FROM events WHERE tenant_id = %s AND stream_id LIKE 'expiry-%%'",
+            (org.id,),
+        )
+        assert await cursor.fetchone() == (1,)
+        cursor = await conn.execute(
+            "SELECT expired_version_id IS NOT NULL FROM schedule WHERE credential_id = %s",
+            (lapsed["credential_id"],),
+        )
+        assert await cursor.fetchone() == (True,)
+
+
 async def test_a_renewed_credential_gets_no_more_reminders_for_the_old_version(
     stack: ReminderStack,
 ) -> None:

@@ -55,8 +55,12 @@ def credentials_consumer(topic_prefix: str = "") -> ConsumerSpec:
 
 
 async def load(conn: Conn, credential_ids: Sequence[UUID]) -> dict[UUID, Tracked]:
+    """The rows, locked until the batch commits: a scheduler tick that is publishing
+    CredentialExpired for one of them (and recording it in `expired_version_id`) finishes
+    first, so the batch's upsert never writes back a stale row over the tick's."""
     cursor = await conn.execute(
-        f"SELECT {COLUMNS} FROM schedule WHERE credential_id = ANY(%s)",  # noqa: S608
+        f"SELECT {COLUMNS} FROM schedule WHERE credential_id = ANY(%s)"  # noqa: S608
+        " ORDER BY credential_id FOR UPDATE",
         (list(credential_ids),),
     )
     return {row[0]: Tracked(*row) for row in await cursor.fetchall()}

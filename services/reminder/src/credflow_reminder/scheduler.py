@@ -142,7 +142,10 @@ class Scheduler:
                 appends += [append for _, _, append in sent]
             expired_version = tracked.expired_version_id
             if plan.publish_expired:
-                appends.append(_expired(tracked, now))
+                expiry = _expired(tracked, now)
+                # Published already (a row written back stale): record it, do not fail the chunk.
+                if await self.store.current_version(conn, expiry.stream_id) == 0:
+                    appends.append(expiry)
                 expired_version = tracked.version_id
             next_due.append((tracked.credential_id, plan.next_due_on, expired_version))
         await _record(conn, ledger)
