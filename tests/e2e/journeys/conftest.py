@@ -9,6 +9,7 @@ API and Kafka (through the subscriber): nothing here reads a service's tables.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,19 @@ from tests.infrastructure import Infrastructure, temporary_database
 from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 256
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def with_file(fields: dict[str, Any], name: str, content: bytes) -> dict[str, Any]:
+    """A credential's fields as the multipart `data` part, with one file (PNG or PDF)."""
+    content_type = "application/pdf" if content.startswith(b"%PDF-") else "image/png"
+    return {
+        "data": {"data": json.dumps(fields)},
+        "files": [("files", (name, content, content_type))],
+    }
 
 
 @dataclass

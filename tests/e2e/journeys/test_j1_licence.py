@@ -4,7 +4,6 @@ view; the licence is renewed with a new version; the history shows both versions
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,10 +14,8 @@ from credflow_contracts.events.credentials import (
     ReviewRequested,
     VersionAdded,
 )
-from tests.e2e.journeys.conftest import Journeys, Person, Tenant
+from tests.e2e.journeys.conftest import PNG, Journeys, Person, Tenant, with_file
 from tests.polling import eventually
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 256
 
 
 async def queue_item(org: Tenant, reviewer: Person, credential_id: str, version: int) -> Any:
@@ -35,13 +32,6 @@ async def queue_item(org: Tenant, reviewer: Person, credential_id: str, version:
 
     await eventually(listed, timeout_s=30)
     return found[0]
-
-
-def with_photo(fields: dict[str, Any], name: str) -> dict[str, Any]:
-    return {
-        "data": {"data": json.dumps(fields)},
-        "files": [("files", (name, PNG, "image/png"))],
-    }
 
 
 async def test_licence_submitted_validated_compliant_and_renewed(journeys: Journeys) -> None:
@@ -75,7 +65,7 @@ async def test_licence_submitted_validated_compliant_and_renewed(journeys: Journ
 
     await eventually(refused_for_want_of_a_file, timeout_s=30)
     submitted = await org.accepted(
-        "POST", "submission", "/credentials", wes, **with_photo(fields, "licence-front.png")
+        "POST", "submission", "/credentials", wes, **with_file(fields, "licence-front.png", PNG)
     )
     credential_id = submitted["credential_id"]
     profile = await org.view(f"/workers/{wes.user_id}", wes, submitted["position"])
@@ -102,7 +92,7 @@ async def test_licence_submitted_validated_compliant_and_renewed(journeys: Journ
     renewal = {"issued_on": str(today + timedelta(days=1))}
     renewed = await org.call(
         "POST", "submission", f"/credentials/{credential_id}/versions", wes, 201,
-        **with_photo(renewal, "licence-renewed.png"),
+        **with_file(renewal, "licence-renewed.png", PNG),
     )  # fmt: skip
     item = await queue_item(org, mia, credential_id, 2)
     second = await org.post("review", f"/reviews/{item['review_id']}/validate", mia, expect=200)

@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from tests.e2e.journeys.conftest import Journeys
-from tests.e2e.journeys.test_j1_licence import PNG
+from tests.e2e.journeys.conftest import PNG, Journeys
 from tests.polling import eventually
 
 

@@ -5,21 +5,10 @@ a comment; the learner is emailed; a new version is validated and counts as the 
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from tests.e2e.journeys.conftest import Journeys
+from tests.e2e.journeys.conftest import PDF, Journeys, with_file
 from tests.e2e.journeys.test_j1_licence import queue_item
-
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-
-
-def with_pdf(fields: dict[str, Any], name: str) -> dict[str, Any]:
-    return {
-        "data": {"data": json.dumps(fields)},
-        "files": [("files", (name, PDF, "application/pdf"))],
-    }
 
 
 async def test_external_certificate_routed_corrected_rejected_and_validated(
@@ -61,11 +50,11 @@ async def test_external_certificate_routed_corrected_rejected_and_validated(
         "expires_on": str(delivered + timedelta(days=730)),
     }
     lees = await org.accepted(
-        "POST", "submission", "/credentials", lee, **with_pdf(fields, "heights.pdf")
+        "POST", "submission", "/credentials", lee, **with_file(fields, "heights.pdf", PDF)
     )
     nias = await org.accepted(
         "POST", "submission", "/credentials", nia,
-        **with_pdf({**fields, "title": "Confined spaces", "expires_on": None}, "spaces.pdf"),
+        **with_file({**fields, "title": "Confined spaces", "expires_on": None}, "spaces.pdf", PDF),
     )  # fmt: skip
 
     # Routing: Lee's to Lee's manager, Nia's (no manager) to the group's admin; nobody else.
@@ -110,8 +99,8 @@ async def test_external_certificate_routed_corrected_rejected_and_validated(
     # internal "Working at heights" the organisation requires.
     added = await org.call(
         "POST", "submission", f"/credentials/{lees['credential_id']}/versions", lee, 201,
-        **with_pdf({k: v for k, v in {**fields, **corrected}.items()
-                    if k != "credential_type_id"}, "heights-complete.pdf"),
+        **with_file({k: v for k, v in {**fields, **corrected}.items()
+                    if k != "credential_type_id"}, "heights-complete.pdf", PDF),
     )  # fmt: skip
     second = await queue_item(org, mia, lees["credential_id"], 2)
     validated = await org.post(

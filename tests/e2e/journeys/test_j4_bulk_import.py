@@ -9,8 +9,7 @@ import csv
 import io
 from typing import Any
 
-from tests.e2e.journeys.conftest import Journeys, Person, Tenant
-from tests.e2e.journeys.test_j3_external_certificate import PDF
+from tests.e2e.journeys.conftest import PDF, Journeys, Person, Tenant
 from tests.polling import eventually
 
 HEADER = "email,credential_type,issued_on,expires_on,certification_number,issuer,notes,media_file"

@@ -29,6 +29,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from credflow_common import failpoints
+from credflow_common.waiting import until_any
 from credflow_contracts.ids import uuid7
 
 MIGRATIONS = Path(__file__).resolve().parent / "mail_migrations"
@@ -116,8 +117,7 @@ class MailRelay:
                 log.warning("mail server unavailable; retrying", error=str(exc))
                 sent = 0
             if sent < self.batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=self.poll_interval_s)
+                await until_any(self._stopping, timeout_s=self.poll_interval_s)
 
     async def send_due(self) -> int:
         """Send due mails (a digest group as one mail), each marked sent in its own

@@ -183,8 +183,7 @@ class OutboxRelay:
             self.metrics.is_leader.labels(self.schema).set(1 if leader else 0)
 
     async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        await until_any(self._stopping, timeout_s=seconds)
 
 
 async def outbox_pending(conn: AsyncConnection[Any]) -> int:

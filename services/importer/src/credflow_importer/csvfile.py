@@ -314,8 +314,8 @@ def _read_row(
     if issued_on and expires_on and expires_on <= issued_on:
         report("expires_on", "expires_before_issue",
                "the expiration date must be after the issue date")  # fmt: skip
-    needs_expiry = kind is not None and kind.expires and not kind.default_validity_months
-    if kind is not None and not kind.archived and needs_expiry and not values.get("expires_on"):
+    if (kind is not None and not kind.archived and kind.expires
+            and not kind.default_validity_months and not values.get("expires_on")):  # fmt: skip
         report("expires_on", "expiry_required",
                f"a {kind.name} expires: give its expiration date")  # fmt: skip
 
