@@ -51,6 +51,10 @@ up: install ## start Kafka, PostgreSQL, MinIO and the SMTP sink (installs them o
 down: ## stop everything `make up` / `make run` started
 	@if [ -x $(PY) ]; then $(INFRA) down; else echo "nothing to stop (no .venv)"; fi
 
+.PHONY: reset
+reset: ## stop everything and delete all local data (databases, topics, files, mail); next start is empty
+	@if [ -x $(PY) ]; then $(INFRA) reset; else echo "nothing to reset (no .venv)"; fi
+
 .PHONY: run
 run: up ## start the infrastructure and every service in the foreground; Ctrl-C stops the services
 	bash deploy/local/run.sh

@@ -657,6 +657,17 @@ def down() -> None:
 
 
 @app.command()
+def reset() -> None:
+    """Stop everything and delete every server's data (databases, topics, stored files, mail),
+    so the next `up` starts empty. Downloads and builds stay cached."""
+    down()
+    for path in (Kafka().data / "logs", Postgres().data, STATE / "minio" / "data", STATE / "mail"):
+        if path.exists():
+            shutil.rmtree(path)
+            say(f"deleted {path}")
+
+
+@app.command()
 def status() -> None:
     """Show which servers run."""
     for name, server in SERVERS.items():

@@ -234,14 +234,20 @@ def demo(
         typer.echo(f"  {label:<14} {person['name']:<16} {person['email']}")
         typer.echo(f"    export {label.upper()}_TOKEN={organisation.token(label)}")
     typer.echo(f"    export ORG={org}")
+    typer.echo("The organisation's API on each service, and the mail sink's API:")
+    bases = {name.upper(): f"{service_url(name)}/organisations/{org}" for name in SERVICES}
+    bases["DIRECTORY"] = f"{directory_url}/organisations/{org}"
+    bases["VIEWS"] = bases.pop("PROJECTION")
+    mail = os.environ.get("MAIL_API_URL", "http://127.0.0.1:18025")
+    for name, base in [*bases.items(), ("MAIL", f"{mail}/api/v1")]:
+        typer.echo(f"    export {name}={base}")
     as_ = 'curl -s -H "Authorization: Bearer ${}_TOKEN"'
-    views = f"{service_url('projection')}/organisations/$ORG"
     typer.echo("Try (README.md walks through every journey):")
-    typer.echo(f"  {as_.format('ADMIN')} {directory_url}/organisations/$ORG/users")
-    typer.echo(f'  {as_.format("CLIENT_VIEWER")} "{views}/credentials?status=expired"')
-    typer.echo(f"  {as_.format('CLIENT_VIEWER')} {views}/companies")
-    typer.echo(f"  {as_.format('MANAGER')} {service_url('review')}/organisations/$ORG/reviews")
-    typer.echo(f"  {as_.format('ADMIN')} {views}/credentials.csv")
+    typer.echo(f"  {as_.format('ADMIN')} $DIRECTORY/users")
+    typer.echo(f'  {as_.format("CLIENT_VIEWER")} "$VIEWS/credentials?status=expired"')
+    typer.echo(f"  {as_.format('CLIENT_VIEWER')} $VIEWS/companies")
+    typer.echo(f"  {as_.format('MANAGER')} $REVIEW/reviews")
+    typer.echo(f"  {as_.format('ADMIN')} $VIEWS/credentials.csv")
 
 
 AS_HELP = (

@@ -97,6 +97,12 @@ async def test_worker_credentials_statuses_filters_search_and_pages(
     )
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["path"] == "query.status"
+    virtual = await stack.views.get(
+        f"/organisations/{world.org.id}/credentials", params={"status": "required"},
+        headers=admin,
+    )  # fmt: skip
+    assert virtual.status_code == 422
+    assert "worker profile and the company view" in virtual.json()["errors"][0]["message"]
     bad = await stack.views.get(
         f"/organisations/{world.org.id}/credentials", params={"cursor": "nonsense"}, headers=admin
     )

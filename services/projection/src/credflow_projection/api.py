@@ -82,10 +82,15 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
     ) -> CredentialFilters:
         unknown = [s for s in status or [] if s not in STATUSES or s == "required"]
         if unknown:
+            virtual = (
+                " (`required` rows are not credentials: the worker profile and the company"
+                " view list them)" if "required" in unknown else ""
+            )  # fmt: skip
             raise ProblemError(
                 422, "Unprocessable Content", "unknown status filter",
                 errors=[FieldError("query.status", f"{', '.join(unknown)}: use one of "
-                                   + ", ".join(s for s in STATUSES if s != "required"))],
+                                   + ", ".join(s for s in STATUSES if s != "required")
+                                   + virtual)],
             )  # fmt: skip
         return CredentialFilters(
             statuses=status or (),

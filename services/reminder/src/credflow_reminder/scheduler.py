@@ -111,14 +111,14 @@ class Scheduler:
         mails: list[mail.Mail] = []
         appends: list[Append] = []
         next_due: list[tuple[UUID, date | None, UUID | None]] = []
+        waiting: list[str] = []
         for tracked in chunk:
             facts = await _directory_facts(conn, replica, tracked)
             if facts is None:
                 # The credential's events overtook the directory events in this service's
                 # replica: wait for them (the row stays due) rather than skip a reminder,
                 # drop the manager's copy or name the type "credential".
-                log.info("directory data not replicated yet; retrying at the next tick",
-                         credential_id=str(tracked.credential_id))  # fmt: skip
+                waiting.append(str(tracked.credential_id))
                 continue
             org_settings, holder, manager, type_name = facts
             org_zone = org_settings.time_zone
@@ -159,6 +159,12 @@ class Scheduler:
             " WHERE s.credential_id = n.credential_id",
             [[n[0] for n in next_due], [n[1] for n in next_due], [n[2] for n in next_due]],
         )
+        if waiting:
+            log.info(
+                "directory data not replicated yet; retrying at the next tick",
+                credentials=len(waiting),
+                first=waiting[:5],
+            )
         if ledger or appends:
             log.info(
                 "reminders handled",
