@@ -350,6 +350,23 @@ def ensure_topics(topics_file: Path) -> list[str]:
     return asyncio.run(apply())
 
 
+def group_coordinator_ready() -> bool:
+    """Whether consumer groups can join. A new cluster creates its offsets topic on the first
+    such request; services that start before that log GroupCoordinatorNotAvailable errors."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def probe() -> bool:
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap())
+        await admin.start()
+        try:
+            await admin.find_coordinator("credflow-infra-probe")
+            return True
+        finally:
+            await admin.close()
+
+    return asyncio.run(probe())
+
+
 # ---------------------------------------------------------------------------------------------
 # PostgreSQL (Debian packages, run as a non-root user)
 
@@ -641,6 +658,7 @@ def up(
         SERVERS[name].start()
     if "kafka" in names:
         created = ensure_topics(REPO / "deploy" / "kafka" / "topics.toml")
+        wait_until("kafka's group coordinator", group_coordinator_ready, 60, None)
         say(f"kafka topics ready ({len(created)} created)")
     say(f"infrastructure up in {time.monotonic() - started:.1f}s")
     for key, value in endpoints().items():
