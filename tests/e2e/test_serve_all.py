@@ -125,6 +125,8 @@ def test_demo_organisation_loads_once_and_its_tokens_work(running_system: dict[s
             # The demo's workers and credentials are the journeys' demo test's business.
             [sys.executable, "-m", "credflow", "demo", "--url", directory, "--no-data"],
             capture_output=True, text=True, check=True, timeout=120,
+            env={**os.environ, **{f"CREDFLOW_{name.upper()}_PORT": url.rsplit(":", 1)[1]
+                                  for name, url in running_system.items()}},
         ).stdout
         for _ in range(2)
     ]  # fmt: skip
