@@ -185,8 +185,12 @@ def test_dates_and_mail_text_in_the_recipients_terms() -> None:
     holder = Person(HOLDER, "h@x.test", "Holly", True)
     manager = recipients(stages(EXPIRES, (7,))[0], NotificationSettings(copy_manager=True),
                          holder, Person(uuid7(), "m@x.test", "Max", True))[1]  # fmt: skip
-    text = mail_text(stages(EXPIRES, (7,))[0], manager, holder, "First aid", EXPIRES, "MM/DD/YYYY")
+    seven = stages(EXPIRES, (7,))[0]
+    text = mail_text(seven, manager, holder, "First aid", EXPIRES, "MM/DD/YYYY", day(-7))
     assert text.subject == "Holly's First aid expires in 7 days (12/31/2026)"
+    # Sent late (after downtime), it says how many days are actually left.
+    late_text = mail_text(seven, manager, holder, "First aid", EXPIRES, "MM/DD/YYYY", day(-6))
+    assert late_text.subject == "Holly's First aid expires in 6 days (12/31/2026)"
     with pytest.raises(ValueError, match="between 0 and 365"):
         valid_lead_days([30, 400])
     assert valid_lead_days([1, 30, 7, 30]) == (30, 7, 1)

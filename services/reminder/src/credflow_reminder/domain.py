@@ -267,6 +267,7 @@ def mail_text(
     type_name: str,
     expires_on: date,
     date_format: str | None,
+    holder_today: date,
 ) -> MailText:
     when = format_date(expires_on, date_format)
     whose = "Your" if recipient.role == "holder" else f"{holder.name}'s"
@@ -278,7 +279,8 @@ def mail_text(
             else f"Please make sure {holder.name} renews it."
         )
     else:
-        days = stage.days_before_expiry or 0
+        # The days actually left: a reminder caught up after downtime is later than its stage.
+        days = max((expires_on - holder_today).days, 0)
         left = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
         subject = f"{whose} {type_name} expires {left} ({when})"
         action = (

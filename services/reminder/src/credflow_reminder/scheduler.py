@@ -191,8 +191,9 @@ class Scheduler:
             reminder_id = domain.reminder_id(tracked, stage, recipient.role)
             date_format = recipient.person.date_format or org_settings.default_date_format
             text = domain.mail_text(
-                stage, recipient, holder, type_name, tracked.expires_on, date_format
-            )
+                stage, recipient, holder, type_name, tracked.expires_on, date_format,
+                domain.today_in(holder.time_zone, now, org_settings.time_zone),
+            )  # fmt: skip
             event = ReminderSent(
                 reminder_id=reminder_id,
                 organisation_id=tracked.organisation_id,
