@@ -211,9 +211,11 @@ def demo(
     host = RuntimeSettings().http_host
 
     def service_url(name: str) -> str:
+        if name == "directory" and url:
+            return url
         return f"http://{host}:{_port_for(SERVICES[name])}"
 
-    directory_url = url or service_url("directory")
+    directory_url = service_url("directory")
     urls = DemoUrls(
         directory_url, service_url("importer"), service_url("review"), service_url("submission")
     )
@@ -235,12 +237,11 @@ def demo(
         typer.echo(f"    export {label.upper()}_TOKEN={organisation.token(label)}")
     typer.echo(f"    export ORG={org}")
     typer.echo("The organisation's API on each service, and the mail sink's API:")
-    bases = {name.upper(): f"{service_url(name)}/organisations/{org}" for name in SERVICES}
-    bases["DIRECTORY"] = f"{directory_url}/organisations/{org}"
-    bases["VIEWS"] = bases.pop("PROJECTION")
+    for name in SERVICES:  # the views are the projection's
+        variable = "VIEWS" if name == "projection" else name.upper()
+        typer.echo(f"    export {variable}={service_url(name)}/organisations/{org}")
     mail = os.environ.get("MAIL_API_URL", "http://127.0.0.1:18025")
-    for name, base in [*bases.items(), ("MAIL", f"{mail}/api/v1")]:
-        typer.echo(f"    export {name}={base}")
+    typer.echo(f"    export MAIL={mail}/api/v1")
     as_ = 'curl -s -H "Authorization: Bearer ${}_TOKEN"'
     typer.echo("Try (README.md walks through every journey):")
     typer.echo(f"  {as_.format('ADMIN')} $DIRECTORY/users")

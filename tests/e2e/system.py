@@ -7,19 +7,63 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
 
 from credflow_contracts.topics import ALL_TOPICS
-from tests.e2e.test_serve_all import free_port
 from tests.infrastructure import Infrastructure
 from tests.integration.runtime_support import create_topics, delete_topics_with_prefix
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def free_ports(names: Iterable[str]) -> dict[str, int]:
+    """A port for each name, all distinct (the OS may hand the same free port out twice)."""
+    ports: dict[str, int] = {}
+    for name in names:
+        while (port := free_port()) in ports.values():
+            pass
+        ports[name] = port
+    return ports
+
+
+def service_env(
+    infra: Infrastructure, database_url: str, prefix: str, ports: dict[str, int], **extra: str
+) -> dict[str, str]:
+    """The environment of service processes on `infra`, with their own database, topic prefix
+    and ports."""
+    return {
+        **os.environ,
+        **{k.upper(): str(v) for k, v in asdict(infra).items() if k != "source"},
+        "DATABASE_URL": database_url,
+        "CREDFLOW_TOPIC_PREFIX": prefix,
+        "CREDFLOW_LOG_LEVEL": "INFO",
+        **{f"CREDFLOW_{name.upper()}_PORT": str(port) for name, port in ports.items()},
+        **extra,
+    }
+
+
+@contextlib.asynccontextmanager
+async def prefixed_topics(
+    infra: Infrastructure, prefix: str, partitions: int = 6
+) -> AsyncIterator[str]:
+    """Every credflow topic (and its dead-letter topic) under `prefix`, deleted afterwards."""
+    await create_topics(infra.kafka_bootstrap_servers, [prefix + t for t in ALL_TOPICS], partitions)
+    try:
+        yield prefix
+    finally:
+        await delete_topics_with_prefix(infra.kafka_bootstrap_servers, prefix)
 
 
 @dataclass
@@ -83,28 +127,16 @@ async def running_system(
 ) -> AsyncIterator[System]:
     """`services` started as processes on free ports, ready; stopped and their topics deleted
     afterwards."""
-    await create_topics(infra.kafka_bootstrap_servers, [prefix + t for t in ALL_TOPICS], 6)
-    ports: dict[str, int] = {}
-    for name in services:
-        while (port := free_port()) in ports.values():
-            pass
-        ports[name] = port
-    env = {
-        **os.environ,
-        **{k.upper(): str(v) for k, v in asdict(infra).items() if k != "source"},
-        "DATABASE_URL": database_url,
-        "CREDFLOW_TOPIC_PREFIX": prefix,
-        "CREDFLOW_LOG_LEVEL": "INFO",
-        **{f"CREDFLOW_{name.upper()}_PORT": str(port) for name, port in ports.items()},
-        **extra_env,
-    }
-    system = System(env, database_url, ports)
+    ports = free_ports(services)
+    system = System(
+        service_env(infra, database_url, prefix, ports, **extra_env), database_url, ports
+    )
     print(f"service logs: {system.log_dir}")  # shown by pytest when a test fails
-    try:
-        for name in services:
-            system.start(name)
-        await system.ready(*services)
-        yield system
-    finally:
-        system.stop()
-        await delete_topics_with_prefix(infra.kafka_bootstrap_servers, prefix)
+    async with prefixed_topics(infra, prefix):
+        try:
+            for name in services:
+                system.start(name)
+            await system.ready(*services)
+            yield system
+        finally:
+            system.stop()

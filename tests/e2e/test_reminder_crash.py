@@ -5,10 +5,8 @@ again: each reminder arrives exactly once."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
-from dataclasses import asdict
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,7 +16,7 @@ import pytest
 
 from credflow_common.settings import RuntimeSettings
 from credflow_contracts.topics import ALL_TOPICS
-from tests.e2e.test_serve_all import free_port
+from tests.e2e.system import free_port, service_env
 from tests.infrastructure import Infrastructure
 from tests.integration.review.conftest import running_services
 from tests.integration.runtime_support import create_topics, delete_topics_with_prefix
@@ -43,16 +41,11 @@ async def test_a_reminder_process_killed_mid_batch_sends_each_reminder_once(
 ) -> None:
     prefix = f"r{unique}."
     await create_topics(infra.kafka_bootstrap_servers, [prefix + t for t in ALL_TOPICS], 3)
-    env = {
-        **os.environ,
-        **{k.upper(): str(v) for k, v in asdict(infra).items() if k != "source"},
-        "DATABASE_URL": database_url,
-        "CREDFLOW_TOPIC_PREFIX": prefix,
-        "CREDFLOW_LOG_LEVEL": "WARNING",
-        "CREDFLOW_REMINDER_PORT": str(free_port()),
-        "CREDFLOW_REMINDER_INTERVAL_S": "0.5",
-        "CREDFLOW_REMINDER_FROZEN_NOW": f"{EXPIRES - timedelta(days=7)}T09:00:00Z",
-    }
+    env = service_env(
+        infra, database_url, prefix, {"reminder": free_port()},
+        CREDFLOW_LOG_LEVEL="WARNING", CREDFLOW_REMINDER_INTERVAL_S="0.5",
+        CREDFLOW_REMINDER_FROZEN_NOW=f"{EXPIRES - timedelta(days=7)}T09:00:00Z",
+    )  # fmt: skip
     runtime = RuntimeSettings(topic_prefix=prefix)
     process = reminder_process(env, failpoints="mail.after_commit@25")
     try:

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import asdict
 from pathlib import Path
 
 import httpx
@@ -20,45 +18,24 @@ import psycopg
 import pytest
 
 from credflow.services import SERVICES
-from credflow_contracts.topics import ALL_TOPICS
+from tests.e2e.system import free_ports, prefixed_topics, service_env
 from tests.infrastructure import Infrastructure
-from tests.integration.runtime_support import create_topics, delete_topics_with_prefix
 
 pytestmark = pytest.mark.e2e
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 async def topic_prefix(infra: Infrastructure, unique: str) -> AsyncIterator[str]:
-    prefix = f"serve-all-{unique}."
-    await create_topics(infra.kafka_bootstrap_servers, [prefix + t for t in ALL_TOPICS], 6)
-    yield prefix
-    await delete_topics_with_prefix(infra.kafka_bootstrap_servers, prefix)
+    async with prefixed_topics(infra, f"serve-all-{unique}.") as prefix:
+        yield prefix
 
 
 @pytest.fixture
 def running_system(
     infra: Infrastructure, database_url: str, topic_prefix: str, tmp_path: Path
 ) -> Iterator[dict[str, str]]:
-    ports: dict[str, int] = {}
-    for name in SERVICES:  # distinct: the OS may hand the same free port out twice
-        port = free_port()
-        while port in ports.values():
-            port = free_port()
-        ports[name] = port
-    env = {
-        **os.environ,
-        **{k.upper(): str(v) for k, v in asdict(infra).items() if k != "source"},
-        "DATABASE_URL": database_url,
-        "CREDFLOW_TOPIC_PREFIX": topic_prefix,
-        **{f"CREDFLOW_{name.upper()}_PORT": str(port) for name, port in ports.items()},
-        "CREDFLOW_LOG_FORMAT": "json",
-    }
+    ports = free_ports(SERVICES)
+    env = service_env(infra, database_url, topic_prefix, ports, CREDFLOW_LOG_FORMAT="json")
     log = tmp_path / "serve-all.log"  # a file, not a pipe nobody reads: that could fill up
     print(f"service log: {log}")
     proc = subprocess.Popen(
