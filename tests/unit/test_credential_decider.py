@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from credflow_contracts.dates import add_months
 from credflow_contracts.events.base import Event
 from credflow_contracts.events.credentials import (
     CredentialDeleted,
@@ -39,7 +40,6 @@ from credflow_submission.domain import (
     TransitionError,
     TypeRules,
     VersionDetails,
-    add_months,
     decide,
     fold,
 )
@@ -288,3 +288,24 @@ def test_new_versions_of_an_archived_type_or_a_deactivated_holder_are_rejected()
 
 def test_rejections_carry_http_statuses() -> None:
     assert (NotFoundError.status, TransitionError.status, InvalidError.status) == (404, 409, 422)
+
+
+@pytest.mark.parametrize(
+    ("command", "field", "message"),
+    [
+        # An import's command never passed an HTTP input model: the decider holds the rule too.
+        (submit(issued_on=date(9999, 12, 31)), "body.issued_on", "between 1900-01-01"),
+        (submit(issued_on=date(1899, 12, 31)), "body.issued_on", "between 1900-01-01"),
+        (submit(expires_on=date(2200, 1, 1)), "body.expires_on", "and 2199-12-31"),
+        # 60 months of validity from mid-2197 would end after the calendar does.
+        (submit(issued_on=date(2197, 6, 1)), "body.issued_on", "validity of 60 months"),
+    ],
+)
+def test_dates_outside_the_calendar_are_refused_with_their_field(
+    command: Command, field: str, message: str
+) -> None:
+    with pytest.raises(InvalidError, match=message) as caught:
+        when([], command)
+    assert caught.value.field == field
+    with pytest.raises(InvalidError, match="between 1900-01-01"):
+        when(SUBMITTED, EditLatest(ACTOR, {"issued_on": date(1, 1, 1)}))

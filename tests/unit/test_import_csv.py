@@ -195,3 +195,28 @@ def test_the_template_reads_back_as_its_example_row_with_the_guide_skipped() -> 
     # are skipped, so the only problems are the example's.
     assert result.rows_total == 1
     assert {p.code for p in result.problems} <= {"unknown_user", "unknown_credential_type"}
+
+
+def test_dates_outside_the_calendar_are_row_problems() -> None:
+    raw = (
+        "email,credential_type,issued_on,expires_on\n"
+        "jo@example.com,First aid,31/12/9999,\n"
+        "jo@example.com,Electrical licence,01/01/2020,01/01/2200\n"
+        "sam@example.com,First aid,01/06/2197,\n"  # 36 months of validity: past 2199-12-31
+        "sam@example.com,First aid,01/06/2196,\n"
+    ).encode()
+    result = validate(raw, "DD/MM/YYYY", DIRECTORY)
+    assert [(p.row, p.column, p.code) for p in result.problems] == [
+        (2, "issued_on", "date_out_of_range"),
+        (3, "expires_on", "date_out_of_range"),
+        (4, "expires_on", "date_out_of_range"),
+    ]
+    assert "between 1900-01-01 and 2199-12-31" in result.problems[0].message
+    assert [row.row for row in result.valid] == [5]
+
+
+def test_a_file_too_large_names_its_real_size() -> None:
+    from credflow_importer.csvfile import MAX_FILE_BYTES, read
+
+    parsed = read(b"x" * (MAX_FILE_BYTES + 1), size=31_457_735)
+    assert "31,457,735 bytes" in parsed.problems[0].message

@@ -194,3 +194,14 @@ def test_dates_and_mail_text_in_the_recipients_terms() -> None:
     with pytest.raises(ValueError, match="between 0 and 365"):
         valid_lead_days([30, 400])
     assert valid_lead_days([1, 30, 7, 30]) == (30, 7, 1)
+
+
+@pytest.mark.parametrize("expires_on", [date(9999, 12, 31), date(1, 1, 1)])
+def test_an_expiry_recorded_outside_the_calendar_plans_nothing_instead_of_overflowing(
+    expires_on: date,
+) -> None:
+    """Inputs keep to 1900..2199 now; a version recorded before that rule must not crash the
+    scheduler's arithmetic (a day past 9999-12-31 does not exist)."""
+    credential = tracked(expires_on=expires_on)
+    assert plan(credential, (30, 7, 1), (), date.max, date.max) == Plan()
+    assert first_due_on(credential, (30, 7, 1)) is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from credflow_contracts.events.base import Event
@@ -12,6 +14,7 @@ from credflow_contracts.events.credentials import (
     ReviewClaimed,
     ReviewRequested,
 )
+from credflow_contracts.events.values import ReviewEdits
 from credflow_contracts.ids import uuid7
 from credflow_review.domain import (
     Actor,
@@ -105,6 +108,10 @@ def test_claim_validate_and_reject() -> None:
     [
         ([], Validate(MANAGER_ACTS), None, NotFoundError, "no such review"),
         (REQUESTED, Reject(MANAGER_ACTS, "  "), None, InvalidError, "needs a comment"),
+        (REQUESTED, Validate(MANAGER_ACTS, edits=ReviewEdits(changed=["expires_on"],
+         expires_on=date(9999, 12, 31))), None, InvalidError, "between 1900-01-01"),
+        (REQUESTED, Reject(MANAGER_ACTS, "typo", edits=ReviewEdits(changed=["issued_on"],
+         issued_on=date(1000, 1, 1))), None, InvalidError, "between 1900-01-01"),
         (REQUESTED, Validate(OTHER_ACTS), None, ForbiddenError, "other reviewers"),
         (REQUESTED, Validate(Actor(HOLDER, True)), None, ForbiddenError, "their own"),
         (REQUESTED, Validate(MANAGER_ACTS), SUPERSEDED, ConflictError, "newer version"),

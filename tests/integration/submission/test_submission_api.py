@@ -151,7 +151,8 @@ async def test_a_file_over_the_organisations_limit_is_refused(stack: Stack) -> N
         files=[("big.png", PNG + b"\x00" * 4096)],
     )
     assert response.status_code == 413
-    assert "larger than 2048 bytes" in response.json()["detail"]
+    size = len(PNG) + 4096
+    assert response.json()["detail"] == f"big.png has {size:,} bytes; at most 2,048 are accepted"
 
 
 async def test_admin_managed_organisations_refuse_workers_but_not_their_manager(

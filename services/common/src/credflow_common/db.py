@@ -17,6 +17,12 @@ def check_schema_name(schema: str) -> str:
     return schema
 
 
+def contains_pattern(text: str) -> str:
+    """An ILIKE pattern matching `text` anywhere, its wildcards (`%`, `_`, `\\`) taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def schema_pool(
     database_url: str, schema: str, *, min_size: int = 1, max_size: int = 10
 ) -> AsyncConnectionPool[psycopg.AsyncConnection]:

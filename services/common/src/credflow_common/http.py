@@ -23,6 +23,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from credflow_common.auth import AuthSettings, TokenVerifier
+from credflow_common.inputs import InputGuard
 from credflow_common.problems import install_problem_handlers
 from credflow_contracts.ids import uuid7
 
@@ -105,6 +106,7 @@ def create_service_app(
         registry=registry,
     )
 
+    app.add_middleware(InputGuard)  # inside RequestContext: its refusals are logged and timed
     app.add_middleware(RequestContext, service=info.name, latency=latency)
 
     @app.get("/health", tags=["operations"])

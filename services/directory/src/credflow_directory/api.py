@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from credflow_common import idempotency
 from credflow_common.auth import CurrentPrincipal, Principal
+from credflow_common.db import contains_pattern
 from credflow_common.eventstore import Metadata, RecordedEvent
 from credflow_common.problems import FieldError, ProblemError
 from credflow_common.service import ServiceContext
@@ -319,7 +320,7 @@ def build_router(context: ServiceContext) -> APIRouter:
                 params.append(value)
         if q:
             clauses.append("(state->>'name' ILIKE %s OR state->>'email' ILIKE %s)")
-            params += [f"%{q}%", f"%{q}%"]
+            params += [contains_pattern(q), contains_pattern(q)]
         users = await directory.many(
             org, "user", UserState, " AND ".join(clauses), params, limit, after
         )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field
 
+from credflow_common.inputs import Input, Patch
 from credflow_contracts.events.directory import (
     AssessmentQuestion,
     DateFormat,
@@ -43,11 +44,11 @@ TimeZone = Annotated[str, AfterValidator(_time_zone)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SettingsInput(Patch):
+    """Settings to change (or, at creation, to set); left out: unchanged (or the default)."""
 
+    clearable: ClassVar[frozenset[str]] = frozenset({"reviewer_group_id"})
 
-class SettingsInput(Input):
     credential_management: Literal["self_service", "admin_managed"] | None = None
     validation_required: bool | None = None
     reviewer_routing: Literal["managers", "group_admins", "reviewer_group"] | None = None
@@ -84,7 +85,11 @@ class UserInput(Input):
     time_zone: TimeZone | None = None
 
 
-class UserPatch(Input):
+class UserPatch(Patch):
+    clearable: ClassVar[frozenset[str]] = frozenset(
+        {"manager_id", "company_id", "date_format", "time_zone"}
+    )
+
     email: Email | None = None
     name: Name | None = None
     manager_id: UUID | None = None
@@ -100,7 +105,7 @@ class CompanyInput(Input):
     name: Name
 
 
-class CompanyPatch(Input):
+class CompanyPatch(Patch):
     name: Name | None = None
     archived: bool | None = None
 
@@ -110,7 +115,7 @@ class GroupInput(Input):
     admin_ids: list[UUID] = Field(default_factory=list)
 
 
-class GroupPatch(Input):
+class GroupPatch(Patch):
     name: Name | None = None
     admin_ids: list[UUID] | None = None
 
@@ -126,7 +131,12 @@ class CredentialTypeInput(Input):
     credits: float | None = Field(default=None, ge=0)
 
 
-class CredentialTypePatch(Input):
+class CredentialTypePatch(Patch):
+    clearable: ClassVar[frozenset[str]] = frozenset(
+        {"default_validity_months", "validation_required", "allowed_media_kinds",
+         "internal_equivalent_id", "credits"}
+    )  # fmt: skip
+
     name: Name | None = None
     expires: bool | None = None
     default_validity_months: int | None = Field(default=None, ge=1, le=1200)

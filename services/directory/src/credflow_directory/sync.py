@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -23,6 +22,7 @@ from psycopg import AsyncConnection
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from credflow_common.eventstore import Metadata
+from credflow_common.inputs import parse_json
 from credflow_contracts.events.directory import (
     CompanyState,
     DateFormat,
@@ -118,6 +118,8 @@ def parse_rows(raw: bytes, content_type: str) -> list[Any]:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise ValueError(f"the file is not UTF-8 (byte {exc.start})") from exc
+        if "\x00" in text:
+            raise ValueError("the file holds binary data (a NUL character), not CSV text")
         reader = csv.DictReader(io.StringIO(text, newline=""))
         header = [name.strip() for name in reader.fieldnames or []]
         if "email" not in header:
@@ -131,10 +133,7 @@ def parse_rows(raw: bytes, content_type: str) -> list[Any]:
             {k.strip(): v for k, v in row.items() if k is not None} for row in reader
         ]
     elif content_type == "application/json":
-        try:
-            document = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"the body is not JSON: {exc}") from exc
+        document = parse_json(raw)  # a ProblemError naming the field when it is not usable
         if not isinstance(document, dict) or not isinstance(document.get("users"), list):
             raise ValueError('the body must be {"users": [...]}')
         rows = document["users"]

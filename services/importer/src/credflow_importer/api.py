@@ -17,15 +17,16 @@ Admins and holders of `users:manage` import; others get 403.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid5
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict
 from starlette.datastructures import UploadFile
 
 from credflow_common.auth import CurrentPrincipal, Principal
 from credflow_common.errors import ForbiddenError, NotFoundError
+from credflow_common.inputs import Input
 from credflow_common.media import MediaStore, detect_kind, object_key
 from credflow_common.problems import FieldError, ProblemError
 from credflow_common.service import ServiceContext
@@ -40,9 +41,7 @@ from credflow_importer.store import Conn, ImportState, Uploader
 Body = dict[str, Any]
 
 
-class ImportChanges(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ImportChanges(Input):
     media_optional: bool
 
 
@@ -71,9 +70,9 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
         return state
 
     async def validated(
-        conn: Conn, org: UUID, raw: bytes, uploader: Uploader
+        conn: Conn, org: UUID, upload: Upload, uploader: Uploader
     ) -> tuple[Validation, bool]:
-        parsed = csvfile.read(raw)
+        parsed = csvfile.read(upload.head, upload.size)
         facts = await store.directory_facts(conn, org, uploader.settings, parsed.emails())
         validation = csvfile.check(parsed, uploader.date_format, facts.directory)
         types = {row.credential_type_id for row in validation.valid}
@@ -95,12 +94,14 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
     async def upload(org: UUID, request: Request, principal: CurrentPrincipal) -> Body:
         """A new draft import from a CSV file, with its report."""
         require_importer(principal, org)
-        file_name, raw = await read_upload(request)
+        uploaded = await read_upload(request)
         import_id = uuid7()
         async with pool.connection() as conn, conn.transaction():
             uploader = await the_uploader(conn, org, principal)
-            validation, approval = await validated(conn, org, raw, uploader)
-            await store.create(conn, import_id, org, uploader, file_name, validation, approval)
+            validation, approval = await validated(conn, org, uploaded, uploader)
+            await store.create(
+                conn, import_id, org, uploader, uploaded.file_name, validation, approval
+            )
             return (await the_import(conn, org, import_id)).report()
 
     @router.put("/{import_id}/file")
@@ -109,13 +110,13 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
     ) -> Body:
         """Upload the file again (a draft only); the report is redone from the new file."""
         require_importer(principal, org)
-        file_name, raw = await read_upload(request)
+        uploaded = await read_upload(request)
         async with pool.connection() as conn, conn.transaction():
             domain.check_replace((await the_import(conn, org, import_id, lock=True)).job)
             uploader = await the_uploader(conn, org, principal)
-            validation, approval = await validated(conn, org, raw, uploader)
+            validation, approval = await validated(conn, org, uploaded, uploader)
             await store.replace(
-                conn, import_id, file_name, uploader.date_format, validation, approval
+                conn, import_id, uploaded.file_name, uploader.date_format, validation, approval
             )
             return (await the_import(conn, org, import_id)).report()
 
@@ -196,7 +197,8 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
         data = await upload.read(settings.max_media_bytes + 1)
         if len(data) > settings.max_media_bytes:
             return {"file": name, "outcome": "rejected", "code": "file_too_large",
-                    "message": f"larger than {settings.max_media_bytes:,} bytes"}  # fmt: skip
+                    "message": f"{max(upload.size or 0, len(data)):,} bytes; at most "
+                    f"{settings.max_media_bytes:,} are accepted"}  # fmt: skip
         kind = detect_kind(data[:16])
         if kind is None or kind not in settings.allowed_media_kinds:
             allowed = ", ".join(k.upper() for k in settings.allowed_media_kinds)
@@ -240,8 +242,15 @@ def summary(report: Body) -> Body:
     return {key: value for key, value in report.items() if key != "problems"}
 
 
-async def read_upload(request: Request) -> tuple[str, bytes]:
-    """The uploaded file's name and bytes, reading at most one byte past the size limit."""
+@dataclass(frozen=True)
+class Upload:
+    file_name: str
+    head: bytes  # the file, or its first MAX_FILE_BYTES + 1 bytes when it is larger
+    size: int  # the whole file's size, to name it when it is too large
+
+
+async def read_upload(request: Request) -> Upload:
+    """The uploaded file, holding at most one byte past the size limit in memory."""
     limit = csvfile.MAX_FILE_BYTES + 1
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
@@ -254,7 +263,8 @@ async def read_upload(request: Request) -> tuple[str, bytes]:
                 "send the CSV as the `file` part",
                 errors=[FieldError("body.file", "field required")],
             )
-        return upload.filename or "import.csv", await upload.read(limit)
+        head = await upload.read(limit)
+        return Upload(upload.filename or "import.csv", head, upload.size or len(head))
     if not content_type.startswith(("text/csv", "application/csv", "application/octet-stream")):
         raise ProblemError(
             415,
@@ -264,8 +274,8 @@ async def read_upload(request: Request) -> tuple[str, bytes]:
     chunks = []
     size = 0
     async for chunk in request.stream():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= limit:
-            break
-    return request.query_params.get("file_name", "import.csv"), b"".join(chunks)[:limit]
+        if size < limit:
+            chunks.append(chunk)
+        size += len(chunk)  # past the limit, counted and dropped
+    file_name = request.query_params.get("file_name", "import.csv")
+    return Upload(file_name, b"".join(chunks)[:limit], size)

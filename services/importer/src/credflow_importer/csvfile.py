@@ -21,6 +21,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+from credflow_contracts.dates import CALENDAR_RANGE, LATEST_DATE, add_months, within_calendar
 from credflow_contracts.events.directory import DateFormat
 
 MAX_ROWS = 20_000
@@ -173,11 +174,13 @@ class ParsedFile:
         return {cells[index].strip().lower() for _, cells in self.body if len(cells) > index}
 
 
-def read(raw: bytes) -> ParsedFile:
-    if len(raw) > MAX_FILE_BYTES:
+def read(raw: bytes, size: int | None = None) -> ParsedFile:
+    """`size`: the whole file's, when `raw` holds only its start (a file too large to keep)."""
+    size = max(size or 0, len(raw))
+    if size > MAX_FILE_BYTES:
         return _unreadable(
             "file_too_large",
-            f"the file has {len(raw):,} bytes; at most {MAX_FILE_BYTES:,} are accepted",
+            f"the file has {size:,} bytes; at most {MAX_FILE_BYTES:,} are accepted",
         )
     try:
         text = raw.decode("utf-8-sig")
@@ -306,11 +309,24 @@ def _read_row(
     for name in dates:
         text = values.get(name, "")
         if text:
-            dates[name] = parse_date(text)
-            if dates[name] is None:
+            day = parse_date(text)
+            if day is None:
                 report(name, "invalid_date", f"{text!r} is not a date in your date format, "
                        f"{date_format}")  # fmt: skip
+            elif not within_calendar(day):
+                report(name, "date_out_of_range", f"{text!r} is not a date {CALENDAR_RANGE}")
+            else:
+                dates[name] = day
     issued_on, expires_on = dates["issued_on"], dates["expires_on"]
+    if (issued_on and not expires_on and not values.get("expires_on") and kind is not None
+            and kind.expires and kind.default_validity_months):  # fmt: skip
+        try:
+            add_months(issued_on, kind.default_validity_months)
+        except ValueError:
+            report("expires_on", "date_out_of_range",
+                   f"the expiry computed from the type's validity of "
+                   f"{kind.default_validity_months} months would be after "
+                   f"{LATEST_DATE.isoformat()}: give the expiration date")  # fmt: skip
     if issued_on and expires_on and expires_on <= issued_on:
         report("expires_on", "expires_before_issue",
                "the expiration date must be after the issue date")  # fmt: skip

@@ -38,6 +38,9 @@ MinPosition = Annotated[
     Query(description="Wait (bounded) until the views include this event (a write's position)."),
 ]
 Limit = Annotated[int, Query(ge=1, le=500)]
+Cursor = Annotated[
+    str | None, Query(max_length=1000, description="The `next_cursor` of the previous page.")
+]
 ORG_WIDE_ROLES = ("admin", "reviewer", "client_viewer")
 EXPORT_COLUMNS = (
     "credential_id", "holder_name", "holder_email", "company_name", "credential_type_name",
@@ -113,7 +116,7 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
         expiring_within_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
         q: Annotated[str | None, Query(max_length=200, description="text search")] = None,
         limit: Limit = 50,
-        cursor: str | None = None,
+        cursor: Cursor = None,
         min_position: MinPosition = None,
     ) -> Body:
         """Worker credentials: every credential the caller may see, filtered and paged
@@ -202,7 +205,7 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
         company_id: UUID | None = None,
         q: Annotated[str | None, Query(max_length=200)] = None,
         limit: Limit = 50,
-        cursor: str | None = None,
+        cursor: Cursor = None,
         min_position: MinPosition = None,
     ) -> Body:
         """Active workers the caller may see, by name, each with compliance."""
@@ -262,7 +265,7 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
         principal: CurrentPrincipal,
         response: Response,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        cursor: str | None = None,
+        cursor: Cursor = None,
         min_position: MinPosition = None,
     ) -> Body:
         """A company's workers, each with their credentials (including `required` rows) and
@@ -289,7 +292,7 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
         principal: CurrentPrincipal,
         response: Response,
         limit: Limit = 100,
-        cursor: str | None = None,
+        cursor: Cursor = None,
         min_position: MinPosition = None,
     ) -> Body:
         """Open review items routed to the caller, oldest first, with their claim state."""

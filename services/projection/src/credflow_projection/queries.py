@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -15,6 +15,9 @@ from zoneinfo import ZoneInfo
 
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
+
+from credflow_common.db import contains_pattern
+from credflow_common.inputs import text_problem
 
 Conn = AsyncConnection[Any]
 Row = dict[str, Any]
@@ -68,22 +71,43 @@ class Page:
     next_cursor: str | None
 
 
-def contains_pattern(text: str) -> str:
-    """An ILIKE pattern matching `text` anywhere, its wildcards taken literally."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps([str(v) for v in values]).encode()).decode()
 
 
-def decode_cursor(cursor: str, size: int) -> list[str]:
-    """Raises ValueError for a cursor this service did not hand out."""
-    values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    if not isinstance(values, list) or len(values) != size:
+def _text(value: str) -> str:
+    if text_problem(value):
         raise ValueError("malformed cursor")
-    return [str(v) for v in values]
+    return value
+
+
+def _moment(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError("malformed cursor")
+    return moment
+
+
+CursorPart = Callable[[str], Any]
+TEXT: CursorPart = _text
+ID: CursorPart = UUID
+MOMENT: CursorPart = _moment
+
+
+def decode_cursor(cursor: str, *parts: CursorPart) -> list[Any]:
+    """The values of a cursor this service handed out, each read by its part (`TEXT`, `ID`,
+    `MOMENT`); ValueError for anything else, so a forged cursor never reaches SQL."""
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, RecursionError) as exc:
+        raise ValueError("malformed cursor") from exc
+    if (
+        not isinstance(values, list)
+        or len(values) != len(parts)
+        or not all(isinstance(value, str) for value in values)
+    ):
+        raise ValueError("malformed cursor")
+    return [read(value) for read, value in zip(parts, values, strict=True)]
 
 
 CREDENTIAL_COLUMNS = """
@@ -159,7 +183,9 @@ async def credentials(
     """Worker credentials, ordered by holder name, type name, credential id; keyset paging."""
     query, params = _credential_query(org, scope, filters, today)
     if cursor is not None:
-        params["after_name"], params["after_type"], params["after_id"] = decode_cursor(cursor, 3)
+        params["after_name"], params["after_type"], params["after_id"] = decode_cursor(
+            cursor, TEXT, TEXT, ID
+        )
         query = sql.SQL("{} AND (lower(coalesce(p.name, '')), lower(coalesce(t.name, '')),"
                         " c.credential_id) > (%(after_name)s, %(after_type)s,"
                         " %(after_id)s::uuid)").format(query)  # fmt: skip
@@ -296,7 +322,7 @@ async def workers(
         params["text"] = contains_pattern(text)
         conditions.append("concat_ws(' ', p.name, p.email) ILIKE %(text)s")
     if cursor is not None:
-        params["after_name"], params["after_id"] = decode_cursor(cursor, 2)
+        params["after_name"], params["after_id"] = decode_cursor(cursor, TEXT, ID)
         conditions.append("(lower(p.name), p.user_id) > (%(after_name)s, %(after_id)s::uuid)")
     query = (  # constant fragments; values are parameters
         "SELECT p.user_id, p.name, p.email, p.company_id, co.name AS company_name,"  # noqa: S608
@@ -392,7 +418,7 @@ async def review_queue(
     params: dict[str, Any] = {"org": org, "me": reviewer_id, "limit": limit + 1}
     after = ""
     if cursor is not None:
-        params["after_at"], params["after_id"] = decode_cursor(cursor, 2)
+        params["after_at"], params["after_id"] = decode_cursor(cursor, MOMENT, ID)
         after = (
             " AND (r.requested_at, r.review_id) > (%(after_at)s::timestamptz, %(after_id)s::uuid)"
         )

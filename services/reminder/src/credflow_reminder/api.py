@@ -11,11 +11,12 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from credflow_common.auth import CurrentPrincipal, Principal
 from credflow_common.directory_replica import DirectoryReplica
 from credflow_common.errors import ForbiddenError, InvalidError, NotFoundError
+from credflow_common.inputs import Input
 from credflow_common.service import ServiceContext
 from credflow_reminder import domain
 from credflow_reminder.schedule import reschedule_holder, settings_of
@@ -23,9 +24,7 @@ from credflow_reminder.schedule import reschedule_holder, settings_of
 Body = dict[str, Any]
 
 
-class SettingsInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SettingsInput(Input):
     enabled: bool = True
     lead_days: list[int] = Field(
         default_factory=lambda: list(domain.DEFAULT_LEAD_DAYS),

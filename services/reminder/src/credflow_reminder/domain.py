@@ -21,6 +21,7 @@ from typing import Literal
 from uuid import UUID, uuid5
 from zoneinfo import ZoneInfo
 
+from credflow_contracts.dates import within_calendar
 from credflow_contracts.events.base import Event
 from credflow_contracts.events.credentials import (
     CredentialAccepted,
@@ -167,8 +168,8 @@ def plan(
     """What is due for `tracked` today. `done`: keys of the stages already sent or skipped for
     this version and expiry date; `holder_today` / `organisation_today`: the date in the
     holder's and in the organisation's time zone."""
-    if tracked.expires_on is None:
-        return Plan()
+    if tracked.expires_on is None or not within_calendar(tracked.expires_on):
+        return Plan()  # no expiry, or one recorded before every input kept to the calendar
     publish = (
         tracked.standing in ("active", "suspended")
         and not tracked.expiry_published

@@ -11,12 +11,13 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from credflow_common import idempotency
 from credflow_common.auth import CurrentPrincipal, Principal
 from credflow_common.errors import InvalidError
 from credflow_common.eventstore import Metadata, RecordedEvent
+from credflow_common.inputs import Input
 from credflow_common.problems import FieldError, ProblemError
 from credflow_common.service import ServiceContext
 from credflow_contracts.events.values import ReviewEdits
@@ -26,10 +27,6 @@ from credflow_review.service import Conn, Reviews
 
 Body = dict[str, Any]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class ValidateInput(Input):

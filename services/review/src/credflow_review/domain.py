@@ -28,6 +28,7 @@ from credflow_common.errors import (
 from credflow_common.errors import (
     NotFoundError as NotFoundError,
 )
+from credflow_contracts.dates import CALENDAR_RANGE, within_calendar
 from credflow_contracts.events.base import Event
 from credflow_contracts.events.credentials import (
     CredentialAccepted,
@@ -197,6 +198,15 @@ def _open_for_decision(review: Review | None, context: Context) -> Review:
     return review
 
 
+def _check_edits(edits: ReviewEdits | None) -> None:
+    """A reviewer's corrected dates follow the calendar every input follows."""
+    for name in ("issued_on", "expires_on"):
+        day = getattr(edits, name, None)
+        if day is not None and not within_calendar(day):
+            raise InvalidError(f"{day.isoformat()} is not a date {CALENDAR_RANGE}",
+                               f"body.edits.{name}")  # fmt: skip
+
+
 def decide(command: Command, review: Review | None, context: Context | None = None) -> list[Event]:
     context = context or Context()
     match command:
@@ -262,6 +272,7 @@ def decide(command: Command, review: Review | None, context: Context | None = No
             ]
         case Validate():
             current = _open_for_decision(review, context)
+            _check_edits(command.edits)
             _may_review(current, command.actor, bulk=command.bulk)
             _check_claim(current, command.actor)
             return [
@@ -279,6 +290,7 @@ def decide(command: Command, review: Review | None, context: Context | None = No
             ]
         case Reject():
             current = _open_for_decision(review, context)
+            _check_edits(command.edits)
             _may_review(current, command.actor)
             _check_claim(current, command.actor)
             if not command.comment.strip():

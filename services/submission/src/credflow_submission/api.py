@@ -8,7 +8,6 @@ id of its last event) that a view request can wait for.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, TypeVar, cast
 from uuid import UUID
@@ -23,6 +22,7 @@ from credflow_common.auth import CurrentPrincipal, Principal
 from credflow_common.directory_replica import DirectoryReplica
 from credflow_common.errors import DomainError
 from credflow_common.eventstore import Metadata, RecordedEvent
+from credflow_common.inputs import parse_json
 from credflow_common.media import MediaStore, detect_kind, object_key
 from credflow_common.problems import FieldError, ProblemError
 from credflow_common.service import ServiceContext
@@ -69,7 +69,10 @@ log = structlog.get_logger("credflow.submission")
 Body = dict[str, Any]
 Model = TypeVar("Model", bound=BaseModel)
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
-IfMatch = Annotated[int | None, Header(alias="If-Match", description="the version you read")]
+IfMatch = Annotated[
+    int | None,
+    Header(alias="If-Match", ge=0, le=2**31 - 1, description="the version you read"),
+]
 MULTIPART_BODY = {
     "requestBody": {
         "content": {
@@ -135,35 +138,33 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
                 context.pool, org, key, request.url.path, payload, checked
             )
 
-    async def read_input(request: Request, model: type[Model]) -> tuple[Model, list[UploadFile]]:
+    async def read_input(
+        request: Request, model: type[Model]
+    ) -> tuple[Model, list[StarletteUpload]]:
         """JSON, or multipart with a `data` JSON part and `files`."""
         content_type = request.headers.get("content-type", "")
+        files: list[StarletteUpload] = []
+        if content_type.startswith("multipart/form-data"):
+            form = await request.form()
+            raw = form.get("data")
+            files = [f for f in form.getlist("files") if isinstance(f, StarletteUpload)]
+            if not isinstance(raw, str):
+                raise ProblemError(
+                    422,
+                    "Request is not valid",
+                    "the `data` part is missing",
+                    errors=[FieldError("body.data", "field required")],
+                )
+            document = parse_json(raw, "body")
+        else:
+            document = parse_json(await request.body() or b"{}", "body")
         try:
-            if content_type.startswith("multipart/form-data"):
-                form = await request.form()
-                raw = form.get("data")
-                files = [f for f in form.getlist("files") if isinstance(f, StarletteUpload)]
-                if not isinstance(raw, str):
-                    raise ProblemError(
-                        422,
-                        "Request is not valid",
-                        "the `data` part is missing",
-                        errors=[FieldError("body.data", "field required")],
-                    )
-                return model.model_validate_json(raw), files  # type: ignore[return-value]
-            return model.model_validate(json.loads(await request.body() or b"{}")), []
+            return model.model_validate(document), files
         except ValidationError as exc:
             raise validation_problem(exc, "body") from exc
-        except json.JSONDecodeError as exc:
-            raise ProblemError(
-                422,
-                "Request is not valid",
-                f"the body is not JSON: {exc}",
-                errors=[FieldError("body", "not JSON")],
-            ) from exc
 
     async def store_files(
-        conn: Conn, org: UUID, credential_id: UUID, files: Sequence[UploadFile]
+        conn: Conn, org: UUID, credential_id: UUID, files: Sequence[StarletteUpload]
     ) -> list[MediaFile]:
         if not files:
             return []
@@ -173,10 +174,11 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
             where = f"body.files.{index}"
             data = await upload.read(settings.max_media_bytes + 1)
             if len(data) > settings.max_media_bytes:
+                size = max(upload.size or 0, len(data))
                 raise MediaError(
                     413,
-                    f"{upload.filename or 'the file'} is larger than "
-                    f"{settings.max_media_bytes} bytes",
+                    f"{upload.filename or 'the file'} has {size:,} bytes; at most "
+                    f"{settings.max_media_bytes:,} are accepted",
                     where,
                 )
             kind = detect_kind(data[:16])

@@ -8,7 +8,6 @@ no further commands.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -27,6 +26,7 @@ from credflow_common.errors import (
 from credflow_common.errors import (
     NotFoundError as NotFoundError,
 )
+from credflow_contracts.dates import CALENDAR_RANGE, LATEST_DATE, add_months, within_calendar
 from credflow_contracts.events.base import Event
 from credflow_contracts.events.credentials import (
     CredentialDeleted,
@@ -198,17 +198,18 @@ Command = (
 # -- rules ------------------------------------------------------------------------------------
 
 
-def add_months(day: date, months: int) -> date:
-    """`day` plus calendar months, clamped to the month's last day (31 Jan + 1 month = 28 Feb)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+def _require_calendar(day: date | None, where: str) -> None:
+    """Every date a command carries is inside the calendar (commands from an import too)."""
+    if day is not None and not within_calendar(day):
+        raise InvalidError(f"{day.isoformat()} is not a date {CALENDAR_RANGE}", where)
 
 
 def effective_expiry(issued_on: date, expires_on: date | None, rules: TypeRules) -> date | None:
     """The expiry to record: as given, or computed from the type's default validity. A type
     that does not expire takes an expiry date only when one is given (an external certificate
     may carry its own)."""
+    _require_calendar(issued_on, "body.issued_on")
+    _require_calendar(expires_on, "body.expires_on")
     if not rules.expires and expires_on is None:
         return None
     if expires_on is None:
@@ -216,7 +217,15 @@ def effective_expiry(issued_on: date, expires_on: date | None, rules: TypeRules)
             raise InvalidError(
                 "this credential type expires: give the expiration date", "body.expires_on"
             )
-        expires_on = add_months(issued_on, rules.default_validity_months)
+        try:
+            expires_on = add_months(issued_on, rules.default_validity_months)
+        except ValueError:
+            raise InvalidError(
+                f"the expiry computed from the type's validity of "
+                f"{rules.default_validity_months} months would be after {LATEST_DATE.isoformat()}:"
+                " give the expiration date",
+                "body.issued_on",
+            ) from None
     if expires_on <= issued_on:
         raise InvalidError("the expiration date must be after the issue date", "body.expires_on")
     return expires_on
@@ -426,6 +435,7 @@ def decide(
             ]
         case Suspend():
             state = _existing(state)
+            _require_calendar(command.until, "body.until")
             if state.lifecycle != "active":
                 raise TransitionError(
                     f"only an active credential can be suspended; it is {state.lifecycle}"

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated
+from typing import Annotated, ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from credflow_common.inputs import Input, Patch
+from credflow_contracts.dates import CalendarDate
 from credflow_contracts.events.values import Certification, Issuer
 
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class VersionInput(Input):
@@ -24,8 +21,8 @@ class VersionInput(Input):
         max_length=300,
         description="The name on the certificate (an external course's, say).",
     )
-    issued_on: date
-    expires_on: date | None = None
+    issued_on: CalendarDate
+    expires_on: CalendarDate | None = None
     certification: Certification | None = None
     issuer: Issuer | None = None
     notes: str | None = Field(default=None, max_length=4000)
@@ -36,9 +33,13 @@ class CredentialInput(VersionInput):
     holder_id: UUID | None = Field(default=None, description="Default: the caller.")
 
 
-class EditInput(Input):
-    issued_on: date | None = None
-    expires_on: date | None = None
+class EditInput(Patch):
+    clearable: ClassVar[frozenset[str]] = frozenset(
+        {"expires_on", "certification", "issuer", "notes"}
+    )
+
+    issued_on: CalendarDate | None = None
+    expires_on: CalendarDate | None = None
     certification: Certification | None = None
     issuer: Issuer | None = None
     notes: str | None = Field(default=None, max_length=4000)
@@ -49,7 +50,7 @@ class ReasonInput(Input):
 
 
 class SuspendInput(ReasonInput):
-    until: date | None = None
+    until: CalendarDate | None = None
 
 
 class ReinstateInput(Input):

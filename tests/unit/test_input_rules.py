@@ -1,0 +1,148 @@
+"""The rules every input follows: text PostgreSQL can store, bounded JSON, no null where a value
+is required, and one calendar (1900-01-01..2199-12-31) for every date."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import date
+from typing import Any, ClassVar
+from uuid import UUID
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
+from credflow_common.auth import issue_dev_token
+from credflow_common.http import ServiceInfo, create_service_app
+from credflow_common.inputs import MAX_JSON_DEPTH, Patch, parse_json
+from credflow_common.problems import ProblemError
+from credflow_contracts.dates import CalendarDate, add_months, check_calendar_date
+from credflow_contracts.ids import uuid7
+from credflow_projection.queries import ID, MOMENT, TEXT, decode_cursor, encode_cursor
+
+
+def paths(problem: ProblemError) -> list[str]:
+    return [error.path for error in problem.errors]
+
+
+def refused(raw: bytes | str) -> ProblemError:
+    with pytest.raises(ProblemError) as caught:
+        parse_json(raw)
+    assert caught.value.status == 422
+    return caught.value
+
+
+def test_json_that_postgresql_could_not_store_is_refused_naming_the_field() -> None:
+    assert paths(refused('{"name": "a\\u0000b"}')) == ["body.name"]
+    assert paths(refused('{"users": [{"email": "x", "name": "\\ud800"}]}')) == [
+        "body.users.0.name"
+    ]
+    assert paths(refused('{"a\\u0000": 1}')) == ["body.a\x00"]
+    assert parse_json('{"name": "Zoë 🦺"}') == {"name": "Zoë 🦺"}
+
+
+def test_json_bombs_and_bytes_that_are_not_utf8_are_refused() -> None:
+    assert refused("[" * 100_000).errors[0].code == "too_deep"
+    assert refused("[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1)).errors[0].code == (
+        "too_deep"
+    )
+    assert parse_json("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH) is not None
+    assert refused(b"2\xff").errors[0].code == "not_utf8"
+    assert refused(b"{").errors[0].code == "json_invalid"
+
+
+class Changes(Patch):
+    clearable: ClassVar[frozenset[str]] = frozenset({"manager_id"})
+
+    name: str | None = None
+    manager_id: UUID | None = None
+
+
+def test_a_patch_refuses_null_for_fields_that_cannot_be_empty() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Changes.model_validate({"name": None})
+    assert [error["loc"] for error in caught.value.errors()] == [("name",)]
+    assert Changes.model_validate({"manager_id": None}).model_fields_set == {"manager_id"}
+    assert Changes.model_validate({}).model_fields_set == set()
+    with pytest.raises(ValidationError):
+        Changes.model_validate({"unknown": 1})
+
+
+def test_dates_outside_the_calendar_are_refused() -> None:
+    assert check_calendar_date(date(1900, 1, 1)) == date(1900, 1, 1)
+    assert check_calendar_date(date(2199, 12, 31)) == date(2199, 12, 31)
+    for day in (date(1899, 12, 31), date(2200, 1, 1), date(9999, 12, 31), date(1, 1, 1)):
+        with pytest.raises(ValueError, match="between 1900-01-01 and 2199-12-31"):
+            check_calendar_date(day)
+    assert add_months(date(2100, 1, 31), 1) == date(2100, 2, 28)
+    with pytest.raises(ValueError):
+        add_months(date(2199, 6, 1), 12)
+
+
+def test_a_forged_cursor_never_reaches_sql() -> None:
+    real = encode_cursor(["ann", "licence", uuid7()])
+    assert decode_cursor(real, TEXT, TEXT, ID)[0] == "ann"
+    forged = [
+        ["a", "b", "x"],  # not an id
+        ["a", "b"],  # too short
+        ["a\x00", "b", str(uuid7())],  # NUL
+        ["\ud800", "b", str(uuid7())],  # lone surrogate
+        [1, "b", str(uuid7())],  # not text
+        {"a": 1},
+    ]
+    for values in forged:
+        cursor = base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
+        with pytest.raises(ValueError):
+            decode_cursor(cursor, TEXT, TEXT, ID)
+    for cursor in ("%%%", base64.urlsafe_b64encode(b"[" * 100_000).decode(), ""):
+        with pytest.raises(ValueError):
+            decode_cursor(cursor, TEXT, TEXT, ID)
+    naive = base64.urlsafe_b64encode(json.dumps(["2026-01-01T00:00:00", str(uuid7())]).encode())
+    with pytest.raises(ValueError):
+        decode_cursor(naive.decode(), MOMENT, ID)
+
+
+ORG, USER = uuid7(), uuid7()
+
+
+def guarded_client() -> TestClient:
+    app = create_service_app(ServiceInfo(name="test"))
+
+    @app.get("/search")
+    async def search(q: str = "") -> dict[str, str]:
+        return {"q": q}
+
+    @app.post("/things")
+    async def add(body: dict[str, Any]) -> dict[str, Any]:
+        return body
+
+    @app.post("/dated")
+    async def dated(day: CalendarDate) -> dict[str, str]:
+        return {"day": day.isoformat()}
+
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def test_every_service_refuses_unstorable_query_and_body_text_before_its_handler() -> None:
+    client = guarded_client()
+    token = issue_dev_token(USER, ORG, ["admin"])
+    auth = {"Authorization": f"Bearer {token}"}
+    response = client.get("/search?q=%00", headers=auth)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["path"] == "query.q"
+    assert client.get("/search?q=%25_", headers=auth).json() == {"q": "%_"}
+
+    headers = auth | {"content-type": "application/json"}
+    response = client.post("/things", content=b'{"name": "a\\u0000b"}', headers=headers)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["path"] == "body.name"
+    assert client.post("/things", content=b"[" * 100_000, headers=headers).status_code == 422
+    assert client.post("/things", content=b"2\xff", headers=headers).status_code == 422
+    assert client.post("/things", json={"name": "ok"}, headers=auth).json() == {"name": "ok"}
+
+    response = client.post("/dated?day=9999-12-31", headers=auth)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["path"] == "query.day"
+    assert client.post("/dated?day=2199-12-31", headers=auth).status_code == 200
