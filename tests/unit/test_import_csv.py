@@ -199,12 +199,12 @@ def test_the_template_reads_back_as_its_example_row_with_the_guide_skipped() -> 
 
 def test_dates_outside_the_calendar_are_row_problems() -> None:
     raw = (
-        "email,credential_type,issued_on,expires_on\n"
-        "jo@example.com,First aid,31/12/9999,\n"
-        "jo@example.com,Electrical licence,01/01/2020,01/01/2200\n"
-        "sam@example.com,First aid,01/06/2197,\n"  # 36 months of validity: past 2199-12-31
-        "sam@example.com,First aid,01/06/2196,\n"
-    ).encode()
+        b"email,credential_type,issued_on,expires_on\n"
+        b"jo@example.com,First aid,31/12/9999,\n"
+        b"jo@example.com,Electrical licence,01/01/2020,01/01/2200\n"
+        b"sam@example.com,First aid,01/06/2197,\n"  # 36 months of validity: past 2199-12-31
+        b"sam@example.com,First aid,01/06/2196,\n"
+    )
     result = validate(raw, "DD/MM/YYYY", DIRECTORY)
     assert [(p.row, p.column, p.code) for p in result.problems] == [
         (2, "issued_on", "date_out_of_range"),

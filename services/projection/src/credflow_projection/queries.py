@@ -107,7 +107,10 @@ def decode_cursor(cursor: str, *parts: CursorPart) -> list[Any]:
         or not all(isinstance(value, str) for value in values)
     ):
         raise ValueError("malformed cursor")
-    return [read(value) for read, value in zip(parts, values, strict=True)]
+    try:
+        return [read(value) for read, value in zip(parts, values, strict=True)]
+    except ValueError as exc:
+        raise ValueError("malformed cursor") from exc
 
 
 CREDENTIAL_COLUMNS = """
