@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -313,3 +315,26 @@ async def test_a_worker_sees_only_their_own_and_a_client_viewer_only_reads(
     intruder = as_user(other, {"user_id": str(other.admin_id), "roles": ["admin"]})
     response = await stack.views.get(f"/organisations/{org.id}/workers", headers=intruder)
     assert response.status_code == 404
+
+
+async def test_forged_cursors_and_unstorable_text_are_422_naming_the_parameter(
+    stack: Stack, unique: str
+) -> None:
+    world = await build_world(stack, unique)
+    org, admin = world.org, world.org.admin
+    company = world.companies["North"]
+    forged = {
+        "/credentials": ["a", "b", "x"],
+        "/workers": ["a", "x"],
+        "/review-queue": ["not a time", "x"],
+        f"/companies/{company}/workers": ["a", "x"],
+    }
+    for path, values in forged.items():
+        cursor = base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
+        refused = await stack.get(org, path, admin, expect=422, cursor=cursor)
+        assert [e["path"] for e in refused["errors"]] == ["query.cursor"], path
+    for path in ("/credentials", "/workers", "/credentials.csv"):
+        refused = await stack.get(org, path, admin, expect=422, q="a\x00b")
+        assert [e["path"] for e in refused["errors"]] == ["query.q"], path
+    page = await stack.get(org, "/credentials", admin, limit=2)
+    assert len(page["items"]) == 2, "the views still answer"
