@@ -38,8 +38,9 @@ async def test_directory_refuses_nulls_nul_bytes_and_json_bombs_and_keeps_its_da
     await stack.user(org, "plain@example.com", name="Plain Name")
     before = await snapshot(stack, org, "", "/companies", "/users", "/credential-types")
 
-    for field in ("time_zone", "reviewer_routing", "validation_required", "default_date_format",
-                  "credential_management", "review_notifications", "expiring_soon_days"):  # fmt: skip
+    settings = ("time_zone", "reviewer_routing", "validation_required", "default_date_format",
+                "credential_management", "review_notifications", "expiring_soon_days")  # fmt: skip
+    for field in settings:
         response = await client.patch(org.url("/settings"), json={field: None}, headers=org.admin)
         refused(response, f"body.{field}")
     type_url = org.url(f"/credential-types/{kind['credential_type_id']}")
@@ -125,9 +126,10 @@ async def test_submission_refuses_bad_bodies_dates_and_versions_and_keeps_the_cr
     multipart = await stack.submission.post(
         org.url("/credentials"),
         data={
-            "data": '{"credential_type_id": "%s", "issued_on": "2026-01-01", '
-            '"notes": "a\\u0000b"}' % type_id
-        },  # fmt: skip
+            "data": as_json(
+                {"credential_type_id": type_id, "issued_on": "2026-01-01", "notes": "a\u0000b"}
+            ).decode()
+        },
         files=[("files", ("a.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image/png"))],
         headers=who,
     )
