@@ -136,10 +136,15 @@ async def test_appending_to_many_streams_in_one_statement_keeps_each_streams_rul
     assert await count(pool, "outbox") == 4
 
 
-async def submit_once(pool: Pool, key: str, payload: dict[str, str]) -> dict[str, Any]:
+ANN, BEN = idempotency.Caller(ORG, uuid7()), idempotency.Caller(ORG, uuid7())
+
+
+async def submit_once(
+    pool: Pool, key: str, payload: dict[str, str], caller: idempotency.Caller = ANN
+) -> dict[str, Any]:
     """A command handler written the way services write them."""
     async with pool.connection() as conn, conn.transaction():
-        earlier = await idempotency.claim(conn, ORG, key, idempotency.fingerprint(payload))
+        earlier = await idempotency.claim(conn, caller, key, idempotency.fingerprint(payload))
         if earlier is not None:
             return earlier
         event: CredentialSubmitted = credential_submitted(notes=payload["notes"])
@@ -149,7 +154,7 @@ async def submit_once(pool: Pool, key: str, payload: dict[str, str]) -> dict[str
             "credential_id": str(event.credential_id),
             "position": str(recorded[-1].event_id),
         }
-        await idempotency.record(conn, ORG, key, outcome)
+        await idempotency.record(conn, caller, key, outcome)
         return outcome
 
 
@@ -166,6 +171,16 @@ async def test_a_repeated_idempotency_key_returns_the_first_outcome_and_writes_n
     assert await count(pool, "events") == 1
 
 
+async def test_an_idempotency_key_belongs_to_its_caller(pool: Pool) -> None:
+    """Another person of the same organisation reusing a key runs their own command and never
+    sees the first person's result."""
+    first = await submit_once(pool, "shared-key", {"notes": "hello"}, ANN)
+    other = await submit_once(pool, "shared-key", {"notes": "hello"}, BEN)
+    assert other["credential_id"] != first["credential_id"]
+    assert await count(pool, "events") == 2
+    assert await submit_once(pool, "shared-key", {"notes": "hello"}, BEN) == other
+
+
 async def test_concurrent_requests_with_one_idempotency_key_run_the_command_once(
     pool: Pool,
 ) -> None:
@@ -179,4 +194,5 @@ async def test_migrations_apply_once(database_url: str, pool: Pool) -> None:
     assert await migrate(database_url, "other_service") == [
         "0001.runtime-event-store",
         "0002.runtime-outbox-notify",
+        "0003.runtime-idempotency-per-caller",
     ]

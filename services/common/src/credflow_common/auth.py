@@ -11,6 +11,7 @@ the object did not exist, so nothing about other tenants leaks (not even that an
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from uuid import UUID
 
 import jwt
 import structlog
+from cachetools import TTLCache
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -26,6 +28,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from credflow_common.problems import ProblemError
 
 DEV_SECRET = "credflow-development-secret-change-me"  # noqa: S105 - development only
+READ_ONLY_ROLES = frozenset({"client_viewer"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PLATFORM_PERMISSION = "platform:organisations"
 """Held by platform operators: may create organisations."""
 
@@ -66,8 +70,56 @@ class Principal:
             )
 
     @property
+    def read_only(self) -> bool:
+        """A client viewer (and nothing more) reads everything it may see and changes nothing."""
+        return bool(self.roles) and self.roles <= READ_ONLY_ROLES and not self.permissions
+
+    @property
     def is_platform_operator(self) -> bool:
         return PLATFORM_PERMISSION in self.permissions
+
+
+def invalid_token(detail: str) -> ProblemError:
+    """401 for a token that was sent but cannot be used (RFC 6750's `invalid_token`)."""
+    description = detail.encode("ascii", "replace").decode().replace("\\", "/").replace('"', "'")
+    return ProblemError(
+        401,
+        "Unauthorized",
+        detail,
+        headers={
+            "WWW-Authenticate": f'Bearer realm="credflow", error="invalid_token", '
+            f'error_description="{description}"'
+        },
+    )
+
+
+UserStatusLookup = Callable[[UUID, UUID], Awaitable[str | None]]
+"""The status (`active`, `deactivated`, or None when unknown) of a person, by organisation and
+user id, as the service's own copy of the directory has it."""
+
+
+class ActiveUsers:
+    """Refuses the tokens of people the service's copy of the directory shows deactivated.
+
+    A token stays valid until it expires, so every request asks. Answers are cached for `ttl_s`
+    (a deactivation takes effect within that, plus the moment the directory event takes to
+    reach the service). An unknown person passes: a platform operator, or a user this copy has
+    not learned yet (tokens are only minted for people the directory knows).
+    """
+
+    def __init__(self, lookup: UserStatusLookup, ttl_s: float = 2.0) -> None:
+        self.lookup = lookup
+        self.statuses: TTLCache[tuple[UUID, UUID], str | None] = TTLCache(100_000, ttl_s)
+
+    async def require_active(self, principal: Principal) -> None:
+        key = (principal.organisation_id, principal.user_id)
+        if key in self.statuses:
+            status = self.statuses[key]
+        else:
+            status = await self.lookup(*key)
+            self.statuses[key] = status
+        if status == "deactivated":
+            raise invalid_token("this person is deactivated")
 
 
 @dataclass
@@ -107,7 +159,7 @@ class TokenVerifier:
                 name=claims.get("name"),
             )
         except (jwt.PyJWTError, ValueError, KeyError) as exc:
-            raise ProblemError(401, "Unauthorized", f"invalid token: {exc}", extra={}) from exc
+            raise invalid_token(f"invalid token: {exc}") from exc
 
 
 def issue_dev_token(
@@ -153,6 +205,11 @@ async def current_principal(
     structlog.contextvars.bind_contextvars(
         tenant_id=str(principal.organisation_id), user_id=str(principal.user_id)
     )
+    if principal.read_only and request.method not in SAFE_METHODS:
+        raise ProblemError(403, "Forbidden", "client viewers only read; they change nothing")
+    active_users: ActiveUsers | None = getattr(request.app.state, "active_users", None)
+    if active_users is not None:
+        await active_users.require_active(principal)
     return principal
 
 

@@ -126,6 +126,16 @@ def replica_consumer(service: str, topic_prefix: str = "") -> ConsumerSpec:
     )
 
 
+async def user_status(conn: Conn, org: UUID, user_id: UUID) -> str | None:
+    """A person's status in the replica (the `user_status` of the services that keep one)."""
+    cursor = await conn.execute(
+        "SELECT status FROM replica_users WHERE organisation_id = %s AND user_id = %s",
+        (org, user_id),
+    )
+    row = await cursor.fetchone()
+    return str(row[0]) if row else None
+
+
 class DirectoryReplica:
     """Lookups in the replica, inside the caller's connection."""
 

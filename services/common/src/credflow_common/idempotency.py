@@ -1,13 +1,16 @@
 """Command idempotency keys: a repeated key returns the first outcome and writes nothing new.
 
+A key belongs to its caller (organisation and person): the same key sent by someone else is
+another command, never a way to read the first caller's result.
+
 Use `idempotent` inside the command's transaction, before doing the work:
 
     async with pool.connection() as conn, conn.transaction():
-        earlier = await claim(conn, tenant_id, key, fingerprint)
+        earlier = await claim(conn, caller, key, fingerprint)
         if earlier is not None:
             return earlier                      # the first outcome, nothing written
         outcome = ...                           # do the work, append events
-        await record(conn, tenant_id, key, outcome)
+        await record(conn, caller, key, outcome)
 
 `claim` inserts the key first: a concurrent request with the same key blocks on that row until
 the first transaction ends, then sees its outcome (or, if it rolled back, does the work itself).
@@ -18,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -35,19 +39,25 @@ def fingerprint(payload: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Caller:
+    tenant_id: UUID
+    person_id: UUID
+
+
 async def claim(
-    conn: AsyncConnection[Any], tenant_id: UUID, key: str, command_fingerprint: str
+    conn: AsyncConnection[Any], caller: Caller, key: str, command_fingerprint: str
 ) -> dict[str, Any] | None:
     """Claim `key` for this transaction; return the earlier outcome if it was used before."""
     await conn.execute(
-        "INSERT INTO command_results (tenant_id, idempotency_key, fingerprint)"
-        " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-        (tenant_id, key, command_fingerprint),
+        "INSERT INTO command_results (tenant_id, caller_id, idempotency_key, fingerprint)"
+        " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+        (caller.tenant_id, caller.person_id, key, command_fingerprint),
     )
     cursor = await conn.execute(
         "SELECT fingerprint, result FROM command_results"
-        " WHERE tenant_id = %s AND idempotency_key = %s",
-        (tenant_id, key),
+        " WHERE tenant_id = %s AND caller_id = %s AND idempotency_key = %s",
+        (caller.tenant_id, caller.person_id, key),
     )
     row = await cursor.fetchone()
     assert row is not None  # inserted above or by an earlier, committed transaction
@@ -58,11 +68,12 @@ async def claim(
 
 
 async def record(
-    conn: AsyncConnection[Any], tenant_id: UUID, key: str, outcome: dict[str, Any]
+    conn: AsyncConnection[Any], caller: Caller, key: str, outcome: dict[str, Any]
 ) -> None:
     await conn.execute(
-        "UPDATE command_results SET result = %s WHERE tenant_id = %s AND idempotency_key = %s",
-        (Jsonb(outcome), tenant_id, key),
+        "UPDATE command_results SET result = %s"
+        " WHERE tenant_id = %s AND caller_id = %s AND idempotency_key = %s",
+        (Jsonb(outcome), caller.tenant_id, caller.person_id, key),
     )
 
 
@@ -71,7 +82,7 @@ Work = Callable[[AsyncConnection[Any]], Awaitable[tuple[dict[str, Any], Sequence
 
 async def run_command(
     pool: AsyncConnectionPool[AsyncConnection[Any]],
-    tenant_id: UUID,
+    caller: Caller,
     key: str | None,
     request_path: str,
     payload: Any,
@@ -82,11 +93,11 @@ async def run_command(
     async with pool.connection() as conn, conn.transaction():
         command_fingerprint = fingerprint([request_path, payload])
         if key is not None:
-            earlier = await claim(conn, tenant_id, key, command_fingerprint)
+            earlier = await claim(conn, caller, key, command_fingerprint)
             if earlier is not None:
                 return earlier
         body, recorded = await work(conn)
         body = {**body, "position": str(recorded[-1].event_id) if recorded else None}
         if key is not None:
-            await record(conn, tenant_id, key, body)
+            await record(conn, caller, key, body)
         return body

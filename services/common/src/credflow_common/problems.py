@@ -41,6 +41,7 @@ class ProblemError(Exception):
     type: str = "about:blank"
     errors: Sequence[FieldError] = field(default_factory=tuple)
     extra: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__init__(self.detail or self.title)
@@ -60,7 +61,10 @@ def problem_response(problem: ProblemError, request: Request) -> JSONResponse:
             {k: v for k, v in vars(error).items() if v is not None} for error in problem.errors
         ]
     body.update(problem.extra)
-    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON)
+    headers = dict(problem.headers)
+    if problem.status == 401:  # RFC 6750: say which scheme to authenticate with
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="credflow"')
+    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _path(location: Sequence[int | str]) -> str:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+from uuid import UUID
 
 import structlog
 from fastapi import APIRouter, FastAPI
@@ -22,7 +23,7 @@ from prometheus_client import CollectorRegistry
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from credflow_common.auth import AuthSettings
+from credflow_common.auth import ActiveUsers, AuthSettings
 from credflow_common.consumer import ConsumerRunner, ConsumerSpec
 from credflow_common.db import schema_pool
 from credflow_common.eventstore import EventStore
@@ -61,6 +62,9 @@ class ServiceContext:
     registry: CollectorRegistry
 
 
+UserStatus = Callable[[AsyncConnection[Any], UUID, UUID], Awaitable[str | None]]
+
+
 class BackgroundTask(Protocol):
     """Something the service runs beside its HTTP app (relays, senders, schedulers)."""
 
@@ -76,6 +80,9 @@ class ServiceDefinition:
     consumers: Callable[[ServiceContext], Sequence[ConsumerSpec]] = lambda _: ()
     tasks: Callable[[ServiceContext], Sequence[BackgroundTask]] = lambda _: ()
     publishes: bool = True  # runs an outbox relay
+    user_status: UserStatus | None = None
+    """Where this service reads a person's status (its copy of the directory): with it, a
+    deactivated person's token is refused (401) on every request."""
 
     @property
     def schema(self) -> str:
@@ -164,6 +171,14 @@ def create_app(
             await pool.close()
 
     app = create_service_app(info, registry, AuthSettings(), lifespan)
+    if definition.user_status is not None:
+        status_of = definition.user_status
+
+        async def user_status(org: UUID, user_id: UUID) -> str | None:
+            async with pool.connection() as conn:
+                return await status_of(conn, org, user_id)
+
+        app.state.active_users = ActiveUsers(user_status)
     for router in definition.routers(context):
         app.include_router(router)
     return app

@@ -59,6 +59,7 @@ Model = TypeVar("Model", bound=BaseModel)
 Check = Callable[[Conn], Awaitable[None]]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 STAFF_ROLES = ("manager", "reviewer", "client_viewer")
+ORG_WIDE_ROLES = ("admin", "reviewer", "client_viewer")
 
 
 def require_admin(principal: Principal, org: UUID) -> None:
@@ -71,6 +72,22 @@ def require_staff(principal: Principal, org: UUID) -> None:
     principal.require_organisation(org)
     if not (principal.has_role("admin", *STAFF_ROLES) or principal.can("users:manage")):
         raise ProblemError(403, "Forbidden", "workers see only their own profile")
+
+
+def managed_by(principal: Principal, org: UUID) -> UUID | None:
+    """Whose people the caller sees, as in the views: everyone (None) for admins, reviewers,
+    client viewers and `users:manage`; a manager only the people they manage (and themselves)."""
+    require_staff(principal, org)
+    if principal.has_role(*ORG_WIDE_ROLES) or principal.can("users:manage"):
+        return None
+    return principal.user_id
+
+
+def people_of(manager_id: UUID | None) -> tuple[str, list[Any]]:
+    """A `state` clause limiting users to a manager's people (none: no limit)."""
+    if manager_id is None:
+        return "", []
+    return "(state->>'manager_id' = %s OR id = %s)", [str(manager_id), str(manager_id)]
 
 
 class Directory:
@@ -90,7 +107,12 @@ class Directory:
     ) -> Body:
         """Run `work` in a transaction, honouring the idempotency key; add `position`."""
         return await idempotency.run_command(
-            self.context.pool, principal.organisation_id, key, request.url.path, payload, work
+            self.context.pool,
+            idempotency.Caller(principal.organisation_id, principal.user_id),
+            key,
+            request.url.path,
+            payload,
+            work,
         )
 
     async def change(
@@ -170,6 +192,19 @@ class Directory:
             await self.exists(conn, org, "company", user.company_id, "body.company_id")
         for index, group_id in enumerate(user.group_ids):
             await self.exists(conn, org, "group", group_id, f"body.group_ids.{index}")
+
+    async def check_credential_type(self, conn: Conn, org: UUID, kind: BaseModel) -> None:
+        """Its internal equivalent is another credential type of this organisation."""
+        assert isinstance(kind, CredentialTypeState)
+        equivalent = kind.internal_equivalent_id
+        if equivalent is not None:
+            if equivalent == kind.credential_type_id:
+                raise InvalidError(
+                    "a type cannot be its own equivalent", "body.internal_equivalent_id"
+                )
+            await self.exists(
+                conn, org, "credential_type", equivalent, "body.internal_equivalent_id"
+            )
 
     async def check_group(self, conn: Conn, org: UUID, group: BaseModel) -> None:
         assert isinstance(group, GroupState)
@@ -307,9 +342,9 @@ def build_router(context: ServiceContext) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         after: str | None = None,
     ) -> Body:
-        require_staff(principal, org)
-        clauses: list[str] = []
-        params: list[Any] = []
+        mine, mine_params = people_of(managed_by(principal, org))
+        clauses: list[str] = [mine] if mine else []
+        params: list[Any] = list(mine_params)
         for clause, value in (
             ("state->>'status' = %s", status),
             ("state->>'company_id' = %s", str(company_id) if company_id else None),
@@ -330,7 +365,15 @@ def build_router(context: ServiceContext) -> APIRouter:
     async def get_user(org: UUID, user_id: UUID, principal: CurrentPrincipal) -> Body:
         principal.require_organisation(org)
         if user_id != principal.user_id:
-            require_staff(principal, org)
+            manager_id = managed_by(principal, org)
+            if manager_id is not None:  # a manager: only the people they manage
+                where, params = people_of(manager_id)
+                found = await directory.many(
+                    org, "user", UserState, f"id = %s AND {where}", [str(user_id), *params]
+                )
+                if not found:
+                    raise NotFoundError("no such user")
+                return found[0]
         return await directory.one(org, "user", user_id, UserState)
 
     def user_change(
@@ -481,10 +524,14 @@ def build_router(context: ServiceContext) -> APIRouter:
     @router.get("/{org}/companies/{company_id}")
     async def get_company(org: UUID, company_id: UUID, principal: CurrentPrincipal) -> Body:
         """A company and the workers who belong to it."""
-        require_staff(principal, org)
+        mine, mine_params = people_of(managed_by(principal, org))
         company = await directory.one(org, "company", company_id, CompanyState)
         workers = await directory.many(
-            org, "user", UserState, "state->>'company_id' = %s", [str(company_id)]
+            org,
+            "user",
+            UserState,
+            " AND ".join(["state->>'company_id' = %s", *([mine] if mine else [])]),
+            [str(company_id), *mine_params],
         )
         return {**company, "workers": workers}
 
@@ -585,6 +632,7 @@ def build_router(context: ServiceContext) -> APIRouter:
             new.credential_type_id,
             CredentialTypeState,
             lambda current: domain.create_credential_type(org, current, new),
+            lambda conn, state: directory.check_credential_type(conn, org, state),
         )
 
     @router.get("/{org}/credential-types")
@@ -621,6 +669,7 @@ def build_router(context: ServiceContext) -> APIRouter:
             type_id,
             CredentialTypeState,
             lambda current: domain.update_credential_type(org, current, changes),
+            lambda conn, state: directory.check_credential_type(conn, org, state),
         )
 
     @router.post("/{org}/credential-types/{type_id}/archive")

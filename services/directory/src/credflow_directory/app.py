@@ -13,12 +13,14 @@ from fastapi import FastAPI
 from credflow_common.service import ServiceDefinition
 from credflow_common.service import create_app as create_service
 from credflow_common.settings import InfraSettings
+from credflow_directory import store
 from credflow_directory.api import build_router
 
 DEFINITION = ServiceDefinition(
     name="directory",
     migrations=[Path(__file__).resolve().parent / "migrations"],
     routers=lambda context: [build_router(context)],
+    user_status=store.user_status,
 )
 
 

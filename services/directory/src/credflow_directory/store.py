@@ -19,6 +19,18 @@ from credflow_directory.domain import ConflictError
 
 Model = TypeVar("Model", bound=BaseModel)
 
+
+async def user_status(conn: AsyncConnection[Any], org: UUID, user_id: UUID) -> str | None:
+    """A person's status (the service definition's `user_status`)."""
+    cursor = await conn.execute(
+        "SELECT state->>'status' FROM entities"
+        " WHERE organisation_id = %s AND kind = 'user' AND id = %s",
+        (org, str(user_id)),
+    )
+    row = await cursor.fetchone()
+    return str(row[0]) if row else None
+
+
 UNIQUE_FIELDS = {
     "users_email_unique": ("body.email", "a user with this email already exists"),
     "credential_types_name_unique": (

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from credflow_common.service import ServiceDefinition
 from credflow_common.service import create_app as create_service
 from credflow_common.settings import InfraSettings, RuntimeSettings
+from credflow_projection import queries
 from credflow_projection.api import build_router
 from credflow_projection.projector import views_consumer
 
@@ -30,6 +31,7 @@ def definition(clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Ser
         routers=lambda context: [build_router(context, clock)],
         consumers=lambda context: [views_consumer(context.runtime.topic_prefix)],
         publishes=False,
+        user_status=queries.person_status,
     )
 
 

@@ -55,6 +55,15 @@ async def organisation(conn: Conn, org: UUID) -> Organisation:
     return Organisation(org, row[0], row[1]) if row else Organisation(org, "UTC", 30)
 
 
+async def person_status(conn: Conn, org: UUID, user_id: UUID) -> str | None:
+    """A person's status (the service definition's `user_status`)."""
+    cursor = await conn.execute(
+        "SELECT status FROM people WHERE organisation_id = %s AND user_id = %s", (org, user_id)
+    )
+    row = await cursor.fetchone()
+    return str(row[0]) if row else None
+
+
 @dataclass
 class CredentialFilters:
     statuses: Sequence[str] = ()

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from credflow_common import idempotency
 from credflow_common.auth import CurrentPrincipal, Principal
-from credflow_common.errors import InvalidError
+from credflow_common.errors import ForbiddenError, InvalidError
 from credflow_common.eventstore import Metadata, RecordedEvent
 from credflow_common.inputs import Input
 from credflow_common.problems import FieldError, ProblemError
@@ -94,7 +94,12 @@ def build_router(context: ServiceContext, reviews: Reviews) -> APIRouter:
             return await act(conn, request, principal, org, review_id, command)
 
         return await idempotency.run_command(
-            context.pool, org, key, request.url.path, payload, work
+            context.pool,
+            idempotency.Caller(org, principal.user_id),
+            key,
+            request.url.path,
+            payload,
+            work,
         )
 
     @router.get("")
@@ -231,6 +236,33 @@ def build_router(context: ServiceContext, reviews: Reviews) -> APIRouter:
             Reject(actor(principal), body.comment, body.edits, body.internal_equivalent_id),
         )
 
+    async def may_bulk_approve(
+        conn: Conn, principal: Principal, org: UUID, import_id: UUID | None
+    ) -> bool:
+        """Admins, reviewers with open items routed to them, and the uploader of the import
+        named (each item is still checked on its own)."""
+        if principal.has_role("admin"):
+            return True
+        cursor = await conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM reviews WHERE organisation_id = %s"
+            " AND status = 'requested' AND reviewer_ids @> ARRAY[%s]::uuid[])",
+            (org, principal.user_id),
+        )
+        row = await cursor.fetchone()
+        if row and row[0]:
+            return True
+        if import_id is None:
+            return False
+        cursor = await conn.execute(
+            "SELECT review_id FROM reviews WHERE organisation_id = %s AND import_id = %s LIMIT 1",
+            (org, import_id),
+        )
+        first = await cursor.fetchone()
+        if first is None:
+            return False
+        review, _, _ = await reviews.load(conn, org, first[0])
+        return review is not None and review.submitted_by == principal.user_id
+
     @router.post("/bulk-approve")
     async def bulk_approve(
         org: UUID, body: BulkApproveInput, request: Request, principal: CurrentPrincipal
@@ -246,6 +278,10 @@ def build_router(context: ServiceContext, reviews: Reviews) -> APIRouter:
                 errors=[FieldError("body.review_ids", "give review_ids or import_id")],
             )
         async with context.pool.connection() as conn:
+            if not await may_bulk_approve(conn, principal, org, body.import_id):
+                raise ForbiddenError(
+                    "only admins, the item's reviewers and an import's uploader approve in bulk"
+                )
             if body.review_ids is not None:
                 ids = list(dict.fromkeys(body.review_ids))
             else:

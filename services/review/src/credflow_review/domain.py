@@ -186,9 +186,14 @@ def _may_review(review: Review, actor: Actor, bulk: bool = False) -> None:
     raise ForbiddenError("this item is routed to other reviewers")
 
 
-def _open_for_decision(review: Review | None, context: Context) -> Review:
+def _open_for_decision(
+    review: Review | None, context: Context, actor: Actor, bulk: bool = False
+) -> Review:
+    """The item, once the caller may act on it (authorisation comes before its state, so a
+    stranger learns nothing from a 409) and it still awaits a decision."""
     if review is None:
         raise NotFoundError("no such review item")
+    _may_review(review, actor, bulk)
     if context.credential_deleted:
         raise ConflictError("the credential was deleted")
     if context.superseded:
@@ -238,8 +243,7 @@ def decide(command: Command, review: Review | None, context: Context | None = No
                 )
             ]
         case Claim():
-            current = _open_for_decision(review, context)
-            _may_review(current, command.actor)
+            current = _open_for_decision(review, context, command.actor)
             if current.claimed_by == command.actor.user_id:
                 return []
             if current.claimed_by is not None and not command.actor.is_admin:
@@ -254,7 +258,7 @@ def decide(command: Command, review: Review | None, context: Context | None = No
                 )
             ]
         case Release():
-            current = _open_for_decision(review, context)
+            current = _open_for_decision(review, context, command.actor)
             if current.claimed_by is None:
                 raise ConflictError("this item is not claimed")
             if current.claimed_by != command.actor.user_id and not command.actor.is_admin:
@@ -271,9 +275,8 @@ def decide(command: Command, review: Review | None, context: Context | None = No
                 )
             ]
         case Validate():
-            current = _open_for_decision(review, context)
+            current = _open_for_decision(review, context, command.actor, bulk=command.bulk)
             _check_edits(command.edits)
-            _may_review(current, command.actor, bulk=command.bulk)
             _check_claim(current, command.actor)
             return [
                 CredentialValidated(
@@ -289,9 +292,8 @@ def decide(command: Command, review: Review | None, context: Context | None = No
                 )
             ]
         case Reject():
-            current = _open_for_decision(review, context)
+            current = _open_for_decision(review, context, command.actor)
             _check_edits(command.edits)
-            _may_review(current, command.actor)
             _check_claim(current, command.actor)
             if not command.comment.strip():
                 raise InvalidError("a rejection needs a comment", "body.comment")

@@ -135,7 +135,12 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
 
         with remembering_lookups():
             return await idempotency.run_command(
-                context.pool, org, key, request.url.path, payload, checked
+                context.pool,
+                idempotency.Caller(org, principal.user_id),
+                key,
+                request.url.path,
+                payload,
+                checked,
             )
 
     async def read_input(
@@ -495,8 +500,12 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
         request: Request,
         principal: CurrentPrincipal,
     ) -> Body:
-        """Delete many credentials; each succeeds or fails on its own, with its reason."""
+        """Delete many credentials; each succeeds or fails on its own, with its reason. A caller
+        with no right to manage credentials at all is refused as a whole (403)."""
         principal.require_organisation(org)
+        async with context.pool.connection() as conn:
+            if not await access.may_manage_anyone(conn, principal):
+                raise ForbiddenError("you may not delete credentials in this organisation")
         results: list[Body] = []
         for credential_id in body.credential_ids:
             work = functools.partial(

@@ -106,6 +106,13 @@ class Access:
             return settings.credential_management == "self_service"
         return False
 
+    async def may_manage_anyone(self, conn: Conn, principal: Principal) -> bool:
+        """Has `principal` the right to manage any credential at all (their own included)?"""
+        if principal.can("users:manage") or principal.has_role("admin", "reviewer", "manager"):
+            return True
+        settings = await self.settings(conn, principal.organisation_id)
+        return settings.credential_management == "self_service"
+
     async def require_manage(self, conn: Conn, principal: Principal, holder: UserState) -> None:
         if not await self.can_manage(conn, principal, holder):
             if holder.user_id == principal.user_id:
