@@ -6,12 +6,17 @@ narrower fixtures built on it), which reach real servers: see tests/infrastructu
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from tests.infrastructure import Infrastructure, infrastructure, temporary_database
+
+# Services started inside the test process must not end it when a background task fails (the
+# test sees the failure instead); service processes of the end-to-end tier set it back.
+os.environ["CREDFLOW_EXIT_ON_TASK_FAILURE"] = "false"
 
 
 @pytest.fixture(scope="session")

@@ -48,6 +48,7 @@ def service_env(
         **{k.upper(): str(v) for k, v in asdict(infra).items() if k != "source"},
         "DATABASE_URL": database_url,
         "CREDFLOW_TOPIC_PREFIX": prefix,
+        "CREDFLOW_EXIT_ON_TASK_FAILURE": "true",
         "CREDFLOW_LOG_LEVEL": "INFO",
         **{f"CREDFLOW_{name.upper()}_PORT": str(port) for name, port in ports.items()},
         **extra,

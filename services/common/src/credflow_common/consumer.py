@@ -38,6 +38,7 @@ from tenacity import AsyncRetrying, RetryCallState, wait_exponential
 
 from credflow_common import failpoints
 from credflow_common.metrics import ConsumerMetrics
+from credflow_common.outages import OUTAGE_ERRORS, Outage
 from credflow_contracts.catalogue import UnknownEventTypeError
 from credflow_contracts.envelope import Envelope, EnvelopeError
 from credflow_contracts.events.base import Event
@@ -152,7 +153,8 @@ class _PositionListener(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         async with self.runner.batch_lock:
             self.runner.assignment_generation += 1
-            await self.runner.seek_to_stored_positions(assigned)
+            # Without its stored positions the consumer must not read on: wait for the database.
+            await self.runner.outage.retry(lambda: self.runner.seek_to_stored_positions(assigned))
 
 
 class ConsumerRunner:
@@ -179,6 +181,7 @@ class ConsumerRunner:
         # fetched again from the stored positions.
         self.assignment_generation = 0
         self._stopping = asyncio.Event()
+        self.outage = Outage(f"consumer:{spec.name}", self._stopping)
         self._consumer: AIOKafkaConsumer | None = None
         self._dlq_producer: AIOKafkaProducer | None = None
         self.assigned = asyncio.Event()
@@ -189,6 +192,11 @@ class ConsumerRunner:
         self._stopping.set()
 
     async def run(self) -> None:
+        """Consume until `stop()`, waiting out broker and database outages: the consumer is
+        started again from the stored positions once they are back."""
+        await self.outage.retry(self._consume)
+
+    async def _consume(self) -> None:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers,
             group_id=self.group_id,
@@ -221,10 +229,12 @@ class ConsumerRunner:
                     records = [r for tp, rs in batch.items() if tp in assignment for r in rs]
                     if records:
                         await self.process(records)
+                        self.outage.cleared()
                         await self._commit_informational(records)
                         self._report_lag(records)
         finally:
-            await self._commit_informational([], force=True)
+            with contextlib.suppress(*OUTAGE_ERRORS):  # informational; the broker may be out
+                await self._commit_informational([], force=True)
             await consumer.stop()
             await producer.stop()
 
@@ -427,9 +437,7 @@ class ConsumerRunner:
 
     def _note_failure(self, failure: BaseException, attempt: int) -> None:
         if isinstance(failure, psycopg.OperationalError):
-            log.warning(
-                "database unavailable; retrying", consumer=self.spec.name, error=str(failure)
-            )
+            self.outage.failed(failure)  # logged once per outage
             return
         if self.metrics:
             self.metrics.failed.labels(self.spec.name).inc()

@@ -24,15 +24,28 @@ def contains_pattern(text: str) -> str:
 
 
 def schema_pool(
-    database_url: str, schema: str, *, min_size: int = 1, max_size: int = 10
+    database_url: str,
+    schema: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    timeout_s: float = 3.0,
 ) -> AsyncConnectionPool[psycopg.AsyncConnection]:
-    """A pool whose connections see only `schema` (search_path), opened by the caller."""
+    """A pool whose connections see only `schema` (search_path), opened by the caller.
+
+    `timeout_s` bounds the wait for a connection: while the database is down, a request gets
+    its answer (503) within seconds instead of queueing for the pool's default 30 s."""
     check_schema_name(schema)
     return AsyncConnectionPool(
         database_url,
         min_size=min_size,
         max_size=max_size,
-        kwargs={"options": f"-c search_path={schema}", "autocommit": False},
+        timeout=timeout_s,
+        kwargs={
+            "options": f"-c search_path={schema}",
+            "autocommit": False,
+            "connect_timeout": 3,
+        },
         open=False,
         name=f"credflow-{schema}",
     )

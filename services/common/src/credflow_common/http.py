@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from credflow_common.auth import AuthSettings, TokenVerifier
 from credflow_common.inputs import InputGuard
+from credflow_common.outages import install_outage_handlers
 from credflow_common.problems import install_problem_handlers
 from credflow_contracts.ids import uuid7
 
@@ -99,6 +100,7 @@ def create_service_app(
     app.state.metrics_registry = registry
     app.state.token_verifier = TokenVerifier(auth or AuthSettings())
     install_problem_handlers(app)
+    install_outage_handlers(app)
     latency = Histogram(
         "http_request_duration_seconds",
         "HTTP request latency by route and status.",

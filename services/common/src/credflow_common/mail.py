@@ -29,6 +29,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from credflow_common import failpoints
+from credflow_common.outages import Outage
 from credflow_common.waiting import until_any
 from credflow_contracts.ids import uuid7
 
@@ -105,17 +106,19 @@ class MailRelay:
         self.poll_interval_s = poll_interval_s
         self.batch_size = batch_size
         self._stopping = asyncio.Event()
+        self.outage = Outage("mail relay", self._stopping)
 
     def stop(self) -> None:
         self._stopping.set()
 
     async def run(self) -> None:
+        """Send until `stop()`, waiting out outages of the database and the mail server."""
+        await self.outage.retry(self._send_forever)
+
+    async def _send_forever(self) -> None:
         while not self._stopping.is_set():
-            try:
-                sent = await self.send_due()
-            except (OSError, aiosmtplib.SMTPException) as exc:
-                log.warning("mail server unavailable; retrying", error=str(exc))
-                sent = 0
+            sent = await self.send_due()
+            self.outage.cleared()
             if sent < self.batch_size:
                 await until_any(self._stopping, timeout_s=self.poll_interval_s)
 

@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Literal
 from uuid import UUID
 
+import urllib3
 from minio import Minio
 from minio.error import S3Error
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -70,6 +71,15 @@ class MediaStore:
             access_key=infra.s3_access_key,
             secret_key=infra.s3_secret_key,
             secure=secure,
+            # Bounded: while the object store is out, a request learns it within seconds
+            # (503) instead of holding its caller for minutes of retries.
+            http_client=urllib3.PoolManager(
+                timeout=urllib3.Timeout(connect=2, read=20),
+                retries=urllib3.Retry(
+                    total=2, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]
+                ),
+                maxsize=10,
+            ),
         )
         self.bucket = infra.s3_bucket
         self.url_expiry = timedelta(seconds=(settings or MediaSettings()).url_expiry_s)

@@ -32,6 +32,7 @@ from credflow_common import failpoints
 from credflow_common.db import check_schema_name
 from credflow_common.eventstore import outbox_channel
 from credflow_common.metrics import RelayMetrics
+from credflow_common.outages import Outage
 from credflow_common.waiting import set_on_notify, until_any
 
 log = structlog.get_logger("credflow.relay")
@@ -63,24 +64,24 @@ class OutboxRelay:
         self.poll_interval_s = poll_interval_s
         self.leader_retry_s = leader_retry_s
         self.lag_report_s = lag_report_s
-        self._lag_reported_at = -lag_report_s
         self._stopping = asyncio.Event()
+        self.outage = Outage(f"relay:{schema}", self._stopping)
         self.is_leader = False
 
     def stop(self) -> None:
         self._stopping.set()
 
     async def run(self) -> None:
-        """Publish until `stop()`; survives database and broker outages by starting over."""
-        while not self._stopping.is_set():
-            try:
-                await self._lead()
-            except (psycopg.OperationalError, OSError) as exc:
-                log.warning(
-                    "relay lost its connection; retrying", schema=self.schema, error=str(exc)
-                )
-                self._set_leader(False)
-                await self._sleep(self.leader_retry_s)
+        """Publish until `stop()`, waiting out database and broker outages; the lag gauges are
+        read from the outbox itself all along, so they tell the truth during an outage."""
+        lag = asyncio.create_task(self._report_lag_forever())
+        try:
+            await self.outage.retry(self._lead)
+        finally:
+            self._set_leader(False)
+            lag.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await lag
 
     async def _lead(self) -> None:
         conn = await AsyncConnection.connect(
@@ -106,6 +107,7 @@ class OutboxRelay:
                 while not self._stopping.is_set():
                     notified.clear()
                     published = await self.publish_batch(conn, producer)
+                    self.outage.cleared()
                     if published < self.batch_size:
                         await self._wait_for_work(notified)
             finally:
@@ -140,7 +142,6 @@ class OutboxRelay:
             )
             rows = sorted(await cursor.fetchall(), key=lambda row: row[0])
             if not rows:
-                await self._report_lag(conn)
                 return 0
             deliveries = []
             for _, topic, key, value, headers in rows:
@@ -156,21 +157,34 @@ class OutboxRelay:
             failpoints.hit("relay.after_publish")
         if self.metrics:
             self.metrics.published.labels(self.schema).inc(len(rows))
-        await self._report_lag(conn)
         return len(rows)
 
-    async def _report_lag(self, conn: AsyncConnection[Any]) -> None:
-        """Refresh the lag gauges, at most once per `lag_report_s` (a query of its own)."""
-        now = asyncio.get_running_loop().time()
-        if not self.metrics or now - self._lag_reported_at < self.lag_report_s:
+    async def _report_lag_forever(self) -> None:
+        """Every `lag_report_s`, the rows waiting in the outbox and the oldest one's age, read
+        on a connection of its own: a broker outage shows as growing lag. While the database is
+        out too, the gauges keep their last reading."""
+        if not self.metrics:
             return
-        self._lag_reported_at = now
+        while not self._stopping.is_set():
+            try:
+                async with await AsyncConnection.connect(
+                    self.database_url, autocommit=True, connect_timeout=3,
+                    options=f"-c search_path={self.schema}",
+                ) as conn:  # fmt: skip
+                    while not self._stopping.is_set():
+                        await self._report_lag(conn)
+                        await self._sleep(self.lag_report_s)
+            except (psycopg.OperationalError, OSError):
+                await self._sleep(self.lag_report_s)
+
+    async def _report_lag(self, conn: AsyncConnection[Any]) -> None:
+        assert self.metrics is not None
         cursor = await conn.execute("SELECT count(*), min(created_at) FROM outbox")
         row = await cursor.fetchone()
         pending, oldest = (row[0], row[1]) if row else (0, None)
         self.metrics.pending.labels(self.schema).set(pending)
         age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
-        self.metrics.oldest_pending_seconds.labels(self.schema).set(age)
+        self.metrics.oldest_pending_seconds.labels(self.schema).set(max(age, 0.0))
 
     async def _wait_for_work(self, notified: asyncio.Event) -> None:
         """Return on the next NOTIFY, on `stop()`, or after the polling interval (the fallback,

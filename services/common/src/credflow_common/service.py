@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from credflow_common.eventstore import EventStore
 from credflow_common.http import ServiceInfo, create_service_app
 from credflow_common.metrics import ConsumerMetrics, RelayMetrics
 from credflow_common.migrations import migrate
+from credflow_common.outages import Outage
 from credflow_common.readiness import kafka_check, postgres_check
 from credflow_common.relay import OutboxRelay
 from credflow_common.settings import InfraSettings, RuntimeSettings
@@ -92,6 +94,28 @@ class ServiceDefinition:
 @dataclass
 class _Running:
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    outages: dict[str, Outage] = field(default_factory=dict)
+    stopping: bool = False
+
+    def start(self, name: str, worker: Any, exit_on_failure: bool) -> None:
+        """Run `worker` (anything with `run()`, and an `outage` if it waits outages out). When
+        it ends with an error it cannot go on from, the process ends (SIGTERM to itself, so
+        the server shuts down in order) and an orchestrator starts a fresh one: no service is
+        left half-alive."""
+        task = asyncio.create_task(worker.run(), name=name)
+        self.tasks[name] = task
+        if isinstance(getattr(worker, "outage", None), Outage):
+            self.outages[name] = worker.outage
+
+        def ended(done: asyncio.Task[None]) -> None:
+            if self.stopping or done.cancelled() or done.exception() is None:
+                return
+            log.critical("background task failed; ending the process", task=name,
+                         error=repr(done.exception()))  # fmt: skip
+            if exit_on_failure:
+                signal.raise_signal(signal.SIGTERM)
+
+        task.add_done_callback(ended)
 
 
 def create_app(
@@ -118,6 +142,10 @@ def create_app(
         dead = [name for name, task in running.tasks.items() if task.done()]
         if dead:
             raise RuntimeError(f"stopped: {', '.join(dead)}")
+        waiting = {name: outage.current for name, outage in running.outages.items()
+                   if outage.current is not None}  # fmt: skip
+        if waiting:
+            raise RuntimeError(f"waiting for a dependency: {waiting}")
 
     info = ServiceInfo(
         name=definition.name,
@@ -141,7 +169,7 @@ def create_app(
                 infra.database_url, definition.schema, infra.kafka_bootstrap_servers,
                 RelayMetrics.register(registry),
             )  # fmt: skip
-            running.tasks["relay"] = asyncio.create_task(relay.run(), name="relay")
+            running.start("relay", relay, runtime.exit_on_task_failure)
             stoppers.append(relay.stop)
         consumer_metrics = ConsumerMetrics.register(registry)
         for spec in definition.consumers(context):
@@ -149,18 +177,17 @@ def create_app(
                 spec, pool, infra.kafka_bootstrap_servers, consumer_metrics,
                 group_prefix=runtime.topic_prefix,
             )  # fmt: skip
-            running.tasks[f"consumer:{spec.name}"] = asyncio.create_task(
-                runner.run(), name=f"consumer:{spec.name}"
-            )
+            running.start(f"consumer:{spec.name}", runner, runtime.exit_on_task_failure)
             stoppers.append(runner.stop)
         for index, background in enumerate(definition.tasks(context)):
             name = f"task:{type(background).__name__}:{index}"
-            running.tasks[name] = asyncio.create_task(background.run(), name=name)
+            running.start(name, background, runtime.exit_on_task_failure)
             stoppers.append(background.stop)
         app.state.context = context
         try:
             yield
         finally:
+            running.stopping = True
             for stop in stoppers:
                 stop()
             for name, task in running.tasks.items():

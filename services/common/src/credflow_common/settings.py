@@ -44,6 +44,11 @@ class RuntimeSettings(BaseSettings):
         description="Namespace for every topic and consumer group, when deployments share a"
         " Kafka cluster.",
     )
+    exit_on_task_failure: bool = Field(
+        default=True,
+        description="End the process when a background task fails for good (an orchestrator"
+        " restarts it); off only for tests that run services inside the test process.",
+    )
     min_position_wait_s: float = Field(
         default=5.0, ge=0, le=30, description="Longest a view request waits for min_position."
     )

@@ -30,6 +30,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from credflow_common.consumer import ConsumerSpec, Delivery, types_of
 from credflow_common.eventstore import EventStore, Metadata
+from credflow_common.outages import Outage
 from credflow_common.waiting import set_on_notify, until_any
 from credflow_contracts.events.commands import SubmitCredential
 from credflow_contracts.events.credentials import CredentialSubmitted
@@ -62,23 +63,26 @@ class Finisher:
         self.chunk_size = chunk_size
         self.poll_interval_s = poll_interval_s
         self._stopping = asyncio.Event()
+        self.outage = Outage("import finisher", self._stopping)
         self._work = asyncio.Event()
 
     def stop(self) -> None:
         self._stopping.set()
 
     async def run(self) -> None:
+        """Send rows until `stop()`, waiting out database outages (and listening again after
+        one: the listening connection is lost with the database)."""
+        await self.outage.retry(self._finish_forever)
+
+    async def _finish_forever(self) -> None:
         listener = asyncio.create_task(
             set_on_notify(self.database_url, FINISHING_CHANNEL, self._work)
         )
         try:
             while not self._stopping.is_set():
                 self._work.clear()
-                try:
-                    sent = await self.send_chunk()
-                except psycopg.OperationalError as exc:
-                    log.warning("database unavailable; finishing waits", error=str(exc))
-                    sent = 0
+                sent = await self.send_chunk()
+                self.outage.cleared()
                 if not sent:
                     await self._wait()
         finally:

@@ -25,6 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 from credflow_common import mail
 from credflow_common.directory_replica import BatchReplica
 from credflow_common.eventstore import Append, EventStore, Metadata
+from credflow_common.outages import Outage
 from credflow_common.waiting import until_any
 from credflow_contracts.events.base import Event
 from credflow_contracts.events.credentials import CredentialExpired
@@ -64,17 +65,24 @@ class Scheduler:
         self.interval_s = interval_s
         self.chunk_size = chunk_size
         self._stopping = asyncio.Event()
+        self.outage = Outage("reminder scheduler", self._stopping)
 
     def stop(self) -> None:
         self._stopping.set()
 
     async def run(self) -> None:
+        """Tick until `stop()`. A tick that meets an outage is tried again as soon as the
+        dependency is back; one that fails otherwise is logged and tried at the next tick."""
         while not self._stopping.is_set():
             try:
-                await self.tick()
-            except Exception:  # a failed tick is retried at the next one; log and go on
+                await self.outage.retry(self._tick)
+            except Exception:  # not an outage: log it, the next tick tries again
                 log.exception("reminder tick failed")
             await until_any(self._stopping, timeout_s=self.interval_s)
+
+    async def _tick(self) -> None:
+        await self.tick()
+        self.outage.cleared()
 
     async def tick(self) -> int:
         """Handle everything due now; returns the number of credentials looked at."""
