@@ -666,6 +666,21 @@ def up(
 
 
 @app.command()
+def stop(
+    only: list[str] = typer.Option(  # noqa: B008 - typer's documented style
+        ..., "--only", help="the servers to stop (postgres, kafka, minio, smtp)"
+    ),
+) -> None:
+    """Stop some servers and keep their data (an outage, for the outage tests); `up --only`
+    starts them again."""
+    for name in only:
+        if name not in SERVERS:
+            raise typer.BadParameter(f"unknown server {name!r}; choose from {', '.join(SERVERS)}")
+        SERVERS[name].stop()
+        say(f"{name} stopped")
+
+
+@app.command()
 def down() -> None:
     """Stop exactly the processes we started (by pid file)."""
     stop_pid("credflow", "credflow serve")  # a backgrounded `make run`

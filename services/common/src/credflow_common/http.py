@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from credflow_common.auth import AuthSettings, TokenVerifier
 from credflow_common.inputs import InputGuard
+from credflow_common.openapi import install_openapi
 from credflow_common.outages import install_outage_handlers
 from credflow_common.problems import install_problem_handlers
 from credflow_contracts.ids import uuid7
@@ -96,11 +97,18 @@ def create_service_app(
     lifespan: Lifespan | None = None,
 ) -> FastAPI:
     registry = registry or CollectorRegistry()
-    app = FastAPI(title=f"credflow {info.name}", version=info.version, lifespan=lifespan)
+    app = FastAPI(
+        title=f"credflow {info.name}",
+        version=info.version,
+        lifespan=lifespan,
+        docs_url=None,  # served by install_openapi, without a CDN
+        redoc_url=None,
+    )
     app.state.metrics_registry = registry
     app.state.token_verifier = TokenVerifier(auth or AuthSettings())
     install_problem_handlers(app)
     install_outage_handlers(app)
+    install_openapi(app)
     latency = Histogram(
         "http_request_duration_seconds",
         "HTTP request latency by route and status.",

@@ -67,6 +67,20 @@ async def claim(
     return result if isinstance(result, dict) else None
 
 
+async def earlier_outcome(
+    conn: AsyncConnection[Any], caller: Caller, key: str
+) -> dict[str, Any] | None:
+    """The outcome recorded for `caller`'s `key`, if a command with it completed (a look
+    before doing slow work, such as storing files, that a replay would not need)."""
+    cursor = await conn.execute(
+        "SELECT result FROM command_results"
+        " WHERE tenant_id = %s AND caller_id = %s AND idempotency_key = %s",
+        (caller.tenant_id, caller.person_id, key),
+    )
+    row = await cursor.fetchone()
+    return row[0] if row and isinstance(row[0], dict) else None
+
+
 async def record(
     conn: AsyncConnection[Any], caller: Caller, key: str, outcome: dict[str, Any]
 ) -> None:

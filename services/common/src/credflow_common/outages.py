@@ -104,7 +104,7 @@ class Outage:
         propagates (the task cannot go on)."""
         retrying = AsyncRetrying(
             retry=retry_if_exception(is_outage),
-            wait=wait_exponential_jitter(initial=0.2, max=self.max_wait_s),
+            wait=wait_exponential_jitter(multiplier=0.2, max=self.max_wait_s, jitter=0.5),
             stop=lambda _: self.stopping.is_set(),
             sleep=self._sleep,
             before_sleep=self._failed,

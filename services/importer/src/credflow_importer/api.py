@@ -171,24 +171,29 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
                 "send the files as multipart `files` parts",
                 errors=[FieldError("body.files", "field required")],
             )
-        async with pool.connection() as conn, conn.transaction():
-            domain.check_replace((await the_import(conn, org, import_id, lock=True)).job)
+        async with pool.connection() as conn:
+            domain.check_replace((await the_import(conn, org, import_id)).job)
             settings = (await the_uploader(conn, org, principal)).settings
             wanted = await store.rows_by_media_file(conn, import_id)
-            outcomes = [
-                await attach(conn, org, import_id, upload, settings, wanted) for upload in uploads
-            ]
+        # The object store is called with no database connection held (its outage must not
+        # starve other requests); the rows are attached afterwards, in one transaction.
+        attached: list[tuple[int, MediaFile]] = []
+        outcomes = [await put(org, upload, settings, wanted, attached) for upload in uploads]
+        async with pool.connection() as conn, conn.transaction():
+            domain.check_replace((await the_import(conn, org, import_id, lock=True)).job)
+            for row_number, media_file in attached:
+                await store.attach_media(conn, import_id, row_number, media_file)
             report = (await the_import(conn, org, import_id)).report()
         return report | {"files": outcomes}
 
-    async def attach(
-        conn: Conn,
+    async def put(
         org: UUID,
-        import_id: UUID,
         upload: UploadFile,
         settings: OrganisationSettings,
         wanted: dict[str, list[tuple[int, UUID]]],
+        attached: list[tuple[int, MediaFile]],
     ) -> Body:
+        """Store one file for the rows that name it (adding them to `attached`)."""
         name = upload.filename or ""
         rows = wanted.get(name.lower(), [])
         if not rows:
@@ -209,10 +214,10 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
             # a deterministic id, so attaching the same file again overwrites it.
             media_id = uuid5(credential_id, f"media:{name.lower()}")
             saved = await media.put(object_key(org, credential_id, media_id), data, kind)
-            await store.attach_media(conn, import_id, row_number, MediaFile(
+            attached.append((row_number, MediaFile(
                 media_id=media_id, file_name=name, kind=kind, content_type=saved.content_type,
                 size_bytes=saved.size_bytes, sha256=saved.sha256,
-            ))  # fmt: skip
+            )))  # fmt: skip
         return {"file": name, "outcome": "attached", "rows": [number for number, _ in rows]}
 
     @router.patch("/{import_id}")

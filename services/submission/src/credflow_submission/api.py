@@ -23,7 +23,7 @@ from credflow_common.directory_replica import DirectoryReplica
 from credflow_common.errors import DomainError
 from credflow_common.eventstore import Metadata, RecordedEvent
 from credflow_common.inputs import parse_json
-from credflow_common.media import MediaStore, detect_kind, object_key
+from credflow_common.media import MediaStore, object_key
 from credflow_common.problems import FieldError, ProblemError
 from credflow_common.service import ServiceContext
 from credflow_contracts.events.credentials import EditableField
@@ -33,7 +33,6 @@ from credflow_submission import domain
 from credflow_submission.domain import (
     AddVersion,
     AttachMedia,
-    CredentialError,
     Delete,
     EditLatest,
     HolderInfo,
@@ -45,6 +44,7 @@ from credflow_submission.domain import (
     Suspend,
     VersionDetails,
 )
+from credflow_submission.files import Files
 from credflow_submission.inputs import (
     CredentialInput,
     DeleteManyInput,
@@ -91,12 +91,6 @@ MULTIPART_BODY = {
 }
 
 
-class MediaError(CredentialError):
-    def __init__(self, status: int, message: str, field: str) -> None:
-        super().__init__(message, field)
-        self.status = status
-
-
 def validation_problem(exc: ValidationError, prefix: str) -> ProblemError:
     errors = [
         FieldError(".".join([prefix, *(str(p) for p in e["loc"])]), e["msg"], e["type"])
@@ -110,6 +104,7 @@ def validation_problem(exc: ValidationError, prefix: str) -> ProblemError:
 def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
     store = context.event_store
     access = Access(DirectoryReplica())
+    staging = Files(context.pool, store, access, media)
     router = APIRouter(prefix="/organisations/{org}/credentials", tags=["credentials"])
 
     def metadata(request: Request, principal: Principal, org: UUID) -> Metadata:
@@ -123,8 +118,10 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
         payload: Any,
         work: Callable[[Conn], Awaitable[tuple[Body, Sequence[RecordedEvent]]]],
         holder_and_type: tuple[UUID, UUID] | None = None,
+        staged: tuple[UUID, Sequence[MediaFile]] | None = None,
     ) -> Body:
-        """`holder_and_type`: read with the settings in one query (a new credential's)."""
+        """`holder_and_type`: read with the settings in one query (a new credential's);
+        `staged`: the credential's files stored for this command, discarded if it fails."""
         principal.require_organisation(org)
 
         async def checked(conn: Conn) -> tuple[Body, Sequence[RecordedEvent]]:
@@ -133,15 +130,20 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
             await access.settings(conn, org)  # 404 for an organisation this replica lacks
             return await work(conn)
 
-        with remembering_lookups():
-            return await idempotency.run_command(
-                context.pool,
-                idempotency.Caller(org, principal.user_id),
-                key,
-                request.url.path,
-                payload,
-                checked,
-            )
+        try:
+            with remembering_lookups():
+                return await idempotency.run_command(
+                    context.pool,
+                    idempotency.Caller(org, principal.user_id),
+                    key,
+                    request.url.path,
+                    payload,
+                    checked,
+                )
+        except BaseException:
+            if staged is not None:
+                await staging.discard(org, *staged)
+            raise
 
     async def read_input(
         request: Request, model: type[Model]
@@ -168,47 +170,6 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
         except ValidationError as exc:
             raise validation_problem(exc, "body") from exc
 
-    async def store_files(
-        conn: Conn, org: UUID, credential_id: UUID, files: Sequence[StarletteUpload]
-    ) -> list[MediaFile]:
-        if not files:
-            return []
-        settings = await access.settings(conn, org)
-        stored = []
-        for index, upload in enumerate(files):
-            where = f"body.files.{index}"
-            data = await upload.read(settings.max_media_bytes + 1)
-            if len(data) > settings.max_media_bytes:
-                size = max(upload.size or 0, len(data))
-                raise MediaError(
-                    413,
-                    f"{upload.filename or 'the file'} has {size:,} bytes; at most "
-                    f"{settings.max_media_bytes:,} are accepted",
-                    where,
-                )
-            kind = detect_kind(data[:16])
-            if kind is None or kind not in settings.allowed_media_kinds:
-                allowed = ", ".join(k.upper() for k in settings.allowed_media_kinds)
-                raise MediaError(
-                    415,
-                    f"{upload.filename or 'the file'} is not a {allowed} file "
-                    "(its contents were checked, not its name)",
-                    where,
-                )
-            media_id = uuid7()
-            saved = await media.put(object_key(org, credential_id, media_id), data, kind)
-            stored.append(
-                MediaFile(
-                    media_id=media_id,
-                    file_name=upload.filename or f"{media_id}.{kind}",
-                    kind=kind,
-                    content_type=saved.content_type,
-                    size_bytes=saved.size_bytes,
-                    sha256=saved.sha256,
-                )
-            )
-        return stored
-
     def answer(credential_id: UUID, version: int, extra: Body | None = None) -> Body:
         return {"credential_id": str(credential_id), "version": version, **(extra or {})}
 
@@ -226,12 +187,14 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
         body, files = await read_input(request, CredentialInput)
         credential_id = uuid7()
         holder_id = body.holder_id or principal.user_id
+        stored = await staging.stage(
+            principal, org, credential_id, files, idempotency_key, holder_id
+        )
 
         async def work(conn: Conn) -> tuple[Body, Sequence[RecordedEvent]]:
             holder = await access.holder(conn, org, holder_id)
             await access.require_manage(conn, principal, holder)
             rules = await rules_for(access.replica, conn, org, body.credential_type_id)
-            stored = await store_files(conn, org, credential_id, files)
             details = VersionDetails(
                 **body.model_dump(exclude={"credential_type_id", "holder_id"}), media=tuple(stored)
             )
@@ -276,6 +239,7 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
             payload,
             work,
             holder_and_type=(holder_id, body.credential_type_id),
+            staged=(credential_id, stored),
         )
 
     async def change(
@@ -289,6 +253,7 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
         command_for: Callable[[Conn, domain.Credential], Awaitable[domain.Command]],
         needs_rules: bool = False,
         admin_only: bool = False,
+        staged: Sequence[MediaFile] = (),
     ) -> Body:
         async def work(conn: Conn) -> tuple[Body, Sequence[RecordedEvent]]:
             loaded = await load(store, conn, credential_id)
@@ -320,7 +285,9 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
             )
             return answer(credential_id, version), recorded
 
-        return await run(request, principal, org, key, payload, work)
+        return await run(
+            request, principal, org, key, payload, work, staged=(credential_id, staged)
+        )
 
     @router.post("/{credential_id}/versions", status_code=201, openapi_extra=MULTIPART_BODY)
     async def add_version(
@@ -334,9 +301,9 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
         """Renew: a new version becomes the latest; earlier ones are kept."""
         principal.require_organisation(org)
         body, files = await read_input(request, VersionInput)
+        stored = await staging.stage(principal, org, credential_id, files, idempotency_key)
 
         async def command(conn: Conn, state: domain.Credential) -> domain.Command:
-            stored = await store_files(conn, org, credential_id, files)
             return AddVersion(
                 uuid7(), VersionDetails(**body.model_dump(), media=tuple(stored)), principal.user_id
             )
@@ -352,6 +319,7 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
             payload,
             command,
             needs_rules=True,
+            staged=stored,
         )
 
     @router.patch("/{credential_id}/latest")
@@ -393,10 +361,12 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
         if_match: IfMatch = None,
     ) -> Body:
         principal.require_organisation(org)
+        stored = await staging.stage(principal, org, credential_id, [file], idempotency_key)
 
         async def command(conn: Conn, state: domain.Credential) -> domain.Command:
-            [stored] = await store_files(conn, org, credential_id, [file])
-            return AttachMedia(stored, principal.user_id)
+            # Nothing staged only for a repeated key, whose first outcome is answered instead.
+            assert stored, "a replayed command is never decided again"
+            return AttachMedia(stored[0], principal.user_id)
 
         return await change(
             request,
@@ -407,6 +377,7 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
             if_match,
             ["attach", file.filename, file.size],
             command,
+            staged=stored,
         )
 
     @router.delete("/{credential_id}/media/{media_id}")
@@ -438,7 +409,7 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
             ["remove", str(media_id)],
             command,
         )
-        await sweep_deleted_media()
+        await staging.sweep()
         return result
 
     async def delete_one(
@@ -490,7 +461,7 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
             "delete",
             lambda conn: delete_one(conn, request, principal, org, credential_id, None),
         )
-        await sweep_deleted_media()
+        await staging.sweep()
         return result
 
     @router.post("/delete")
@@ -523,7 +494,7 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
                 results.append(
                     {"credential_id": str(credential_id), "status": exc.status, "error": detail}
                 )
-        await sweep_deleted_media()
+        await staging.sweep()
         deleted = sum(1 for r in results if "error" not in r)
         return {"deleted": deleted, "failed": len(results) - deleted, "results": results}
 
@@ -658,18 +629,5 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
             raise NotFoundError("no such file on this credential")
         url = await media.signed_url(object_key(org, credential_id, media_id))
         return {"url": url, "expires_in_seconds": int(media.url_expiry.total_seconds())}
-
-    async def sweep_deleted_media() -> None:
-        """Remove objects whose deletion was committed; failures stay queued for later."""
-        async with context.pool.connection() as conn:
-            cursor = await conn.execute("SELECT object_key FROM media_deletions LIMIT 1000")
-            for (key,) in await cursor.fetchall():
-                try:
-                    await media.remove(key)
-                except Exception as exc:  # storage unavailable: keep the row for the next sweep
-                    log.warning("could not delete a file yet", key=key, error=str(exc))
-                    continue
-                await conn.execute("DELETE FROM media_deletions WHERE object_key = %s", (key,))
-            await conn.commit()
 
     return router
