@@ -43,3 +43,25 @@ def test_metrics_expose_request_latency_by_route() -> None:
     assert (
         'http_request_duration_seconds_count{method="GET",route="/health",status="200"} 1.0' in text
     )
+
+
+def test_a_chatty_librarys_repeated_message_is_let_through_once_per_window() -> None:
+    import logging
+
+    from credflow_common.logging import OncePerWindow
+
+    gate = OncePerWindow(window_s=30, loggers=("aiokafka",))
+    assert gate.filter(logging.LogRecord("credflow", logging.INFO, "", 0, "x", (), None))
+
+    def record(at: float) -> logging.LogRecord:
+        made = logging.LogRecord(
+            "aiokafka", logging.ERROR, "", 0, "Unable connect to %s", ("n",), None
+        )
+        made.created = at
+        return made
+
+    records = [record(0), record(1), record(2), record(31)]
+    passed = [gate.filter(r) for r in records]
+    assert passed == [True, False, False, True]
+    assert records[0].getMessage() == "Unable connect to n"
+    assert records[-1].getMessage() == "Unable connect to n (and 2 more like it in the last 30 s)"

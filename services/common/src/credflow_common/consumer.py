@@ -211,10 +211,10 @@ class ConsumerRunner:
             bootstrap_servers=self.bootstrap_servers, acks="all", enable_idempotence=True
         )
         self._consumer, self._dlq_producer = consumer, producer
-        await producer.start()
-        await consumer.start()
-        log.info("consumer started", consumer=self.spec.name, topics=list(self.spec.topics))
         try:
+            await producer.start()
+            await consumer.start()
+            log.info("consumer started", consumer=self.spec.name, topics=list(self.spec.topics))
             while not self._stopping.is_set():
                 generation = self.assignment_generation
                 batch = await consumer.getmany(

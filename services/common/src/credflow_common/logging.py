@@ -47,3 +47,30 @@ def configure_logging(level: str = "INFO", fmt: Literal["json", "console"] = "co
     root.setLevel(level.upper())
     for noisy in ("uvicorn.access",):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # While a broker is out, aiokafka logs each failed connection and fetch, thousands of lines
+    # a minute; credflow's own tasks say once when an outage begins and ends.
+    handler.addFilter(OncePerWindow(window_s=30.0, loggers=("aiokafka", "psycopg.pool")))
+
+
+class OncePerWindow(logging.Filter):
+    """Lets a message of `loggers` (by its template) through once per `window_s`; the next one
+    that passes says how many were held back. Other loggers' records pass untouched."""
+
+    def __init__(self, window_s: float, loggers: tuple[str, ...] = ("",)) -> None:
+        super().__init__()
+        self.window_s = window_s
+        self.loggers = loggers
+        self.last: dict[tuple[str, object], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.loggers):
+            return True
+        key = (record.name, record.msg)
+        passed_at, held = self.last.get(key, (float("-inf"), 0))
+        if record.created - passed_at < self.window_s:
+            self.last[key] = (passed_at, held + 1)
+            return False
+        if held:
+            record.msg = f"{record.msg} (and {held} more like it in the last {self.window_s:.0f} s)"
+        self.last[key] = (record.created, 0)
+        return True

@@ -36,6 +36,7 @@ from credflow_common.outages import Outage
 from credflow_common.waiting import set_on_notify, until_any
 
 log = structlog.get_logger("credflow.relay")
+PUBLISH_TIMEOUT_MS = 5000
 
 
 def relay_lock_key(schema: str) -> int:
@@ -97,8 +98,15 @@ class OutboxRelay:
                 enable_idempotence=True,
                 linger_ms=0,
                 max_batch_size=1024 * 1024,
+                # A batch the broker cannot take fails within seconds; the relay then starts
+                # over with backoff (aiokafka retries metadata without pause while it waits).
+                request_timeout_ms=PUBLISH_TIMEOUT_MS,
             )
-            await producer.start()
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()  # a broker out of reach: let go of what start() opened
+                raise
             notified = asyncio.Event()
             listener = asyncio.create_task(
                 set_on_notify(self.database_url, outbox_channel(self.schema), notified)
@@ -153,7 +161,7 @@ class OutboxRelay:
                         headers=[(name, text.encode()) for name, text in headers],
                     )
                 )
-            await asyncio.gather(*deliveries)
+            await asyncio.wait_for(asyncio.gather(*deliveries), PUBLISH_TIMEOUT_MS / 1000 + 1)
             failpoints.hit("relay.after_publish")
         if self.metrics:
             self.metrics.published.labels(self.schema).inc(len(rows))
