@@ -56,6 +56,13 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     },
     "additionalProperties": True,
 }
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "CSV (UTF-8); cells that start like a formula get a leading `'`.",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+}
+"""`responses=CSV_RESPONSE` on a route that answers with a CSV file."""
 ERRORS = {
     "400": "The multipart body cannot be read.",
     "401": "No bearer token, an invalid one, or a deactivated person's (see WWW-Authenticate).",

@@ -28,6 +28,7 @@ from credflow_common.auth import CurrentPrincipal, Principal
 from credflow_common.errors import ForbiddenError, NotFoundError
 from credflow_common.inputs import Input
 from credflow_common.media import MediaStore, detect_kind, object_key
+from credflow_common.openapi import CSV_RESPONSE
 from credflow_common.problems import FieldError, ProblemError
 from credflow_common.service import ServiceContext
 from credflow_common.spreadsheets import csv_text
@@ -46,6 +47,37 @@ class ImportChanges(Input):
 
 
 MAX_MEDIA_FILES = 1000
+CSV_UPLOAD = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+        },
+    }
+}
+MEDIA_UPLOAD = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
@@ -78,7 +110,7 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
         types = {row.credential_type_id for row in validation.valid}
         return validation, facts.approval_required(types)
 
-    @router.get("/template")
+    @router.get("/template", responses=CSV_RESPONSE)
     async def template(org: UUID, principal: CurrentPrincipal) -> Response:
         """The CSV template (header, an example row, and a guide to each column on `#` rows)."""
         require_importer(principal, org)
@@ -90,7 +122,7 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
             headers={"Content-Disposition": 'attachment; filename="credentials-import.csv"'},
         )
 
-    @router.post("", status_code=201)
+    @router.post("", status_code=201, openapi_extra=CSV_UPLOAD)
     async def upload(org: UUID, request: Request, principal: CurrentPrincipal) -> Body:
         """A new draft import from a CSV file, with its report."""
         require_importer(principal, org)
@@ -104,7 +136,7 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
             )
             return (await the_import(conn, org, import_id)).report()
 
-    @router.put("/{import_id}/file")
+    @router.put("/{import_id}/file", openapi_extra=CSV_UPLOAD)
     async def replace_file(
         org: UUID, import_id: UUID, request: Request, principal: CurrentPrincipal
     ) -> Body:
@@ -133,7 +165,7 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
         async with pool.connection() as conn:
             return (await the_import(conn, org, import_id)).report()
 
-    @router.get("/{import_id}/report.csv")
+    @router.get("/{import_id}/report.csv", responses=CSV_RESPONSE)
     async def report_csv(org: UUID, import_id: UUID, principal: CurrentPrincipal) -> Response:
         """The report as CSV, a line per problem: the file's own (no row), each row's by
         column and code, the rows still missing a required file, and once finishing, the rows
@@ -155,7 +187,7 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
             headers={"Content-Disposition": f'attachment; filename="import-{import_id}.csv"'},
         )
 
-    @router.post("/{import_id}/media")
+    @router.post("/{import_id}/media", openapi_extra=MEDIA_UPLOAD)
     async def add_media(
         org: UUID, import_id: UUID, request: Request, principal: CurrentPrincipal
     ) -> Body:

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
 from credflow_common.auth import CurrentPrincipal, Principal
+from credflow_common.openapi import CSV_RESPONSE
 from credflow_common.positions import wait_until_applied
 from credflow_common.problems import FieldError, ProblemError
 from credflow_common.service import ServiceContext
@@ -135,7 +136,7 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
                 raise _bad_cursor() from exc
         return {"items": page.items, "next_cursor": page.next_cursor}
 
-    @router.get("/credentials.csv")
+    @router.get("/credentials.csv", responses=CSV_RESPONSE)
     async def export_credentials(
         org: UUID,
         principal: CurrentPrincipal,
