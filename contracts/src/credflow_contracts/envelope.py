@@ -3,7 +3,10 @@
 On Kafka (binary content mode) the value is the event's JSON, the key is the aggregate id, and
 the attributes travel as headers: `ce_specversion`, `ce_id`, `ce_source`, `ce_type`, `ce_time`,
 `ce_subject`, the extensions `ce_tenantid`, `ce_correlationid`, `ce_causationid`,
-`ce_aggregateversion`, and `content-type: application/json`.
+`ce_streamid` and `ce_streamversion` (the event stream that wrote the event, and its version
+after it), `ce_aggregateversion` (the same version, under its first name), and
+`content-type: application/json`. See contracts/README.md for what ordering a subscriber can
+rely on per key, per stream and per event id.
 """
 
 from __future__ import annotations
@@ -49,6 +52,10 @@ class Envelope:
     correlation_id: UUID | None = None
     causation_id: UUID | None = None
     aggregate_version: int | None = None
+    """The version of the stream `stream_id` after this event (its `ce_streamversion`)."""
+    stream_id: str | None = None
+    """The event stream that wrote the event, e.g. `credential-<id>`, `review-<id>`: several
+    streams write under one key (a credential, its review items, its expiry)."""
 
     @property
     def type(self) -> str:
@@ -74,7 +81,11 @@ class Envelope:
         if self.causation_id is not None:
             headers.append(("ce_causationid", str(self.causation_id).encode()))
         if self.aggregate_version is not None:
-            headers.append(("ce_aggregateversion", str(self.aggregate_version).encode()))
+            version = str(self.aggregate_version).encode()
+            headers.append(("ce_aggregateversion", version))
+            if self.stream_id is not None:
+                headers.append(("ce_streamid", self.stream_id.encode()))
+                headers.append(("ce_streamversion", version))
         value = self.event.model_dump_json().encode()
         return KafkaRecord(key=partition_key(self.subject), value=value, headers=headers)
 
@@ -115,12 +126,16 @@ class Envelope:
                 time=_parse_time(attrs["ce_time"]) if "ce_time" in attrs else datetime.now(UTC),
                 correlation_id=_optional_uuid(attrs.get("ce_correlationid")),
                 causation_id=_optional_uuid(attrs.get("ce_causationid")),
-                aggregate_version=(
-                    int(attrs["ce_aggregateversion"]) if "ce_aggregateversion" in attrs else None
-                ),
+                aggregate_version=_stream_version(attrs),
+                stream_id=attrs.get("ce_streamid"),
             )
         except ValueError as exc:
             raise EnvelopeError(f"invalid CloudEvents attribute: {exc}") from exc
+
+
+def _stream_version(attrs: dict[str, str]) -> int | None:
+    raw = attrs.get("ce_streamversion", attrs.get("ce_aggregateversion"))
+    return int(raw) if raw is not None else None
 
 
 @functools.lru_cache(maxsize=4096)

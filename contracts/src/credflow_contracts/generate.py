@@ -63,8 +63,20 @@ CE_HEADERS_SCHEMA: dict[str, Any] = {
         "ce_tenantid": {"type": "string", "format": "uuid", "description": "Organisation id."},
         "ce_correlationid": {"type": "string", "format": "uuid"},
         "ce_causationid": {"type": "string", "format": "uuid"},
+        "ce_streamid": {
+            "type": "string",
+            "description": "The event stream that wrote this event (credential-<id>, "
+            "review-<id>, expiry-<id>...): several streams write under one key.",
+        },
+        "ce_streamversion": {
+            "type": "string",
+            "description": "That stream's version after this event: 1, 2, 3... per stream, "
+            "in order within the key's partition.",
+        },
         "ce_aggregateversion": {
-            "type": "string", "description": "Aggregate version after this event."
+            "type": "string",
+            "description": "The same as ce_streamversion (its first name): the version of the "
+            "stream named by ce_streamid, not a sequence over the key.",
         },
         "content-type": {"type": "string", "const": "application/json"},
     },

@@ -97,6 +97,7 @@ class EventStore:
                 correlation_id=append.metadata.correlation_id,
                 causation_id=append.metadata.causation_id,
                 aggregate_version=append.expected_version + offset,
+                stream_id=append.stream_id,
             ))
             for append in appends
             for offset, event in enumerate(append.events, start=1)
