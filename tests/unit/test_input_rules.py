@@ -144,3 +144,13 @@ def test_every_service_refuses_unstorable_query_and_body_text_before_its_handler
     assert response.status_code == 422
     assert response.json()["errors"][0]["path"] == "query.day"
     assert client.post("/dated?day=2199-12-31", headers=auth).status_code == 200
+
+
+def test_a_time_zone_that_is_not_even_a_file_name_is_a_field_error() -> None:
+    from credflow_directory.inputs import UserPatch
+
+    for zone in ("T̺̺o" * 120, "../../etc/passwd", "Nowhere/Atlantis"):
+        with pytest.raises(ValidationError) as caught:
+            UserPatch.model_validate({"time_zone": zone})
+        assert [error["loc"] for error in caught.value.errors()] == [("time_zone",)]
+    assert UserPatch.model_validate({"time_zone": "Australia/Sydney"}).time_zone

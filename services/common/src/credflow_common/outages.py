@@ -33,7 +33,8 @@ RETRY_AFTER_S = 5
 
 OUTAGE_ERRORS: tuple[type[Exception], ...] = (
     psycopg.OperationalError,  # the database, including a pool that waited too long
-    OSError,  # refused or reset connections, timeouts
+    ConnectionError,  # refused or reset connections
+    TimeoutError,
     KafkaError,
     aiosmtplib.SMTPException,
     ServerError,  # object storage answering 5xx

@@ -31,8 +31,10 @@ def _email(value: str) -> str:
 
 def _time_zone(value: str) -> str:
     try:
+        if len(value) > 64:  # the longest IANA name has 32 characters
+            raise ValueError(value)
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: not a file name
         raise ValueError(
             f"unknown time zone {value!r} (use an IANA name such as Australia/Sydney)"
         ) from None
