@@ -1,4 +1,5 @@
-"""`pip install ./contracts` works in an empty virtualenv, with pydantic its only dependency."""
+"""`pip install ./contracts` works in an empty virtualenv, with pydantic its only dependency
+(FastStream comes only with the `faststream` extra)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,10 @@ def test_contracts_install_alone_and_the_example_consumer_imports_resolve(tmp_pa
         [str(python), "-c", "import importlib.metadata as m; print(m.requires(" + NAME + "))"],
         check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
-    assert requires.strip() == "['pydantic<3,>=2.7']"
+    # pydantic always; FastStream only with the `faststream` extra (its subscriber kit).
+    assert requires.strip() == (
+        "['pydantic<3,>=2.7', \"faststream[kafka]<0.8,>=0.7.8; extra == 'faststream'\"]"
+    )
 
     # The example consumer needs aiokafka besides the contracts, nothing from the workspace.
     subprocess.run([*pip, "aiokafka"], check=True)

@@ -33,7 +33,7 @@ def configure_logging(level: str = "INFO", fmt: Literal["json", "console"] = "co
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
-    # Libraries (uvicorn, aiokafka, faststream) log through the standard library; route their
+    # Libraries (uvicorn, aiokafka, psycopg) log through the standard library; route their
     # records through the same renderer so one process writes one format.
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
