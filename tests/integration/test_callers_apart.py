@@ -320,6 +320,17 @@ async def test_bulk_calls_and_unclaim_refuse_a_caller_with_no_right_to_act(
             headers=who,
         )
         assert response.status_code == 403, response.text
+    # An equivalent from another organisation is no equivalent here.
+    elsewhere = await services.org(f"Elsewhere {unique}")
+    theirs = await services.post(elsewhere, "/credential-types", name="Theirs", expires=False)
+    for decision, body in (("validate", {}), ("reject", {"comment": "no"})):
+        response = await services.review.post(
+            f"{reviews}/{item['review_id']}/{decision}",
+            json=body | {"internal_equivalent_id": theirs["credential_type_id"]},
+            headers=as_user(org, manager),
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["path"] == "body.internal_equivalent_id"
     # Not claimed: the manager hears 409, a stranger 403 (who asks comes before the state).
     unclaim = f"{reviews}/{item['review_id']}/unclaim"
     assert (await services.review.post(unclaim, headers=as_user(org, stranger))).status_code == 403
