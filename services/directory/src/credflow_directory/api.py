@@ -32,6 +32,7 @@ from credflow_contracts.events.directory import (
 )
 from credflow_contracts.ids import uuid7
 from credflow_directory import domain
+from credflow_directory.access import managed_by, people_of, require_admin, require_staff
 from credflow_directory.domain import InvalidError, NotFoundError
 from credflow_directory.inputs import (
     AnswersInput,
@@ -58,36 +59,6 @@ Body = dict[str, Any]
 Model = TypeVar("Model", bound=BaseModel)
 Check = Callable[[Conn], Awaitable[None]]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
-STAFF_ROLES = ("manager", "reviewer", "client_viewer")
-ORG_WIDE_ROLES = ("admin", "reviewer", "client_viewer")
-
-
-def require_admin(principal: Principal, org: UUID) -> None:
-    principal.require_organisation(org)
-    if not principal.has_role("admin"):
-        raise ProblemError(403, "Forbidden", "only organisation admins change directory data")
-
-
-def require_staff(principal: Principal, org: UUID) -> None:
-    principal.require_organisation(org)
-    if not (principal.has_role("admin", *STAFF_ROLES) or principal.can("users:manage")):
-        raise ProblemError(403, "Forbidden", "workers see only their own profile")
-
-
-def managed_by(principal: Principal, org: UUID) -> UUID | None:
-    """Whose people the caller sees, as in the views: everyone (None) for admins, reviewers,
-    client viewers and `users:manage`; a manager only the people they manage (and themselves)."""
-    require_staff(principal, org)
-    if principal.has_role(*ORG_WIDE_ROLES) or principal.can("users:manage"):
-        return None
-    return principal.user_id
-
-
-def people_of(manager_id: UUID | None) -> tuple[str, list[Any]]:
-    """A `state` clause limiting users to a manager's people (none: no limit)."""
-    if manager_id is None:
-        return "", []
-    return "(state->>'manager_id' = %s OR id = %s)", [str(manager_id), str(manager_id)]
 
 
 class Directory:
