@@ -16,7 +16,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 from uuid import UUID
@@ -84,34 +84,38 @@ class Load:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self, client: httpx.AsyncClient) -> None:
+        org = f"organisations/{self.org}"
         urls = {
-            "write": f"{self.system.url('submission')}/organisations/{self.org}/credentials",
-            "views": f"{self.system.url('projection')}/organisations/{self.org}/credentials",
-            "directory": f"{self.system.url('directory')}/organisations/{self.org}/users/me",
+            "write": f"{self.system.url('submission')}/{org}/credentials",
+            "views": f"{self.system.url('projection')}/{org}/credentials",
+            "directory": f"{self.system.url('directory')}/{org}/credential-types",
         }
-        for _ in range(10_000):  # bounded: ten per second for at most a quarter of an hour
+        body = {"credential_type_id": self.type_id, "issued_on": "2026-01-31"}
+        for _ in range(10_000):  # bounded: ten rounds a second for at most a quarter of an hour
             if self.stop.is_set():
                 return
-            started = time.monotonic()
-            try:
-                response = await client.post(
-                    urls["write"], headers=self.worker,
-                    json={"credential_type_id": self.type_id, "issued_on": "2026-01-31"},
-                )  # fmt: skip
-                self.statuses[response.status_code] += 1
-                if response.status_code == 201:
-                    self.accepted.append(response.json()["credential_id"])
-                elif response.status_code == 503:
-                    assert response.headers["Retry-After"].isdigit()
-                    assert response.headers["content-type"] == "application/problem+json"
-                for read in ("views", "directory"):
-                    self.statuses[
-                        (await client.get(urls[read], headers=self.worker)).status_code
-                    ] += 1
-            except httpx.TimeoutException:
-                self.statuses[0] += 1  # a hang: no answer within the client's timeout
-            self.slowest_s = max(self.slowest_s, time.monotonic() - started)
+            response = await self.timed(client.post(urls["write"], headers=self.worker, json=body))
+            if response is not None and response.status_code == 201:
+                self.accepted.append(response.json()["credential_id"])
+            for read in ("views", "directory"):
+                await self.timed(client.get(urls[read], headers=self.worker))
             await asyncio.sleep(0.1)
+
+    async def timed(self, request: Awaitable[httpx.Response]) -> httpx.Response | None:
+        """One request's answer, its status counted and its time kept (0: no answer)."""
+        started = time.monotonic()
+        try:
+            response = await request
+        except httpx.TimeoutException:
+            self.statuses[0] += 1  # a hang: no answer within the client's timeout
+            return None
+        finally:
+            self.slowest_s = max(self.slowest_s, time.monotonic() - started)
+        self.statuses[response.status_code] += 1
+        if response.status_code == 503:
+            assert response.headers["Retry-After"].isdigit()
+            assert response.headers["content-type"] == "application/problem+json"
+        return response
 
 
 @dataclass
@@ -216,9 +220,9 @@ async def test_postgres_restarted_and_kafka_stopped_for_a_minute_under_load(rig:
         await asyncio.gather(*loads)
 
     print(f"answers by status: {dict(load.statuses)}; slowest {load.slowest_s:.2f} s")
-    assert load.statuses[500] == 0, load.statuses
+    assert set(load.statuses) <= {200, 201, 503}, load.statuses  # no 500, no other refusal
     assert load.statuses[0] == 0, f"no request hangs: {load.statuses}"
-    assert load.slowest_s < 15, f"every answer comes within seconds: {load.slowest_s:.1f} s"
+    assert load.slowest_s < 10, f"every answer comes within seconds: {load.slowest_s:.1f} s"
     rig.alive()
     assert rig.pids() == pids, "no service was restarted"
 
