@@ -61,3 +61,41 @@ async def test_two_relays_send_each_mail_once_and_a_restart_sends_nothing_again(
         assert len({m["To"][0]["Address"] for m in ours}) == 40
     finally:
         await pool.close()
+
+
+async def test_a_subject_with_line_breaks_is_sent_on_one_line_and_the_relay_goes_on(
+    infra: Infrastructure, database_url: str, unique: str
+) -> None:
+    """A person or type name with a line break reached a subject and ended the relay (found by
+    the fuzz stage); the subject is now sent on one line."""
+    await migrate(database_url, "mailer", [mail.MIGRATIONS])
+    pool: AsyncConnectionPool[AsyncConnection[Any]] = schema_pool(database_url, "mailer")
+    await pool.open()
+    try:
+        async with pool.connection() as conn:
+            await mail.enqueue(conn, ORG, f"a-{unique}@example.test",
+                               f"Review needed: Licence of Ann\r\nBcc: x@evil.test\x07 {unique}",
+                               "body")  # fmt: skip
+            await mail.enqueue(conn, ORG, f"b-{unique}@example.test", f"Plain {unique}", "body")
+        relay = mail.MailRelay(pool, infra.smtp_host, infra.smtp_port)
+
+        async def all_sent() -> bool:
+            async with pool.connection() as conn:
+                cursor = await conn.execute(
+                    "SELECT count(*) FROM mail_outbox WHERE sent_at IS NULL"
+                )
+                return await cursor.fetchone() == (0,)
+
+        async with running(relay):
+            await eventually(all_sent)
+        async with httpx.AsyncClient(base_url=infra.mail_api_url) as client:
+            found = await client.get(
+                "/api/v1/search", params={"query": f"subject:{unique}", "limit": 10}
+            )
+        subjects = sorted(m["Subject"] for m in found.json()["messages"])
+        assert subjects == [
+            f"Plain {unique}",
+            f"Review needed: Licence of Ann Bcc: x@evil.test {unique}",
+        ]
+    finally:
+        await pool.close()

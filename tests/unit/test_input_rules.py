@@ -154,3 +154,25 @@ def test_a_time_zone_that_is_not_even_a_file_name_is_a_field_error() -> None:
             UserPatch.model_validate({"time_zone": zone})
         assert [error["loc"] for error in caught.value.errors()] == [("time_zone",)]
     assert UserPatch.model_validate({"time_zone": "Australia/Sydney"}).time_zone
+
+
+def test_names_and_titles_are_one_line() -> None:
+    from credflow_directory.inputs import CompanyInput, UserPatch
+    from credflow_submission.inputs import VersionInput
+
+    for bad in ("Ann\nBcc: x@evil.test", "Ann\r", "tab\there", "bell\x07"):
+        with pytest.raises(ValidationError, match="one line"):
+            UserPatch.model_validate({"name": bad})
+        with pytest.raises(ValidationError, match="one line"):
+            CompanyInput.model_validate({"name": bad})
+        with pytest.raises(ValidationError, match="one line"):
+            VersionInput.model_validate({"issued_on": "2026-01-01", "title": bad})
+    assert CompanyInput.model_validate({"name": "Zoë & Sons — Électricité"}).name
+
+
+def test_a_mail_header_is_kept_on_one_line() -> None:
+    from credflow_common.mail import one_line
+
+    assert one_line("Review needed:\r\nBcc: x@evil.test\x07  now") == (
+        "Review needed: Bcc: x@evil.test now"
+    )

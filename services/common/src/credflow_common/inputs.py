@@ -13,6 +13,7 @@ body themselves (multipart parts, uploads) call `parse_json` and `check_text`.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterator
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
@@ -36,6 +37,14 @@ def text_problem(value: str) -> str | None:
     except UnicodeEncodeError:
         return "must not contain a lone surrogate (\\ud800-\\udfff)"
     return None
+
+
+def single_line(value: str) -> str:
+    """Pydantic validator for names and titles: no line breaks, tabs or other control
+    characters (they end up in mail subjects and CSV cells)."""
+    if any(unicodedata.category(character) == "Cc" for character in value):
+        raise ValueError("must be one line of text, without control characters")
+    return value
 
 
 def invalid_input(errors: list[FieldError], detail: str | None = None) -> ProblemError:

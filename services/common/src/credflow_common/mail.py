@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -137,11 +138,20 @@ class MailRelay:
                     if smtp is None:
                         smtp = aiosmtplib.SMTP(hostname=self.smtp_host, port=self.smtp_port)
                         await smtp.connect()
-                    await smtp.send_message(_compose(rows))
-                    await conn.execute(
-                        "UPDATE mail_outbox SET sent_at = now() WHERE mail_id = ANY(%s)",
-                        ([row[0] for row in rows],),
-                    )
+                    ids = [row[0] for row in rows]
+                    try:
+                        await smtp.send_message(_compose(rows))
+                    except (ValueError, aiosmtplib.SMTPRecipientsRefused) as exc:
+                        await _set_aside(conn, ids, exc)  # never sendable: the next one goes
+                    except aiosmtplib.SMTPDataError as exc:
+                        if exc.code < 500:
+                            raise  # the server asks to try again later: an outage
+                        await _set_aside(conn, ids, exc)
+                    else:
+                        await conn.execute(
+                            "UPDATE mail_outbox SET sent_at = now() WHERE mail_id = ANY(%s)",
+                            (ids,),
+                        )
                 failpoints.hit("mail.after_commit")
                 handled += len(rows)
         finally:
@@ -151,11 +161,21 @@ class MailRelay:
         return handled
 
 
+async def _set_aside(conn: AsyncConnection[Any], ids: list[UUID], exc: Exception) -> None:
+    """A mail that cannot be composed, or that the server refuses for good (a recipient it
+    rejects, a message it will not take): kept with the reason, and the queue goes on."""
+    log.error("mail refused for good; set aside", mails=[str(i) for i in ids], error=str(exc))
+    await conn.execute(
+        "UPDATE mail_outbox SET failed_at = now(), failure = %s WHERE mail_id = ANY(%s)",
+        (str(exc)[:1000], ids),
+    )
+
+
 async def _claim_next(conn: AsyncConnection[Any]) -> list[tuple[Any, ...]]:
     """The next due mail, locked; with a digest key, every due row of its (key, recipient)."""
     cursor = await conn.execute(
         "SELECT mail_id, to_address, subject, body, digest_key FROM mail_outbox"
-        " WHERE sent_at IS NULL AND deliver_after <= now()"
+        " WHERE sent_at IS NULL AND failed_at IS NULL AND deliver_after <= now()"
         " ORDER BY deliver_after LIMIT 1 FOR UPDATE SKIP LOCKED"
     )
     first = await cursor.fetchone()
@@ -165,7 +185,8 @@ async def _claim_next(conn: AsyncConnection[Any]) -> list[tuple[Any, ...]]:
         return [first]
     cursor = await conn.execute(
         "SELECT mail_id, to_address, subject, body, digest_key FROM mail_outbox"
-        " WHERE sent_at IS NULL AND deliver_after <= now() AND digest_key = %s"
+        " WHERE sent_at IS NULL AND failed_at IS NULL AND deliver_after <= now()"
+        " AND digest_key = %s"
         " AND to_address = %s AND mail_id <> %s ORDER BY created_at FOR UPDATE SKIP LOCKED",
         (first[4], first[1], first[0]),
     )
@@ -181,11 +202,18 @@ def _compose(rows: Sequence[tuple[Any, ...]]) -> EmailMessage:
     return _message(mail_id, to_address, subject, body)
 
 
+def one_line(text: str) -> str:
+    """Header text on one line: line breaks and other control characters become spaces (a
+    name with a line break would otherwise be refused by the mail library, or split the
+    header)."""
+    return " ".join("".join(" " if unicodedata.category(c) == "Cc" else c for c in text).split())
+
+
 def _message(mail_id: UUID, to_address: str, subject: str, body: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = SENDER
-    message["To"] = to_address
-    message["Subject"] = subject
+    message["To"] = one_line(to_address)
+    message["Subject"] = one_line(subject)
     message["Message-ID"] = make_msgid(idstring=str(mail_id), domain="credflow.local")
     message.set_content(body)
     return message

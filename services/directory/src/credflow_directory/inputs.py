@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, Field
 
-from credflow_common.inputs import Input, Patch
+from credflow_common.inputs import Input, Patch, single_line
 from credflow_contracts.events.directory import (
     AssessmentQuestion,
     DateFormat,
@@ -43,7 +43,7 @@ def _time_zone(value: str) -> str:
 
 Email = Annotated[str, AfterValidator(_email)]
 TimeZone = Annotated[str, AfterValidator(_time_zone)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(single_line)]
 
 
 class SettingsInput(Patch):

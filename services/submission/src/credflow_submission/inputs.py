@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated, ClassVar
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
-from credflow_common.inputs import Input, Patch
+from credflow_common.inputs import Input, Patch, single_line
 from credflow_contracts.dates import CalendarDate
 from credflow_contracts.events.values import Certification, Issuer
 
@@ -15,7 +15,7 @@ Text = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 class VersionInput(Input):
-    title: str | None = Field(
+    title: Annotated[str, AfterValidator(single_line)] | None = Field(
         default=None,
         min_length=1,
         max_length=300,
