@@ -184,6 +184,8 @@ def fuzz_service(world: World, name: str) -> None:
             failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
     assert operations > 0
     assert not failures, "\n\n".join(failures)
+    for service, process in world.system.processes.items():  # no input ended a service
+        assert process.poll() is None, f"{service} exited; see {world.system.log_dir}"
 
 
 @pytest.mark.parametrize("name", list(SERVICES))
