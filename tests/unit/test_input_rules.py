@@ -19,7 +19,7 @@ from credflow_common.inputs import MAX_JSON_DEPTH, Patch, parse_json
 from credflow_common.problems import ProblemError
 from credflow_contracts.dates import CalendarDate, add_months, check_calendar_date
 from credflow_contracts.ids import uuid7
-from credflow_projection.queries import ID, MOMENT, TEXT, decode_cursor, encode_cursor
+from credflow_projection.cursors import ID, MOMENT, TEXT, decode_cursor, encode_cursor
 
 
 def paths(problem: ProblemError) -> list[str]:

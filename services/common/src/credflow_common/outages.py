@@ -58,14 +58,6 @@ def dependency_of(exc: BaseException) -> str:
     return "a dependency"
 
 
-class UnavailableError(Exception):
-    """Raise from request handling when a dependency is out (503 with Retry-After)."""
-
-    def __init__(self, dependency: str) -> None:
-        super().__init__(f"the {dependency} is unavailable")
-        self.dependency = dependency
-
-
 def unavailable_problem(dependency: str) -> ProblemError:
     return ProblemError(
         503,
@@ -80,13 +72,12 @@ def install_outage_handlers(app: FastAPI) -> None:
     """A request that meets an outage answers 503, never 500 (its transaction rolled back)."""
 
     async def on_outage(request: Request, exc: Exception) -> JSONResponse:
-        dependency = exc.dependency if isinstance(exc, UnavailableError) else dependency_of(exc)
+        dependency = dependency_of(exc)
         log.warning("request met an outage", path=request.url.path, dependency=dependency,
                     error=str(exc) or type(exc).__name__)  # fmt: skip
         return problem_response(unavailable_problem(dependency), request)
 
-    errors: list[type[Exception]] = [UnavailableError, *OUTAGE_ERRORS]
-    for error in errors:
+    for error in OUTAGE_ERRORS:
         app.add_exception_handler(error, on_outage)
 
 

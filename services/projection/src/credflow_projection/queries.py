@@ -4,9 +4,7 @@ see (`Scope`), and works statuses out at query time with `credential_status(...,
 
 from __future__ import annotations
 
-import base64
-import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -17,7 +15,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
 from credflow_common.db import contains_pattern
-from credflow_common.inputs import text_problem
+from credflow_projection.cursors import ID, MOMENT, TEXT, decode_cursor, encode_cursor
 
 Conn = AsyncConnection[Any]
 Row = dict[str, Any]
@@ -78,48 +76,6 @@ class CredentialFilters:
 class Page:
     items: list[Row]
     next_cursor: str | None
-
-
-def encode_cursor(values: Sequence[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps([str(v) for v in values]).encode()).decode()
-
-
-def _text(value: str) -> str:
-    if text_problem(value):
-        raise ValueError("malformed cursor")
-    return value
-
-
-def _moment(value: str) -> datetime:
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        raise ValueError("malformed cursor")
-    return moment
-
-
-CursorPart = Callable[[str], Any]
-TEXT: CursorPart = _text
-ID: CursorPart = UUID
-MOMENT: CursorPart = _moment
-
-
-def decode_cursor(cursor: str, *parts: CursorPart) -> list[Any]:
-    """The values of a cursor this service handed out, each read by its part (`TEXT`, `ID`,
-    `MOMENT`); ValueError for anything else, so a forged cursor never reaches SQL."""
-    try:
-        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, RecursionError) as exc:
-        raise ValueError("malformed cursor") from exc
-    if (
-        not isinstance(values, list)
-        or len(values) != len(parts)
-        or not all(isinstance(value, str) for value in values)
-    ):
-        raise ValueError("malformed cursor")
-    try:
-        return [read(value) for read, value in zip(parts, values, strict=True)]
-    except ValueError as exc:
-        raise ValueError("malformed cursor") from exc
 
 
 CREDENTIAL_COLUMNS = """
