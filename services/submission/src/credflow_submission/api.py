@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Annotated, Any, TypeVar, cast
+from typing import Any, cast
 from uuid import UUID
 
 import structlog
-from fastapi import APIRouter, Header, Request, UploadFile
-from pydantic import BaseModel, ValidationError
-from starlette.datastructures import UploadFile as StarletteUpload
+from fastapi import APIRouter, Request, UploadFile
 
 from credflow_common import idempotency
 from credflow_common.auth import CurrentPrincipal, Principal
 from credflow_common.directory_replica import DirectoryReplica
 from credflow_common.errors import DomainError
 from credflow_common.eventstore import Metadata, RecordedEvent
-from credflow_common.inputs import parse_json
 from credflow_common.media import MediaStore, object_key
-from credflow_common.problems import FieldError, ProblemError
+from credflow_common.problems import ProblemError
 from credflow_common.service import ServiceContext
 from credflow_contracts.events.credentials import EditableField
 from credflow_contracts.events.values import MediaFile
@@ -46,13 +43,17 @@ from credflow_submission.domain import (
 )
 from credflow_submission.files import Files
 from credflow_submission.inputs import (
+    MULTIPART_BODY,
     CredentialInput,
     DeleteManyInput,
     EditInput,
+    IdempotencyKey,
+    IfMatch,
     ReasonInput,
     ReinstateInput,
     SuspendInput,
     VersionInput,
+    read_input,
 )
 from credflow_submission.service import (
     Access,
@@ -67,38 +68,6 @@ from credflow_submission.service import (
 
 log = structlog.get_logger("credflow.submission")
 Body = dict[str, Any]
-Model = TypeVar("Model", bound=BaseModel)
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
-IfMatch = Annotated[
-    int | None,
-    Header(alias="If-Match", ge=0, le=2**31 - 1, description="the version you read"),
-]
-MULTIPART_BODY = {
-    "requestBody": {
-        "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "data": {"type": "string", "description": "the JSON fields"},
-                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                    },
-                }
-            },
-        }
-    }
-}
-
-
-def validation_problem(exc: ValidationError, prefix: str) -> ProblemError:
-    errors = [
-        FieldError(".".join([prefix, *(str(p) for p in e["loc"])]), e["msg"], e["type"])
-        for e in exc.errors()
-    ]
-    return ProblemError(
-        422, "Request is not valid", f"{len(errors)} field(s) failed validation", errors=errors
-    )
 
 
 def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
@@ -144,31 +113,6 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
             if staged is not None:
                 await staging.discard(org, *staged)
             raise
-
-    async def read_input(
-        request: Request, model: type[Model]
-    ) -> tuple[Model, list[StarletteUpload]]:
-        """JSON, or multipart with a `data` JSON part and `files`."""
-        content_type = request.headers.get("content-type", "")
-        files: list[StarletteUpload] = []
-        if content_type.startswith("multipart/form-data"):
-            form = await request.form()
-            raw = form.get("data")
-            files = [f for f in form.getlist("files") if isinstance(f, StarletteUpload)]
-            if not isinstance(raw, str):
-                raise ProblemError(
-                    422,
-                    "Request is not valid",
-                    "the `data` part is missing",
-                    errors=[FieldError("body.data", "field required")],
-                )
-            document = parse_json(raw, "body")
-        else:
-            document = parse_json(await request.body() or b"{}", "body")
-        try:
-            return model.model_validate(document), files
-        except ValidationError as exc:
-            raise validation_problem(exc, "body") from exc
 
     def answer(credential_id: UUID, version: int, extra: Body | None = None) -> Body:
         return {"credential_id": str(credential_id), "version": version, **(extra or {})}
@@ -573,61 +517,5 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
             ["reinstate", body.note],
             Reinstate(principal.user_id, body.note),
         )
-
-    # -- reads ----------------------------------------------------------------------------------
-
-    async def readable(
-        conn: Conn, principal: Principal, org: UUID, credential_id: UUID
-    ) -> tuple[domain.Credential, int]:
-        principal.require_organisation(org)
-        loaded = await load(store, conn, credential_id)
-        state = loaded.state
-        if (
-            state is None
-            or state.organisation_id != org
-            or state.lifecycle == "deleted"
-            or not await access.can_read(conn, principal, state.holder_id)
-        ):
-            raise NotFoundError("no such credential")
-        return state, loaded.version
-
-    @router.get("/{credential_id}")
-    async def get_credential(org: UUID, credential_id: UUID, principal: CurrentPrincipal) -> Body:
-        """The credential as recorded here (views with statuses live in the projection)."""
-        async with context.pool.connection() as conn:
-            state, version = await readable(conn, principal, org, credential_id)
-        return {
-            "credential_id": str(state.credential_id),
-            "holder_id": str(state.holder_id),
-            "credential_type_id": str(state.credential_type_id),
-            "lifecycle": state.lifecycle,
-            "version": version,
-            "versions": [
-                {
-                    "version_id": str(v.version_id),
-                    "number": v.number,
-                    "title": v.title,
-                    "issued_on": v.issued_on.isoformat(),
-                    "expires_on": v.expires_on.isoformat() if v.expires_on else None,
-                    "certification": v.certification.model_dump() if v.certification else None,
-                    "issuer": v.issuer.model_dump() if v.issuer else None,
-                    "notes": v.notes,
-                    "media": [m.model_dump(mode="json") for m in v.media],
-                }
-                for v in state.versions
-            ],
-        }
-
-    @router.get("/{credential_id}/media/{media_id}/url")
-    async def media_url(
-        org: UUID, credential_id: UUID, media_id: UUID, principal: CurrentPrincipal
-    ) -> Body:
-        """A short-lived signed URL to download one file, after an authorisation check."""
-        async with context.pool.connection() as conn:
-            state, _ = await readable(conn, principal, org, credential_id)
-        if state.media(media_id) is None:
-            raise NotFoundError("no such file on this credential")
-        url = await media.signed_url(object_key(org, credential_id, media_id))
-        return {"url": url, "expires_in_seconds": int(media.url_expiry.total_seconds())}
 
     return router

@@ -1,6 +1,7 @@
 """Composition root of the submission service: the single writer of credentials.
 
-HTTP routes: `credflow_submission.api.build_router`. Consumers: the directory replica
+HTTP routes: `credflow_submission.api.build_router` (commands) and
+`credflow_submission.reads.build_read_router` (reads). Consumers: the directory replica
 (`credflow.directory`) and the importer's commands (`credflow.submission.commands`). Publishes
 on `credflow.credentials`.
 """
@@ -9,20 +10,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from credflow_common import directory_replica
 from credflow_common.media import MediaStore
-from credflow_common.service import ServiceDefinition
+from credflow_common.service import ServiceContext, ServiceDefinition
 from credflow_common.service import create_app as create_service
 from credflow_common.settings import InfraSettings, RuntimeSettings
 from credflow_submission.api import build_router
 from credflow_submission.commands import command_consumer
+from credflow_submission.reads import build_read_router
+
+
+def routers(context: ServiceContext, media: MediaStore) -> list[APIRouter]:
+    """Commands (with their files), then reads."""
+    return [build_router(context, media), build_read_router(context, media)]
+
 
 DEFINITION = ServiceDefinition(
     name="submission",
     migrations=[directory_replica.MIGRATIONS, Path(__file__).resolve().parent / "migrations"],
-    routers=lambda context: [build_router(context, MediaStore(context.infra))],
+    routers=lambda context: routers(context, MediaStore(context.infra)),
     consumers=lambda context: [
         directory_replica.replica_consumer("submission", context.runtime.topic_prefix),
         command_consumer(context.event_store, context.runtime.topic_prefix),

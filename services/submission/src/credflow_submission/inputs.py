@@ -1,13 +1,18 @@
-"""Request bodies of the submission API. Unknown fields are refused (422 naming the field)."""
+"""Requests of the submission API: the body models (unknown fields are refused, 422 naming the
+field), the headers commands honour, and `read_input` for bodies sent as JSON or as multipart
+(a `data` JSON part beside the `files`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, TypeVar
 from uuid import UUID
 
-from pydantic import AfterValidator, Field
+from fastapi import Header, Request
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
+from starlette.datastructures import UploadFile as StarletteUpload
 
-from credflow_common.inputs import Input, Patch, single_line
+from credflow_common.inputs import Input, Patch, parse_json, single_line
+from credflow_common.problems import FieldError, ProblemError
 from credflow_contracts.dates import CalendarDate
 from credflow_contracts.events.values import Certification, Issuer
 
@@ -60,3 +65,61 @@ class ReinstateInput(Input):
 class DeleteManyInput(Input):
     credential_ids: list[UUID] = Field(min_length=1, max_length=1000)
     reason: str | None = Field(default=None, max_length=2000)
+
+
+Model = TypeVar("Model", bound=BaseModel)
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+IfMatch = Annotated[
+    int | None,
+    Header(alias="If-Match", ge=0, le=2**31 - 1, description="the version you read"),
+]
+MULTIPART_BODY = {
+    "requestBody": {
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "data": {"type": "string", "description": "the JSON fields"},
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                    },
+                }
+            },
+        }
+    }
+}
+
+
+def validation_problem(exc: ValidationError, prefix: str) -> ProblemError:
+    errors = [
+        FieldError(".".join([prefix, *(str(p) for p in e["loc"])]), e["msg"], e["type"])
+        for e in exc.errors()
+    ]
+    return ProblemError(
+        422, "Request is not valid", f"{len(errors)} field(s) failed validation", errors=errors
+    )
+
+
+async def read_input(request: Request, model: type[Model]) -> tuple[Model, list[StarletteUpload]]:
+    """JSON, or multipart with a `data` JSON part and `files`."""
+    content_type = request.headers.get("content-type", "")
+    files: list[StarletteUpload] = []
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        raw = form.get("data")
+        files = [f for f in form.getlist("files") if isinstance(f, StarletteUpload)]
+        if not isinstance(raw, str):
+            raise ProblemError(
+                422,
+                "Request is not valid",
+                "the `data` part is missing",
+                errors=[FieldError("body.data", "field required")],
+            )
+        document = parse_json(raw, "body")
+    else:
+        document = parse_json(await request.body() or b"{}", "body")
+    try:
+        return model.model_validate(document), files
+    except ValidationError as exc:
+        raise validation_problem(exc, "body") from exc
