@@ -229,6 +229,8 @@ def demo(
         typer.echo(f"demo failed: {exc}", err=True)
         raise typer.Exit(1) from exc
     org = organisation.organisation_id
+    console = service_url("console")
+    typer.echo(f"Console (web pages): {console}/   sign in as a demo person: {console}/sign-in/as")
     typer.echo(f"Demo organisation 'Demo Constructions': {org}")
     typer.echo("Tokens (valid 12 hours):")
     for label in ("admin", "manager", "reviewer", "worker", "client_viewer"):
@@ -238,6 +240,8 @@ def demo(
     typer.echo(f"    export ORG={org}")
     typer.echo("The organisation's API on each service, and the mail sink's API:")
     for name in SERVICES:  # the views are the projection's
+        if name == "console":
+            continue
         variable = "VIEWS" if name == "projection" else name.upper()
         typer.echo(f"    export {variable}={service_url(name)}/organisations/{org}")
     mail = os.environ.get("MAIL_API_URL", "http://127.0.0.1:18025")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
+import credflow_console.app
 import credflow_directory.app
 import credflow_importer.app
 import credflow_projection.app
@@ -26,6 +27,7 @@ class ServiceEntry:
 SERVICES: dict[str, ServiceEntry] = {
     entry.name: entry
     for entry in (
+        ServiceEntry("console", 8100, credflow_console.app.create_app),
         ServiceEntry("directory", 8101, credflow_directory.app.create_app),
         ServiceEntry("submission", 8102, credflow_submission.app.create_app),
         ServiceEntry("review", 8103, credflow_review.app.create_app),

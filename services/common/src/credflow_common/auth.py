@@ -32,6 +32,8 @@ READ_ONLY_ROLES = frozenset({"client_viewer"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PLATFORM_PERMISSION = "platform:organisations"
 """Held by platform operators: may create organisations."""
+PEOPLE_PERMISSION = "platform:people"
+"""Held by the console's own token: may find people by email in every organisation (sign-in)."""
 
 
 class AuthSettings(BaseSettings):

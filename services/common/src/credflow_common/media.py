@@ -15,6 +15,7 @@ import io
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
+from urllib.parse import quote
 from uuid import UUID
 
 import urllib3
@@ -96,10 +97,22 @@ class MediaStore:
         )
         return StoredObject(key, kind, content_type, len(data), hashlib.sha256(data).hexdigest())
 
-    async def signed_url(self, key: str, expires: timedelta | None = None) -> str:
+    async def signed_url(
+        self, key: str, expires: timedelta | None = None, download_as: str | None = None
+    ) -> str:
+        """A URL anyone holding it may GET the object with until it expires; with
+        `download_as`, browsers save it under that name instead of showing it."""
+        headers: dict[str, str | list[str] | tuple[str]] | None = None
+        if download_as is not None:
+            ascii_name = download_as.encode("ascii", "replace").decode().replace('"', "'")
+            headers = {
+                "response-content-disposition": f'attachment; filename="{ascii_name}";'
+                f" filename*=UTF-8''{quote(download_as, safe='')}"
+            }
         url: str = await asyncio.to_thread(
-            self.client.presigned_get_object, self.bucket, key, expires or self.url_expiry
-        )
+            self.client.presigned_get_object, self.bucket, key, expires or self.url_expiry,
+            response_headers=headers,
+        )  # fmt: skip
         return url
 
     async def remove(self, key: str) -> None:

@@ -3,7 +3,7 @@ in the projection) and short-lived signed URLs to its files, each after an autho
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter
@@ -68,14 +68,21 @@ def build_read_router(context: ServiceContext, media: MediaStore) -> APIRouter:
 
     @router.get("/{credential_id}/media/{media_id}/url")
     async def media_url(
-        org: UUID, credential_id: UUID, media_id: UUID, principal: CurrentPrincipal
+        org: UUID,
+        credential_id: UUID,
+        media_id: UUID,
+        principal: CurrentPrincipal,
+        disposition: Literal["inline", "attachment"] = "inline",
     ) -> Body:
-        """A short-lived signed URL to download one file, after an authorisation check."""
+        """A short-lived signed URL to one file, after an authorisation check: `inline` to show
+        it in a browser, `attachment` to save it under its file name."""
         async with context.pool.connection() as conn:
             state, _ = await readable(conn, principal, org, credential_id)
-        if state.media(media_id) is None:
+        found = state.media(media_id)
+        if found is None:
             raise NotFoundError("no such file on this credential")
-        url = await media.signed_url(object_key(org, credential_id, media_id))
+        download_as = found[1].file_name if disposition == "attachment" else None
+        url = await media.signed_url(object_key(org, credential_id, media_id), None, download_as)
         return {"url": url, "expires_in_seconds": int(media.url_expiry.total_seconds())}
 
     return router

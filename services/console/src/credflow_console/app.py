@@ -1,0 +1,89 @@
+"""Composition root of the console: the web application people use (a backend-for-frontend).
+
+It owns no data: every page is built from the six services' public APIs, called with the
+signed-in person's short-lived RS256 token, which the console mints and whose public key it
+serves at `/.well-known/jwks.json` (services: `CREDFLOW_AUTH_JWKS_URL`).
+
+Routers: `routes.signin` (OIDC and development sign-in, sign-out), `routes.credentials` and
+`routes.credential_forms` (workers' credentials), `routes.reviews` (the reviewers'
+workspace), `routes.team` (a manager's people), `routes.settings` (my notifications).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from cachetools import TTLCache
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from credflow_common.http import ServiceInfo, create_service_app
+from credflow_common.settings import InfraSettings, RuntimeSettings
+from credflow_console.api import Api
+from credflow_console.keys import TokenMinter, load_or_create_key
+from credflow_console.routes import credential_forms, credentials, reviews, settings, signin, team
+from credflow_console.security import SecurityHeaders, origin
+from credflow_console.settings import ConsoleSettings
+from credflow_console.web import Console, install_page_errors
+
+STATIC = Path(__file__).parent / "static"
+SESSION_COOKIE = "credflow_session"
+
+
+def create_app(infra: InfraSettings, console_settings: ConsoleSettings | None = None) -> FastAPI:
+    config = console_settings or ConsoleSettings()
+    runtime = RuntimeSettings()
+    minter = TokenMinter(
+        load_or_create_key(config.signing_key_file), config.public_url, config.api_token_ttl_s
+    )
+    api = Api(config)
+    console = Console(
+        config, api, minter, runtime.environment == "development",
+        TTLCache(10_000, ttl=max(config.api_token_ttl_s - 60, 30)),
+    )  # fmt: skip
+
+    async def directory_answers() -> None:
+        response = await api.client.get(config.directory_url + "/health")
+        response.raise_for_status()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await api.close()
+
+    app = create_service_app(
+        ServiceInfo("console", readiness_checks={"directory": directory_answers}),
+        lifespan=lifespan,
+    )
+    app.state.console = console
+    install_page_errors(app)
+
+    @app.get("/.well-known/jwks.json", tags=["operations"])
+    async def jwks() -> dict[str, Any]:
+        """The public key the services verify the console's API tokens with."""
+        return minter.jwks()
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in (
+        signin.build_router(console),
+        credential_forms.build_router(),  # before credentials: /credentials/new is not an id
+        credentials.build_router(),
+        reviews.build_router(),
+        team.build_router(),
+        settings.build_router(),
+    ):
+        app.include_router(router, include_in_schema=False)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=config.session_secret.get_secret_value(),
+        session_cookie=SESSION_COOKIE,
+        max_age=config.session_max_age_s,
+        same_site="lax",
+        https_only=runtime.environment != "development",
+    )
+    app.add_middleware(SecurityHeaders, media_origin=origin(infra.s3_endpoint_url))
+    return app

@@ -1,0 +1,228 @@
+"""The reviewers' workspace: my queue (oldest first, claim state, filters, refreshing by
+itself), the review page (the document beside its fields; edit, associate an internal
+equivalent, comment, validate or reject), "next item", and bulk approval."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import HTMLResponse, Response
+
+from credflow_console import dates, lookups
+from credflow_console.api import ApiError
+from credflow_console.web import Page, RefusedError, SignedIn, check_csrf, redirect, with_position
+
+Body = dict[str, Any]
+QUEUE_LIMIT = 500
+EDITABLE = ("title", "issued_on", "expires_on", "certification_number")
+CHECK_FIELDS = "Check the fields marked below."
+MinPosition = Annotated[str | None, Query(max_length=64)]
+
+
+def require_reviewer(page: Page) -> None:
+    if not page.person.reviews:
+        raise RefusedError(403, "The review queue is for reviewers, managers and admins.")
+
+
+async def queue_items(page: Page, min_position: str | None = None) -> list[Body]:
+    found = await page.caller.get("views", "/review-queue", limit=QUEUE_LIMIT,
+                                  min_position=min_position)  # fmt: skip
+    items: list[Body] = found["items"]
+    return items
+
+
+def claim_state(item: Body, page: Page) -> str:
+    if item.get("claimed_by") is None:
+        return "free"
+    return "mine" if item["claimed_by"] == str(page.person.user_id) else "taken"
+
+
+def review_edits(form: Any, version: Body, date_format: str) -> tuple[Body | None, dict[str, str]]:
+    """The fields the reviewer changed, as the API's `edits`; errors for unreadable dates."""
+    edits: Body = {"changed": []}
+    errors: dict[str, str] = {}
+    current = {
+        "title": version.get("title") or "",
+        "issued_on": version.get("issued_on") or "",
+        "expires_on": version.get("expires_on") or "",
+        "certification_number": (version.get("certification") or {}).get("number") or "",
+    }
+    for name in EDITABLE:
+        typed = str(form.get(name) or "").strip()
+        value: str | None = typed or None
+        if name in ("issued_on", "expires_on"):
+            try:
+                day = dates.parse(typed, date_format)
+            except ValueError as exc:
+                errors[name] = str(exc)
+                continue
+            value = day.isoformat() if day else None
+        if (value or "") != current[name]:
+            edits["changed"].append(name)
+            edits[name] = value
+    return (edits if edits["changed"] else None), errors
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/reviews", dependencies=[Depends(check_csrf)])
+
+    async def queue_context(page: Page, type_id: str | None, import_id: str | None,
+                            min_position: str | None = None) -> Body:  # fmt: skip
+        items = await queue_items(page, min_position)
+        shown = [i for i in items
+                 if (not type_id or i["credential_type_id"] == type_id)
+                 and (not import_id or i.get("import_id") == import_id)]  # fmt: skip
+        types = {i["credential_type_id"]: i["credential_type_name"] for i in items}
+        imports = sorted({i["import_id"] for i in items if i.get("import_id")})
+        for item in shown:
+            item["claim"] = claim_state(item, page)
+        return {"items": shown, "total": len(items), "types": types, "imports": imports,
+                "type_id": type_id or "", "import_id": import_id or ""}  # fmt: skip
+
+    @router.get("", response_class=HTMLResponse)
+    async def queue(
+        page: SignedIn, type_id: str | None = None, import_id: str | None = None,
+        min_position: MinPosition = None, message: str | None = None,
+    ) -> Response:  # fmt: skip
+        require_reviewer(page)
+        context = await queue_context(page, type_id, import_id, min_position)
+        template = "queue_rows.html" if page.request.headers.get("HX-Request") else "queue.html"
+        return page.render(template, message=message, **context)
+
+    @router.post("/next")
+    async def next_item(page: SignedIn) -> Response:
+        """Claim the oldest free item and open it (another reviewer may take one first: then
+        the next)."""
+        require_reviewer(page)
+        for item in await queue_items(page):
+            if item.get("claimed_by") is None:
+                try:
+                    await page.caller.send("POST", "review", f"/reviews/{item['review_id']}/claim")
+                except ApiError as exc:
+                    if exc.status == 409:
+                        continue
+                    raise
+                return redirect(page.request, f"/reviews/{item['review_id']}")
+        return redirect(page.request, "/reviews?message=Your+queue+is+empty.")
+
+    @router.post("/bulk-approve", response_class=HTMLResponse)
+    async def bulk_approve(page: SignedIn) -> Response:
+        require_reviewer(page)
+        form = await page.request.form()
+        import_id = str(form.get("import_id") or "")
+        body: Body = ({"import_id": import_id} if import_id
+                      else {"review_ids": [str(v) for v in form.getlist("review_id")]})  # fmt: skip
+        if not import_id and not body["review_ids"]:
+            context = await queue_context(page, None, None)
+            return page.render("queue.html", 422, message="Select the items to approve.",
+                               **context)  # fmt: skip
+        outcome = await page.caller.send(
+            "POST",
+            "review",
+            "/reviews/bulk-approve",
+            str(form.get("form_id") or "") or None,
+            json=body,
+        )
+        context = await queue_context(page, None, None)
+        return page.render("queue.html", outcome=outcome, **context)
+
+    @router.get("/{review_id}", response_class=HTMLResponse)
+    async def review_page(page: SignedIn, review_id: UUID) -> Response:
+        return await show_review(page, review_id)
+
+    @router.post("/{review_id}/claim", response_class=HTMLResponse)
+    async def claim(page: SignedIn, review_id: UUID) -> Response:
+        require_reviewer(page)
+        try:
+            await page.caller.send("POST", "review", f"/reviews/{review_id}/claim")
+        except ApiError as exc:
+            if exc.status not in (403, 404, 409):
+                raise
+            return await show_review(page, review_id, _conflict(exc), exc.status)
+        return redirect(page.request, f"/reviews/{review_id}")
+
+    @router.post("/{review_id}/decide", response_class=HTMLResponse)
+    async def decide(page: SignedIn, review_id: UUID) -> Response:
+        require_reviewer(page)
+        form = await page.request.form()
+        decision = str(form.get("decision") or "")
+        if decision not in ("validate", "reject"):
+            raise RefusedError(422, "Choose Validate or Reject.")
+        detail = await page.caller.get("views", f"/credentials/{form.get('credential_id')}")
+        version = next((v for v in detail["versions"]
+                        if v["version_id"] == form.get("version_id")), None)  # fmt: skip
+        if version is None:
+            return await show_review(page, review_id, "This version is no longer open.", 409)
+        edits, errors = review_edits(form, version, page.date_format)
+        comment = str(form.get("comment") or "").strip()
+        if decision == "reject" and not comment:
+            errors["comment"] = "tell the holder why it is not accepted"
+        if errors:
+            return await show_review(page, review_id, CHECK_FIELDS, 422, errors)
+        body: Body = {
+            "comment": comment or None,
+            "edits": edits,
+            "internal_equivalent_id": form.get("internal_equivalent_id") or None,
+        }
+        try:
+            answer = await page.caller.send(
+                "POST", "review", f"/reviews/{review_id}/{decision}",
+                str(form.get("form_id") or "") or None, json=body,
+            )  # fmt: skip
+        except ApiError as exc:
+            if exc.status == 422:
+                return await show_review(page, review_id, CHECK_FIELDS, 422, _api_errors(exc))
+            if exc.status not in (403, 404, 409):
+                raise
+            return await show_review(page, review_id, _conflict(exc), exc.status)
+        done = "Validated" if decision == "validate" else "Rejected"
+        message = f"{done}: {detail['holder_name']}'s {detail['credential_type_name']}."
+        return redirect(page.request, with_position(
+            f"/reviews?message={message.replace(' ', '+')}&decided=1", answer))  # fmt: skip
+
+    return router
+
+
+async def show_review(
+    page: Page, review_id: UUID, message: str | None = None, status: int = 200,
+    errors: dict[str, str] | None = None,
+) -> Response:  # fmt: skip
+    """The review page; `message` on top (someone else was first), `errors` by field."""
+    require_reviewer(page)
+    items = await queue_items(page)
+    index = next((n for n, i in enumerate(items) if i["review_id"] == str(review_id)), None)
+    if index is None:
+        return page.render("review_gone.html", 404 if status == 200 else status,
+                           message=message)  # fmt: skip
+    item = items[index]
+    item["claim"] = claim_state(item, page)
+    detail, types = await asyncio.gather(
+        page.caller.get("views", f"/credentials/{item['credential_id']}"),
+        lookups.credential_types(page.caller),
+    )
+    version = next((v for v in detail["versions"] if v["version_id"] == item["version_id"]),
+                   detail["versions"][-1])  # fmt: skip
+    neighbours = {
+        "previous": items[index - 1]["review_id"] if index > 0 else None,
+        "next": items[index + 1]["review_id"] if index + 1 < len(items) else None,
+    }
+    return page.render(
+        "review.html", status, item=item, credential=detail, version=version,
+        types=[t for t in types if not t.get("archived")], neighbours=neighbours,
+        message=message, errors=errors or {}, position=index + 1, total=len(items),
+    )  # fmt: skip
+
+
+def _api_errors(exc: ApiError) -> dict[str, str]:
+    found = exc.field_errors()
+    edits = {k.removeprefix("edits."): v for k, v in found.items()}
+    return edits or {"form": exc.detail}
+
+
+def _conflict(exc: ApiError) -> str:
+    if exc.status == 409:
+        return f"Someone else got there first: {exc.detail}. Here is the item as it is now."
+    return exc.detail

@@ -1,0 +1,203 @@
+"""What every page shares: the signed-in person (from the session cookie), their view of the
+APIs, CSRF tokens, rendering, and HTML answers for refusals and outages."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+from uuid import UUID
+
+from cachetools import TTLCache
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from credflow_console import dates
+from credflow_console.api import Api, ApiError, Caller, UnavailableError
+from credflow_console.keys import Person, TokenMinter
+from credflow_console.settings import ConsoleSettings
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+TEMPLATES.env.filters["day"] = dates.show
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+@dataclass
+class Console:
+    """The console's shared parts (app.state.console)."""
+
+    settings: ConsoleSettings
+    api: Api
+    minter: TokenMinter
+    development: bool
+    tokens: TTLCache[tuple[str, ...], str]
+
+    def token_for(self, person: Person) -> str:
+        """A cached API token with at least a minute left (minting signs with RSA)."""
+        key = (str(person.user_id), str(person.organisation_id), *person.roles,
+               "|", *person.permissions)  # fmt: skip
+        token = self.tokens.get(key)
+        if token is None:
+            token, _ = self.minter.mint(person)
+            self.tokens[key] = token
+        return token
+
+
+def console_of(request: Request) -> Console:
+    console: Console = request.app.state.console
+    return console
+
+
+class SignInRequiredError(Exception):
+    pass
+
+
+class RefusedError(Exception):
+    """A page refuses the request (bad CSRF token, nothing to see): an HTML error page."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return str(token)
+
+
+async def check_csrf(request: Request) -> None:
+    """Every change needs the session's CSRF token, in the form or in the X-CSRF-Token header
+    (htmx sends it from the page's <body hx-headers>)."""
+    if request.method in SAFE_METHODS:
+        return
+    expected = request.session.get("csrf")
+    sent: object = request.headers.get(CSRF_HEADER)
+    if sent is None:
+        sent = (await request.form()).get(CSRF_FIELD)
+    if not expected or not isinstance(sent, str) or not secrets.compare_digest(sent, expected):
+        raise RefusedError(403, "This form has expired or did not come from credflow. Reload the"
+                      " page and try again.")  # fmt: skip
+
+
+@dataclass
+class Page:
+    """A signed-in request: who, their APIs, and how to render for them."""
+
+    request: Request
+    person: Person
+    caller: Caller
+    date_format: str
+
+    def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        return TEMPLATES.TemplateResponse(
+            self.request, template,
+            {"person": self.person, "date_format": self.date_format,
+             "csrf": csrf_token(self.request), "form_id": secrets.token_urlsafe(16),
+             **context},
+            status_code=status,
+        )  # fmt: skip
+
+    def day(self, value: str | None) -> str:
+        return dates.show(value, self.date_format)
+
+
+def sign_in(request: Request, person: Person, date_format: str) -> None:
+    request.session.clear()
+    request.session.update(
+        person=person.as_session(), date_format=date_format,
+        signed_in_at=datetime.now(UTC).isoformat(), csrf=secrets.token_urlsafe(32),
+    )  # fmt: skip
+
+
+async def signed_in(request: Request) -> Page:
+    data = request.session.get("person")
+    if not data:
+        raise SignInRequiredError
+    console = console_of(request)
+    signed_at = datetime.fromisoformat(request.session["signed_in_at"])
+    if datetime.now(UTC) - signed_at > timedelta(seconds=console.settings.session_max_age_s):
+        request.session.clear()
+        raise SignInRequiredError
+    person = Person.from_session(data)
+    caller = Caller(console.api, console.token_for(person), person.organisation_id)
+    return Page(request, person, caller, request.session.get("date_format", "YYYY-MM-DD"))
+
+
+SignedIn = Annotated[Page, Depends(signed_in)]
+
+
+def redirect(request: Request, url: str) -> Response:
+    """After a form: 303 to the next page (htmx follows HX-Redirect instead)."""
+    if request.headers.get("HX-Request"):
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+def with_position(url: str, answer: dict[str, Any]) -> str:
+    """The next page waits until the views show this write (read-your-writes)."""
+    position = answer.get("position")
+    if not position:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}min_position={quote(str(position))}"
+
+
+def error_page(request: Request, status: int, message: str, headers: dict[str, str] | None = None
+               ) -> HTMLResponse:  # fmt: skip
+    person = request.session.get("person") if "session" in request.scope else None
+    return TEMPLATES.TemplateResponse(
+        request, "error.html",
+        {"status": status, "message": message,
+         "person": Person.from_session(person) if person else None,
+         "csrf": csrf_token(request) if "session" in request.scope else ""},
+        status_code=status, headers=headers,
+    )  # fmt: skip
+
+
+def install_page_errors(app: FastAPI) -> None:
+    async def sign_in_required(request: Request, _: Exception) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return redirect(request, f"/sign-in?next={quote(target)}")
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RefusedError)
+        return error_page(request, exc.status, exc.message)
+
+    async def api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        if exc.status == 401:  # the person was deactivated, or the token is no longer good
+            request.session.clear()
+            return redirect(request, "/sign-in")
+        return error_page(request, exc.status, exc.detail)
+
+    async def unavailable(request: Request, _: Exception) -> Response:
+        return error_page(request, 503, "Part of credflow is not answering right now. Your"
+                          " data is safe; try again in a few seconds.",
+                          {"Retry-After": "5"})  # fmt: skip
+
+    app.add_exception_handler(SignInRequiredError, sign_in_required)
+    app.add_exception_handler(RefusedError, refused)
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(UnavailableError, unavailable)
+
+
+def safe_next(target: str | None) -> str:
+    """Only paths of this site (no //host, no scheme): an open redirect otherwise."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+def parse_uuid(value: str | None) -> UUID | None:
+    try:
+        return UUID(value) if value else None
+    except ValueError:
+        return None
