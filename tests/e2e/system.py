@@ -42,7 +42,12 @@ def service_env(
     infra: Infrastructure, database_url: str, prefix: str, ports: dict[str, int], **extra: str
 ) -> dict[str, str]:
     """The environment of service processes on `infra`, with their own database, topic prefix
-    and ports."""
+    and ports; with a console among them, the services accept its sign-in tokens."""
+    console = (
+        {"CREDFLOW_AUTH_JWKS_URL": f"http://127.0.0.1:{ports['console']}/.well-known/jwks.json",
+         "CREDFLOW_CONSOLE_PUBLIC_URL": f"http://127.0.0.1:{ports['console']}"}
+        if "console" in ports else {}
+    )  # fmt: skip
     return {
         **os.environ,
         **{k.upper(): str(v) for k, v in asdict(infra).items() if k != "source"},
@@ -51,6 +56,7 @@ def service_env(
         "CREDFLOW_EXIT_ON_TASK_FAILURE": "true",
         "CREDFLOW_LOG_LEVEL": "INFO",
         **{f"CREDFLOW_{name.upper()}_PORT": str(port) for name, port in ports.items()},
+        **console,
         **extra,
     }
 

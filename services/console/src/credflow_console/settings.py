@@ -67,4 +67,6 @@ class ConsoleSettings(BaseSettings):
         " organisation `credflow demo` creates).",
     )
     api_timeout_s: float = Field(default=10.0, gt=0)
-    queue_refresh_s: int = Field(default=10, ge=2, description="How often the queue refreshes.")
+    refresh_s: int = Field(
+        default=10, ge=1, description="How often the queue and my credentials refresh themselves."
+    )

@@ -101,6 +101,7 @@ class Page:
         return TEMPLATES.TemplateResponse(
             self.request, template,
             {"person": self.person, "date_format": self.date_format,
+             "refresh_s": console_of(self.request).settings.refresh_s,
              "csrf": csrf_token(self.request), "form_id": secrets.token_urlsafe(16),
              **context},
             status_code=status,

@@ -89,8 +89,7 @@ def build_router() -> APIRouter:
     ) -> Response:  # fmt: skip
         require_reviewer(page)
         context = await queue_context(page, type_id, import_id, min_position)
-        template = "queue_rows.html" if page.request.headers.get("HX-Request") else "queue.html"
-        return page.render(template, message=message, **context)
+        return page.render("queue.html", message=message, **context)
 
     @router.post("/next")
     async def next_item(page: SignedIn) -> Response:
