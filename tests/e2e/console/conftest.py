@@ -149,9 +149,7 @@ async def world(infra: Infrastructure) -> AsyncIterator[ConsoleWorld]:
                            ["admin"], org, ["users:manage"])  # fmt: skip
             tenant = Tenant(system, org, admin, client, domain)
             people = await _people(tenant)
-            browser = await playwright.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_ARGS
-            )
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             yield ConsoleWorld(system, tenant, people, oidc_url, browser)
             await browser.close()
     finally:
@@ -214,4 +212,3 @@ async def browse(world: ConsoleWorld, request: pytest.FixtureRequest
             await visitor.page.screenshot(path=path, full_page=True)
             print(f"screenshot of the failed page: {path}")
         await visitor.context.close()
-
