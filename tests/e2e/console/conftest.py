@@ -60,11 +60,15 @@ class ConsoleWorld:
         return self.system.url("console")
 
 
-async def _oidc_provider(port: int, users: list[dict[str, Any]]) -> subprocess.Popen[bytes]:
+def _start_oidc_provider(port: int, users: list[dict[str, Any]]) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "oidc_provider_mock", "--port", str(port)]
     for user in users:
         command += ["--user-claims", json.dumps(user)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def _oidc_provider(port: int, users: list[dict[str, Any]]) -> subprocess.Popen[bytes]:
+    process = _start_oidc_provider(port, users)
     async with httpx.AsyncClient() as client:
 
         async def answers() -> bool:
@@ -93,14 +97,15 @@ async def _people(tenant: Tenant) -> People:
     dan = await tenant.person("Dan Departed", ["worker"])
     await tenant.call("POST", "directory", f"/users/{dan.user_id}/deactivate", admin, json={})
     people = People(admin, will, mia, lee, gail, riley, rory, dan)
-    for name, body in (
+    kinds: list[tuple[str, dict[str, Any]]] = [
         ("licence", {"name": "Driver's licence", "default_validity_months": 60,
                      "validation_required": True, "media_required": True}),
         ("external", {"name": "External certificate", "expires": False,
                       "validation_required": True}),
         ("heights", {"name": "Working at heights", "default_validity_months": 24}),
         ("white_card", {"name": "White card", "expires": False, "validation_required": False}),
-    ):  # fmt: skip
+    ]  # fmt: skip
+    for name, body in kinds:
         created = await tenant.post("directory", "/credential-types", admin, **body)
         people.types[name] = created["credential_type_id"]
     await tenant.post("directory", "/requirements", admin,

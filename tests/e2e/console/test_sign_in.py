@@ -35,7 +35,8 @@ async def test_a_verified_email_of_an_active_person_signs_in_and_out(
     await expect(will.page.get_by_role("heading", level=1)).to_have_text("My credentials")
     await expect(will.page.locator(".who")).to_have_text("Will Worker")
     cookie = next(c for c in await will.context.cookies() if c["name"] == "credflow_session")
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    assert cookie["httpOnly"]
+    assert cookie["sameSite"] == "Lax"
     await will.shot("signed-in")
 
     await will.page.get_by_role("button", name="Sign out").click()
@@ -89,8 +90,12 @@ async def test_pages_carry_security_headers_and_the_jwks(world: ConsoleWorld) ->
         keys = (await client.get(world.url + "/.well-known/jwks.json")).json()["keys"]
         elsewhere = await client.get(world.url + "/sign-in/as", params={"next": "//evil.test"})
     policy = page.headers["content-security-policy"]
-    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy
     assert "frame-ancestors 'none'" in policy
     assert page.headers["x-content-type-options"] == "nosniff"
-    assert keys and keys[0]["kty"] == "RSA" and keys[0]["alg"] == "RS256"
-    assert 'value="/"' in elsewhere.text and "evil.test" not in elsewhere.text
+    assert keys
+    assert keys[0]["kty"] == "RSA"
+    assert keys[0]["alg"] == "RS256"
+    assert 'value="/"' in elsewhere.text
+    assert "evil.test" not in elsewhere.text

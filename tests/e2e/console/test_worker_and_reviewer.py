@@ -132,3 +132,6 @@ async def test_two_reviewers_claim_the_same_item(world: ConsoleWorld, browse: An
     )
     await expect(riley.page.locator("#claim-state")).to_contain_text("another reviewer")
     await riley.shot("claimed-by-someone-else")
+    await gail.page.locator("h1").click()
+    await gail.page.keyboard.press("v")
+    await expect(gail.page.locator(".notice")).to_contain_text("Validated: Lee Learner's")

@@ -98,13 +98,14 @@ def build_router() -> APIRouter:
         require_reviewer(page)
         for item in await queue_items(page):
             if item.get("claimed_by") is None:
+                path = f"/reviews/{item['review_id']}"
                 try:
-                    await page.caller.send("POST", "review", f"/reviews/{item['review_id']}/claim")
+                    answer = await page.caller.send("POST", "review", path + "/claim")
                 except ApiError as exc:
                     if exc.status == 409:
                         continue
                     raise
-                return redirect(page.request, f"/reviews/{item['review_id']}")
+                return redirect(page.request, with_position(path, answer))
         return redirect(page.request, "/reviews?message=Your+queue+is+empty.")
 
     @router.post("/bulk-approve", response_class=HTMLResponse)
@@ -129,19 +130,21 @@ def build_router() -> APIRouter:
         return page.render("queue.html", outcome=outcome, **context)
 
     @router.get("/{review_id}", response_class=HTMLResponse)
-    async def review_page(page: SignedIn, review_id: UUID) -> Response:
-        return await show_review(page, review_id)
+    async def review_page(
+        page: SignedIn, review_id: UUID, min_position: MinPosition = None
+    ) -> Response:
+        return await show_review(page, review_id, min_position=min_position)
 
     @router.post("/{review_id}/claim", response_class=HTMLResponse)
     async def claim(page: SignedIn, review_id: UUID) -> Response:
         require_reviewer(page)
         try:
-            await page.caller.send("POST", "review", f"/reviews/{review_id}/claim")
+            answer = await page.caller.send("POST", "review", f"/reviews/{review_id}/claim")
         except ApiError as exc:
             if exc.status not in (403, 404, 409):
                 raise
             return await show_review(page, review_id, _conflict(exc), exc.status)
-        return redirect(page.request, f"/reviews/{review_id}")
+        return redirect(page.request, with_position(f"/reviews/{review_id}", answer))
 
     @router.post("/{review_id}/decide", response_class=HTMLResponse)
     async def decide(page: SignedIn, review_id: UUID) -> Response:
@@ -187,11 +190,11 @@ def build_router() -> APIRouter:
 
 async def show_review(
     page: Page, review_id: UUID, message: str | None = None, status: int = 200,
-    errors: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None, min_position: str | None = None,
 ) -> Response:  # fmt: skip
     """The review page; `message` on top (someone else was first), `errors` by field."""
     require_reviewer(page)
-    items = await queue_items(page)
+    items = await queue_items(page, min_position)
     index = next((n for n, i in enumerate(items) if i["review_id"] == str(review_id)), None)
     if index is None:
         return page.render("review_gone.html", 404 if status == 200 else status,
