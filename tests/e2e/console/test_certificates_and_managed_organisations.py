@@ -112,7 +112,8 @@ async def test_admin_managed_workers_read_and_reviewers_add(
 
         async def read_only() -> bool:
             await will.page.goto(world.url + "/credentials")
-            return await will.page.get_by_role("link", name="Add a credential").count() == 0
+            buttons: int = await will.page.get_by_role("link", name="Add a credential").count()
+            return buttons == 0
 
         await eventually(read_only, timeout_s=20)
         await expect(will.page.locator(".notice")).to_contain_text("admins manage credentials")
