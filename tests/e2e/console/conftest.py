@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import uuid
@@ -115,6 +116,7 @@ async def _people(tenant: Tenant) -> People:
 
 @pytest.fixture(scope="package")
 async def world(infra: Infrastructure) -> AsyncIterator[ConsoleWorld]:
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)  # this run's pictures only
     unique = uuid.uuid4().hex[:12]
     org = uuid7()
     domain = f"console-{unique[:6]}.test"

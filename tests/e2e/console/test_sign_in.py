@@ -99,3 +99,13 @@ async def test_pages_carry_security_headers_and_the_jwks(world: ConsoleWorld) ->
     assert keys[0]["alg"] == "RS256"
     assert 'value="/"' in elsewhere.text
     assert "evil.test" not in elsewhere.text
+
+
+async def test_only_the_console_finds_people_by_email(world: ConsoleWorld) -> None:
+    """The directory's sign-in lookup answers the console's own token, not an admin's."""
+    people = world.people
+    async with httpx.AsyncClient() as client:
+        url = f"{world.system.url('directory')}/people"
+        refused = await client.get(url, params={"email": people.will.email},
+                                   headers=people.admin.headers)  # fmt: skip
+    assert refused.status_code == 403
