@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.bench import event_runtime, imports, projection, raw_infrastructure
+from tests.bench import console_pages, event_runtime, imports, projection, raw_infrastructure
 
 
 def main() -> None:
@@ -12,6 +12,7 @@ def main() -> None:
     asyncio.run(event_runtime.run())
     asyncio.run(projection.run())
     asyncio.run(imports.run())
+    asyncio.run(console_pages.run())
 
 
 if __name__ == "__main__":

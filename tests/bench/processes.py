@@ -11,13 +11,14 @@ import httpx
 
 
 async def serve_services(
-    url: str, bootstrap: str, prefix: str, ports: dict[str, int]
+    url: str, bootstrap: str, prefix: str, ports: dict[str, int], **extra_env: str
 ) -> list[asyncio.subprocess.Process]:
     """Start each named service on its port and wait until every one is ready."""
     env = {
         **os.environ, "DATABASE_URL": url, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "CREDFLOW_TOPIC_PREFIX": prefix, "CREDFLOW_LOG_LEVEL": "WARNING",
         **{f"CREDFLOW_{name.upper()}_PORT": str(port) for name, port in ports.items()},
+        **extra_env,
     }  # fmt: skip
     quiet = asyncio.subprocess.DEVNULL
     processes = [
