@@ -175,6 +175,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 FAILED = pytest.StashKey[bool]()
 
 
+UNLABELLED_CONTROLS = """() => Array.from(document.querySelectorAll(
+    'input:not([type=hidden]), select, textarea, button'))
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                && !(el.tagName === 'BUTTON' && el.textContent.trim()))
+  .map(el => el.outerHTML.slice(0, 120))"""
+
+
 class Visitor:
     """One person's browser (a context of its own: cookies apart), saving a screenshot of
     every page it is shown."""
@@ -184,6 +191,14 @@ class Visitor:
         self.shots = 0
 
     async def shot(self, name: str) -> None:
+        """A screenshot of the page, after checking what every page must be: each control
+        labelled, and no sideways scrolling on a phone."""
+        unlabelled = await self.page.evaluate(UNLABELLED_CONTROLS)
+        assert not unlabelled, f"controls without a label on {self.page.url}: {unlabelled}"
+        width = self.page.viewport_size["width"] if self.page.viewport_size else 0
+        if width <= 400:
+            scroll = await self.page.evaluate("document.documentElement.scrollWidth")
+            assert scroll <= width, f"{self.page.url} scrolls sideways on a phone ({scroll} px)"
         self.shots += 1
         folder = SCREENSHOTS / "pages" / self.test
         folder.mkdir(parents=True, exist_ok=True)
