@@ -23,9 +23,12 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 
+console_url="http://127.0.0.1:${CREDFLOW_CONSOLE_PORT:-8100}"
 echo
 echo "================================================================================"
-echo "credflow is running. Services (each: /health /ready /metrics /docs):"
+echo "credflow is running. Open the console in a browser:"
+echo "  ${console_url}/            sign in as a demo person: ${console_url}/sign-in/as"
+echo "Services (each: /health /ready /metrics /docs):"
 .venv/bin/credflow services | sed 's/^/  /'
 echo "Infrastructure:"
 echo "  Kafka       ${KAFKA_BOOTSTRAP_SERVERS}"
