@@ -88,7 +88,9 @@ async def _people(tenant: Tenant) -> People:
     admin = tenant.admin
     crew = await tenant.post("directory", "/groups", admin, name="Learners")
     mia = await tenant.person("Mia Manager", ["manager"])
-    will = await tenant.person("Will Worker", ["worker"], manager_id=mia.user_id)
+    northwind = await tenant.post("directory", "/companies", admin, name="Northwind")
+    will = await tenant.person("Will Worker", ["worker"], manager_id=mia.user_id,
+                               company_id=northwind["company_id"])  # fmt: skip
     gail = await tenant.person("Gail Groupadmin", ["reviewer"])
     lee = await tenant.person("Lee Learner", ["worker"], group_ids=[crew["group_id"]])
     riley = await tenant.person("Riley Reviewer", ["reviewer"])

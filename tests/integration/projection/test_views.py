@@ -8,6 +8,7 @@ import io
 import json
 from datetime import timedelta
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
@@ -183,6 +184,16 @@ async def test_reviewer_queue_oldest_first_with_claims(stack: Stack, unique: str
     assert second["credential_id"] == later["credential_id"]
     assert first["claimed_by"] is None
     assert first["holder_name"] == "Ann"
+    assert (first["company_id"], first["company_name"]) == (world.companies["North"], "North")
+    for chosen, expected in (
+        ({"company_id": world.companies["North"]}, 2),
+        ({"company_id": world.companies["South"]}, 0),
+        ({"credential_type_id": world.types["forklift"]}, 2),
+        ({"credential_type_id": world.types["licence"]}, 0),
+        ({"import_id": str(uuid4())}, 0),
+    ):
+        filtered = await stack.get(world.org, "/review-queue", mia, **chosen)
+        assert len(filtered["items"]) == expected, chosen
 
     url = f"/organisations/{world.org.id}/reviews/{first['review_id']}/claim"
     claimed = await stack.services.review.post(url, headers=mia)

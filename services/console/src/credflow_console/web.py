@@ -13,8 +13,10 @@ from uuid import UUID
 
 from cachetools import TTLCache
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from credflow_console import dates
 from credflow_console.api import Api, ApiError, Caller, UnavailableError
@@ -184,6 +186,18 @@ def install_page_errors(app: FastAPI) -> None:
                           " data is safe; try again in a few seconds.",
                           {"Retry-After": "5"})  # fmt: skip
 
+    async def not_a_page(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404:
+            return error_page(request, 404, "There is no such page.")
+        return error_page(request, exc.status_code, str(exc.detail))
+
+    async def bad_address(request: Request, _: Exception) -> Response:
+        return error_page(request, 404, "This address has a part that is not valid: check the"
+                          " link, or start again from the menu.")  # fmt: skip
+
+    app.add_exception_handler(StarletteHTTPException, not_a_page)
+    app.add_exception_handler(RequestValidationError, bad_address)
     app.add_exception_handler(SignInRequiredError, sign_in_required)
     app.add_exception_handler(RefusedError, refused)
     app.add_exception_handler(ApiError, api_error)

@@ -292,16 +292,23 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
         org: UUID,
         principal: CurrentPrincipal,
         response: Response,
+        credential_type_id: UUID | None = None,
+        company_id: UUID | None = None,
+        import_id: UUID | None = None,
         limit: Limit = 100,
         cursor: Cursor = None,
         min_position: MinPosition = None,
     ) -> Body:
-        """Open review items routed to the caller, oldest first, with their claim state."""
+        """Open review items routed to the caller, oldest first, with their claim state and
+        the holder's company; filters: a type, a company, an import."""
         principal.require_organisation(org)
         await caught_up(response, min_position)
         async with context.pool.connection() as conn:
             try:
-                page = await queries.review_queue(conn, org, principal.user_id, limit, cursor)
+                chosen = queries.QueueFilters(credential_type_id, company_id, import_id)
+                page = await queries.review_queue(
+                    conn, org, principal.user_id, limit, cursor, chosen
+                )
             except ValueError as exc:
                 raise _bad_cursor() from exc
         return {"items": page.items, "next_cursor": page.next_cursor}

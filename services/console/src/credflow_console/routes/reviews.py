@@ -13,13 +13,24 @@ from fastapi.responses import HTMLResponse, Response
 
 from credflow_console import dates, lookups
 from credflow_console.api import ApiError
-from credflow_console.web import Page, RefusedError, SignedIn, check_csrf, redirect, with_position
+from credflow_console.web import (
+    Page,
+    RefusedError,
+    SignedIn,
+    check_csrf,
+    parse_uuid,
+    redirect,
+    with_position,
+)
 
 Body = dict[str, Any]
 QUEUE_LIMIT = 500
 EDITABLE = ("title", "issued_on", "expires_on", "certification_number")
 CHECK_FIELDS = "Check the fields marked below."
 MinPosition = Annotated[str | None, Query(max_length=64)]
+Choice = Annotated[str | None, Query(max_length=64, description="an id, or empty: any")]
+Text = Annotated[str | None, Query(max_length=300)]
+NO_FILTER = {"credential_type_id": "", "company_id": "", "import_id": ""}
 
 
 def require_reviewer(page: Page) -> None:
@@ -27,9 +38,9 @@ def require_reviewer(page: Page) -> None:
         raise RefusedError(403, "The review queue is for reviewers, managers and admins.")
 
 
-async def queue_items(page: Page, min_position: str | None = None) -> list[Body]:
+async def queue_items(page: Page, min_position: str | None = None, **chosen: str) -> list[Body]:
     found = await page.caller.get("views", "/review-queue", limit=QUEUE_LIMIT,
-                                  min_position=min_position)  # fmt: skip
+                                  min_position=min_position, **chosen)  # fmt: skip
     items: list[Body] = found["items"]
     return items
 
@@ -69,26 +80,36 @@ def review_edits(form: Any, version: Body, date_format: str) -> tuple[Body | Non
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/reviews", dependencies=[Depends(check_csrf)])
 
-    async def queue_context(page: Page, type_id: str | None, import_id: str | None,
-                            min_position: str | None = None) -> Body:  # fmt: skip
-        items = await queue_items(page, min_position)
-        shown = [i for i in items
-                 if (not type_id or i["credential_type_id"] == type_id)
-                 and (not import_id or i.get("import_id") == import_id)]  # fmt: skip
-        types = {i["credential_type_id"]: i["credential_type_name"] for i in items}
-        imports = sorted({i["import_id"] for i in items if i.get("import_id")})
+    async def queue_context(page: Page, chosen: dict[str, str], min_position: str | None = None
+                            ) -> Body:  # fmt: skip
+        """The queue, filtered on the views' side; the filters' choices come from all of it."""
+        if any(chosen.values()):
+            items, shown = await asyncio.gather(
+                queue_items(page, min_position), queue_items(page, min_position, **chosen)
+            )
+        else:
+            items = shown = await queue_items(page, min_position)
         for item in shown:
             item["claim"] = claim_state(item, page)
-        return {"items": shown, "total": len(items), "types": types, "imports": imports,
-                "type_id": type_id or "", "import_id": import_id or ""}  # fmt: skip
+        return {
+            "items": shown, "total": len(items), "chosen": chosen,
+            "types": dict(sorted({(i["credential_type_id"], i["credential_type_name"])
+                                  for i in items}, key=lambda t: t[1])),
+            "companies": dict(sorted({(i["company_id"], i["company_name"]) for i in items
+                                      if i.get("company_id")}, key=lambda c: c[1])),
+            "imports": sorted({i["import_id"] for i in items if i.get("import_id")}),
+        }  # fmt: skip
 
     @router.get("", response_class=HTMLResponse)
     async def queue(
-        page: SignedIn, type_id: str | None = None, import_id: str | None = None,
-        min_position: MinPosition = None, message: str | None = None,
+        page: SignedIn, credential_type_id: Choice = None, company_id: Choice = None,
+        import_id: Choice = None, min_position: MinPosition = None, message: Text = None,
     ) -> Response:  # fmt: skip
         require_reviewer(page)
-        context = await queue_context(page, type_id, import_id, min_position)
+        typed = {"credential_type_id": credential_type_id, "company_id": company_id,
+                 "import_id": import_id}  # fmt: skip
+        chosen = {name: str(parse_uuid(value) or "") for name, value in typed.items()}
+        context = await queue_context(page, chosen, min_position)
         return page.render("queue.html", message=message, **context)
 
     @router.post("/next")
@@ -116,7 +137,7 @@ def build_router() -> APIRouter:
         body: Body = ({"import_id": import_id} if import_id
                       else {"review_ids": [str(v) for v in form.getlist("review_id")]})  # fmt: skip
         if not import_id and not body["review_ids"]:
-            context = await queue_context(page, None, None)
+            context = await queue_context(page, NO_FILTER)
             return page.render("queue.html", 422, message="Select the items to approve.",
                                **context)  # fmt: skip
         outcome = await page.caller.send(
@@ -126,7 +147,7 @@ def build_router() -> APIRouter:
             str(form.get("form_id") or "") or None,
             json=body,
         )
-        context = await queue_context(page, None, None)
+        context = await queue_context(page, NO_FILTER)
         return page.render("queue.html", outcome=outcome, **context)
 
     @router.get("/{review_id}", response_class=HTMLResponse)
