@@ -192,7 +192,7 @@ async def test_reviewer_queue_oldest_first_with_claims(stack: Stack, unique: str
         ({"credential_type_id": world.types["licence"]}, 0),
         ({"import_id": str(uuid4())}, 0),
     ):
-        filtered = await stack.get(world.org, "/review-queue", mia, **chosen)
+        filtered = await stack.get(world.org, "/review-queue", mia, 200, **chosen)
         assert len(filtered["items"]) == expected, chosen
 
     url = f"/organisations/{world.org.id}/reviews/{first['review_id']}/claim"
