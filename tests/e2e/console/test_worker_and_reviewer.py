@@ -5,6 +5,7 @@ renews it and sees both versions."""
 
 from __future__ import annotations
 
+import base64
 import re
 import struct
 import zlib
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 
 from tests.e2e.console.conftest import ConsoleWorld
 
@@ -35,6 +36,21 @@ def png(width: int = 120, height: int = 80) -> bytes:
             + chunk(b"IEND", b""))  # fmt: skip
 
 
+async def drop_file(page: Page, target: str, name: str, content: bytes) -> None:
+    """Drag a file from the desktop and drop it on `target`."""
+    transfer = await page.evaluate_handle(
+        """([name, encoded]) => {
+            const bytes = Uint8Array.from(atob(encoded), c => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], name, {type: "image/png"}));
+            return transfer;
+        }""",
+        [name, base64.b64encode(content).decode()],
+    )
+    await page.dispatch_event(target, "dragover", {"dataTransfer": transfer})
+    await page.dispatch_event(target, "drop", {"dataTransfer": transfer})
+
+
 async def test_licence_added_validated_with_the_keyboard_and_renewed(
     world: ConsoleWorld, browse: Any, tmp_path: Path
 ) -> None:
@@ -52,10 +68,17 @@ async def test_licence_added_validated_with_the_keyboard_and_renewed(
     await page.get_by_role("button", name="Add credential").click()
     await expect(page.locator("#e-issued_on")).to_contain_text("DD/MM/YYYY")
     await will.shot("add-refused")
-    await page.get_by_label("Type").select_option(label="Driver's licence")
     await page.get_by_label("Issue date").fill("01/11/2026")
+    await page.get_by_role("button", name="Add credential").click()
+    await expect(page.locator("#e-files")).to_contain_text("needs a file")  # the API's refusal
+    await page.get_by_label("Expiry date").fill("01/10/2026")  # before the issue date
+    await drop_file(page, "#drop", "licence.png", photo.read_bytes())
+    await page.get_by_role("button", name="Add credential").click()
+    await expect(page.locator("#e-expires_on")).to_contain_text("after the issue date")
+    await expect(page.get_by_label("Issue date")).to_have_value("01/11/2026")  # kept
+    await page.get_by_label("Expiry date").fill("")
     await page.get_by_label("Number").fill("DL-20931")
-    await page.set_input_files("#f-files", str(photo))
+    await drop_file(page, "#drop", "licence.png", photo.read_bytes())
     await expect(page.locator("#chosen")).to_contain_text("licence.png")
     await will.shot("add")
     await page.get_by_role("button", name="Add credential").click()

@@ -140,10 +140,12 @@ async def _send(page: Page, form: CredentialForm, form_id: Any, data: Body, path
             answer: Body = await page.caller.send("PATCH", "submission", path, key, json=data)
         else:
             uploads = await form.uploads()
-            answer = await page.caller.send(
-                method, "submission", path, key,
-                data={"data": json.dumps(data)}, files=uploads or None,
-            )  # fmt: skip
+            body: Body = (
+                {"data": {"data": json.dumps(data)}, "files": uploads}
+                if uploads
+                else {"json": data}
+            )  # without files, not a urlencoded form: JSON
+            answer = await page.caller.send(method, "submission", path, key, **body)
     except ApiError as exc:
         if exc.status not in REFUSALS:
             raise
