@@ -12,6 +12,7 @@ runner = CliRunner()
 
 def test_every_service_from_the_design_is_servable() -> None:
     assert set(SERVICES) == {
+        "console",
         "directory",
         "submission",
         "review",

@@ -1,5 +1,6 @@
 """A manager's team: Mia adds a credential for Will, edits its latest version, removes its
-file (the credential stays) and deletes it; then approves two of his items in bulk."""
+file (the credential stays) and deletes it; then approves two of his items in bulk, and a
+whole import of his credentials."""
 
 from __future__ import annotations
 
@@ -92,3 +93,37 @@ async def test_selected_items_approved_in_bulk(world: ConsoleWorld, browse: Any)
     )  # fmt: skip
     assert will["user_id"] == people.will.user_id
     assert re.search("Approved", await mia.page.locator("#bulk-outcome").inner_text())
+
+
+async def test_a_whole_import_approved_in_bulk(world: ConsoleWorld, browse: Any) -> None:
+    tenant, people = world.tenant, world.people
+    csv = (
+        "email,credential_type,issued_on,expires_on,certification_number,issuer,notes,media_file\n"
+        f"{people.will.email},External certificate,06/10/2026,,IMP-1,,,\n"
+        f"{people.will.email},External certificate,07/10/2026,,IMP-2,,,\n"
+    )
+    report = await tenant.accepted(
+        "POST", "importer", "/imports", people.admin,
+        files=[("file", ("crew.csv", csv.encode(), "text/csv"))],
+    )  # fmt: skip
+    assert report["valid_rows"] == 2, report
+    import_id = report["import_id"]
+    await tenant.call("POST", "importer", f"/imports/{import_id}/finish", people.admin, 202)
+    mia = await browse("mia-import")
+    await mia.sign_in_as(people.mia)
+    await mia.page.goto(world.url + "/reviews")
+    await expect(mia.page.locator("#queue-rows tr", has_text="import")).to_have_count(
+        2, timeout=30_000
+    )
+    await mia.page.get_by_label("Import").select_option(value=import_id)
+    await mia.page.get_by_role("button", name="Filter").click()
+    await expect(mia.page.locator("#queue-rows tr")).to_have_count(2)
+    await mia.page.locator("h1").click()
+    for key in ("j", "j", "k", "x"):  # down, down, up, select: the first row
+        await mia.page.keyboard.press(key)
+    first = mia.page.locator("#queue-rows tr").first
+    await expect(first).to_have_class(re.compile("current"))
+    await expect(first.get_by_role("checkbox")).to_be_checked()
+    await mia.page.get_by_role("button", name="Approve the whole import").click()
+    await expect(mia.page.locator("#bulk-outcome")).to_contain_text("Approved 2")
+    await mia.shot("import-approved")
