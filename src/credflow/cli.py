@@ -230,8 +230,8 @@ def demo(
         raise typer.Exit(1) from exc
     org = organisation.organisation_id
     console = service_url("console")
-    typer.echo(f"Console (web pages): {console}/   sign in as a demo person: {console}/sign-in/as")
     typer.echo(f"Demo organisation 'Demo Constructions': {org}")
+    typer.echo(f"Console (web pages): {console}/   sign in as a demo person: {console}/sign-in/as")
     typer.echo("Tokens (valid 12 hours):")
     for label in ("admin", "manager", "reviewer", "worker", "client_viewer"):
         person = organisation.people[label]

@@ -81,16 +81,18 @@ def test_every_service_is_healthy_ready_and_has_migrated_its_own_schema(
         assert ready.status_code == 200, ready.text
         metrics = httpx.get(f"{url}/metrics", timeout=5).text
         assert "http_request_duration_seconds" in metrics
-        if name != "projection":  # the projection publishes nothing, so runs no relay
+        if name not in ("projection", "console"):  # they publish nothing: no relay
             assert f'credflow_relay_is_leader{{schema="{name}"}} 1.0' in metrics
 
+    owners = [name for name in running_system if name != "console"]  # the console owns no data
     with psycopg.connect(database_url) as conn:
         tables = conn.execute(
             "SELECT table_schema, table_name FROM information_schema.tables"
             " WHERE table_schema = ANY(%s)",
             (list(running_system),),
         ).fetchall()
-    for name in running_system:
+    assert not {table for schema, table in tables if schema == "console"}
+    for name in owners:
         mine = {table for schema, table in tables if schema == name}
         assert {"events", "outbox", "consumer_positions", "consumer_inbox"} <= mine, name
 
@@ -108,6 +110,9 @@ def test_demo_organisation_loads_once_and_its_tokens_work(running_system: dict[s
         for _ in range(2)
     ]  # fmt: skip
     assert outputs[0].splitlines()[0] == outputs[1].splitlines()[0], "the same organisation"
+    console = running_system["console"]
+    assert f"Console (web pages): {console}/" in outputs[1]
+    assert f"{console}/sign-in/as" in outputs[1]
     tokens = {
         line.split("=", 1)[0].split()[-1]: line.split("=", 1)[1]
         for line in outputs[1].splitlines()

@@ -80,14 +80,7 @@ def build_router() -> APIRouter:
 
     @router.post("/credentials/{credential_id}/renew", response_class=HTMLResponse)
     async def add_version(page: SignedIn, credential_id: UUID) -> Response:
-        submitted = await page.request.form()
-        form = CredentialForm.read(submitted)
-        data = form.data(page.date_format, with_type=False)
-        path = f"/credentials/{credential_id}/versions"
-        answer = await _send(page, form, submitted.get("form_id"), data, path, "POST")
-        if answer is None:
-            return await _version_form(page, credential_id, "renew", form)
-        return redirect(page.request, with_position(f"/credentials/{credential_id}", answer))
+        return await _write_version(page, credential_id, "renew")
 
     @router.get("/credentials/{credential_id}/edit", response_class=HTMLResponse)
     async def edit_form(page: SignedIn, credential_id: UUID) -> Response:
@@ -95,25 +88,38 @@ def build_router() -> APIRouter:
 
     @router.post("/credentials/{credential_id}/edit", response_class=HTMLResponse)
     async def edit_latest(page: SignedIn, credential_id: UUID) -> Response:
-        submitted = await page.request.form()
-        form = CredentialForm.read(submitted)
-        data = form.data(page.date_format, with_type=False)
-        detail = await page.caller.get("views", f"/credentials/{credential_id}")
-        before = from_version(detail["versions"][-1], page.date_format)
-        changes = {k: v for k, v in data.items() if _changed(k, v, before, page.date_format)}
-        for name, api_name in (("title", "title"), ("notes", "notes"),
-                               ("expires_on", "expires_on"),
-                               ("certification_number", "certification"),
-                               ("issuer_name", "issuer")):  # fmt: skip
-            if before.get(name) and not form.values[name] and name not in form.errors:
-                changes[api_name] = None  # emptied: cleared
-        path = f"/credentials/{credential_id}/latest"
-        answer = await _send(page, form, submitted.get("form_id"), changes, path, "PATCH")
-        if answer is None:
-            return await _version_form(page, credential_id, "edit", form)
-        return redirect(page.request, with_position(f"/credentials/{credential_id}", answer))
+        return await _write_version(page, credential_id, "edit")
 
     return router
+
+
+async def _write_version(page: Page, credential_id: UUID, mode: str) -> Response:
+    """Add a version (`renew`) or correct the latest one (`edit`: only what changed is sent;
+    a field emptied is cleared)."""
+    submitted = await page.request.form()
+    form = CredentialForm.read(submitted)
+    data = form.data(page.date_format, with_type=False)
+    if mode == "renew":
+        path, method = f"/credentials/{credential_id}/versions", "POST"
+    else:
+        path, method = f"/credentials/{credential_id}/latest", "PATCH"
+        detail = await page.caller.get("views", f"/credentials/{credential_id}")
+        data = _changes(form, data, from_version(detail["versions"][-1], page.date_format),
+                        page.date_format)  # fmt: skip
+    answer = await _send(page, form, submitted.get("form_id"), data, path, method)
+    if answer is None:
+        return await _version_form(page, credential_id, mode, form)
+    return redirect(page.request, with_position(f"/credentials/{credential_id}", answer))
+
+
+def _changes(form: CredentialForm, data: Body, before: dict[str, str], date_format: str) -> Body:
+    changes = {k: v for k, v in data.items() if _changed(k, v, before, date_format)}
+    for name, api_name in (("title", "title"), ("notes", "notes"), ("expires_on", "expires_on"),
+                           ("certification_number", "certification"),
+                           ("issuer_name", "issuer")):  # fmt: skip
+        if before.get(name) and not form.values[name] and name not in form.errors:
+            changes[api_name] = None  # emptied: cleared
+    return changes
 
 
 def _changed(api_name: str, value: Any, before: dict[str, str], date_format: str) -> bool:

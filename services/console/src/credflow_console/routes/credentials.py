@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from credflow_console import lookups
 from credflow_console.access import is_self, may_manage
 from credflow_console.api import ApiError
-from credflow_console.web import SignedIn, check_csrf, redirect, with_position
+from credflow_console.web import Page, SignedIn, check_csrf, redirect, with_position
 
 Body = dict[str, Any]
 MinPosition = Annotated[str | None, Query(max_length=64)]
@@ -80,23 +80,16 @@ def build_router() -> APIRouter:
 
     @router.post("/credentials/{credential_id}/files/{media_id}/remove")
     async def remove_file(page: SignedIn, credential_id: UUID, media_id: UUID) -> Response:
-        form = await page.request.form()
-        answer = await _or_message(page, credential_id, page.caller.send(
-            "DELETE", "submission", f"/credentials/{credential_id}/media/{media_id}",
-            key=str(form.get("form_id") or "") or None,
-        ))  # fmt: skip
+        path = f"/credentials/{credential_id}/media/{media_id}"
+        answer = await _delete(page, credential_id, path)
         if isinstance(answer, Response):
             return answer
         return redirect(page.request, with_position(f"/credentials/{credential_id}", answer))
 
     @router.post("/credentials/{credential_id}/delete")
     async def delete(page: SignedIn, credential_id: UUID) -> Response:
-        form = await page.request.form()
-        holder_id = str(form.get("holder_id") or "")
-        answer = await _or_message(page, credential_id, page.caller.send(
-            "DELETE", "submission", f"/credentials/{credential_id}",
-            key=str(form.get("form_id") or "") or None,
-        ))  # fmt: skip
+        holder_id = str((await page.request.form()).get("holder_id") or "")
+        answer = await _delete(page, credential_id, f"/credentials/{credential_id}")
         if isinstance(answer, Response):
             return answer
         target = "/credentials" if is_self(page.person, holder_id) or not holder_id else (
@@ -106,7 +99,7 @@ def build_router() -> APIRouter:
     return router
 
 
-async def _rejection_reasons(page: Any, credentials: list[Body]) -> dict[str, str]:
+async def _rejection_reasons(page: Page, credentials: list[Body]) -> dict[str, str]:
     """Why each not-accepted credential was not accepted (its latest version's comment)."""
     refused = [c["credential_id"] for c in credentials if c["status"] == "not_accepted"][:20]
     details = await asyncio.gather(
@@ -119,10 +112,11 @@ async def _rejection_reasons(page: Any, credentials: list[Body]) -> dict[str, st
     return reasons
 
 
-async def _or_message(page: Any, credential_id: UUID, call: Any) -> Body | Response:
-    """The write's answer, or the credential page again with the API's refusal on top."""
+async def _delete(page: Page, credential_id: UUID, path: str) -> Body | Response:
+    """The deletion's answer, or the credential page again with the API's refusal on top."""
+    key = str((await page.request.form()).get("form_id") or "") or None
     try:
-        answer: Body = await call
+        answer: Body = await page.caller.send("DELETE", "submission", path, key)
     except ApiError as exc:
         if exc.status not in (403, 404, 409, 412, 422):
             raise
