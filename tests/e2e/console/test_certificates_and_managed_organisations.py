@@ -15,7 +15,28 @@ from tests.e2e.console.test_worker_and_reviewer import png
 from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def pdf(text: str) -> bytes:
+    """A real one-page PDF saying `text`, so the browser's viewer shows it."""
+    content = f"BT /F1 18 Tf 30 100 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 200] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    document, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(document))
+        document += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    table = len(document)
+    document += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    document += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    trailer = b"trailer << /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+    return document + trailer % (len(objects) + 1, table)
 
 
 async def test_external_certificate_rejected_with_a_reason_then_validated(
@@ -25,7 +46,7 @@ async def test_external_certificate_rejected_with_a_reason_then_validated(
     group's admin, names the internal type it counts as and rejects it with a comment; Lee
     reads the reason and is mailed; his new version is validated."""
     certificate = tmp_path / "tafe-certificate.pdf"
-    certificate.write_bytes(PDF)
+    certificate.write_bytes(pdf("Working at heights - TAFE"))
     lee = await browse("lee")
     await lee.sign_in_as(world.people.lee)
     await lee.page.get_by_role("link", name="Add a credential").click()

@@ -19,7 +19,7 @@ def content_security_policy(media_origin: str) -> str:
     from there, and nothing else from anywhere but the console."""
     return "; ".join((
         "default-src 'self'", "script-src 'self'", "style-src 'self'",
-        f"img-src 'self' data: {media_origin}", f"frame-src {media_origin}",
+        f"img-src 'self' data: {media_origin}", f"frame-src 'self' {media_origin}",
         "object-src 'none'", "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'",
     ))  # fmt: skip
 
