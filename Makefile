@@ -59,6 +59,10 @@ reset: ## stop everything and delete all local data (databases, topics, files, m
 run: up ## start the infrastructure and every service in the foreground; Ctrl-C stops the services
 	bash deploy/local/run.sh
 
+.PHONY: vendor
+vendor: ## copy the console's pinned npm packages (services/console/package.json) into its static files
+	bash services/console/vendor.sh
+
 .PHONY: lint
 lint: install ## ruff and mypy
 	$(PY) -m ruff check .
