@@ -191,10 +191,14 @@ class Visitor:
     def __init__(self, context: BrowserContext, page: Page, test: str, world: ConsoleWorld):
         self.context, self.page, self.test, self.world = context, page, test, world
         self.shots = 0
+        self.messages: list[str] = []
+        page.on("console", lambda message: self.messages.append(message.text))
 
     async def shot(self, name: str) -> None:
-        """A screenshot of the page, after checking what every page must be: each control
-        labelled, and no sideways scrolling on a phone."""
+        """A screenshot of the page, after checking what every page must be: within its content
+        security policy, each control labelled, and no sideways scrolling on a phone."""
+        refused = [m for m in self.messages if "Content Security Policy" in m]
+        assert not refused, f"the page broke its own content security policy: {refused}"
         unlabelled = await self.page.evaluate(UNLABELLED_CONTROLS)
         assert not unlabelled, f"controls without a label on {self.page.url}: {unlabelled}"
         width = self.page.viewport_size["width"] if self.page.viewport_size else 0

@@ -184,7 +184,7 @@ def build_router() -> APIRouter:
         if decision == "reject" and not comment:
             errors["comment"] = "tell the holder why it is not accepted"
         if errors:
-            return await show_review(page, review_id, CHECK_FIELDS, 422, errors)
+            return await show_review(page, review_id, CHECK_FIELDS, 422, errors, typed=form)
         body: Body = {
             "comment": comment or None,
             "edits": edits,
@@ -197,7 +197,8 @@ def build_router() -> APIRouter:
             )  # fmt: skip
         except ApiError as exc:
             if exc.status == 422:
-                return await show_review(page, review_id, CHECK_FIELDS, 422, _api_errors(exc))
+                return await show_review(page, review_id, CHECK_FIELDS, 422, _api_errors(exc),
+                                         typed=form)  # fmt: skip
             if exc.status not in (403, 404, 409):
                 raise
             return await show_review(page, review_id, _conflict(exc), exc.status)
@@ -212,8 +213,10 @@ def build_router() -> APIRouter:
 async def show_review(
     page: Page, review_id: UUID, message: str | None = None, status: int = 200,
     errors: dict[str, str] | None = None, min_position: str | None = None,
+    typed: Any = None,
 ) -> Response:  # fmt: skip
-    """The review page; `message` on top (someone else was first), `errors` by field."""
+    """The review page; `message` on top (someone else was first), `errors` by field, and
+    what the reviewer had typed (`typed`, the refused form) kept in the fields."""
     require_reviewer(page)
     items = await queue_items(page, min_position)
     index = next((n for n, i in enumerate(items) if i["review_id"] == str(review_id)), None)
@@ -236,6 +239,7 @@ async def show_review(
         "review.html", status, item=item, credential=detail, version=version,
         types=[t for t in types if not t.get("archived")], neighbours=neighbours,
         message=message, errors=errors or {}, position=index + 1, total=len(items),
+        typed=dict(typed.items()) if typed is not None else None,
     )  # fmt: skip
 
 
