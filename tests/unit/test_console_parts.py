@@ -19,6 +19,7 @@ from credflow_console import dates
 from credflow_console.access import may_manage
 from credflow_console.api import ApiError
 from credflow_console.app import create_app
+from credflow_console.charts import BAR_AREA, ROW_HEIGHT, Bar, bar_chart, stacked_chart
 from credflow_console.forms import CredentialForm, from_version
 from credflow_console.keys import Person, TokenMinter, load_or_create_key
 from credflow_console.settings import ConsoleSettings
@@ -159,3 +160,19 @@ async def test_a_session_older_than_its_maximum_age_must_sign_in_again(tmp_path:
     with pytest.raises(SignInRequiredError):
         await signed_in(stale)
     assert stale.session == {}, "the old session is cleared"
+
+
+def test_bars_scale_against_the_largest_and_stack_by_row() -> None:
+    placed, height = bar_chart([Bar("a", 10, "/a", "ok"), Bar("b", 5, "/b", "bad"),
+                                Bar("c", 0, "/c", "warn")])  # fmt: skip
+    assert [b.width for b in placed] == [BAR_AREA, BAR_AREA / 2, 0]
+    assert [b.y for b in placed] == [0, ROW_HEIGHT, 2 * ROW_HEIGHT]
+    assert height == 3 * ROW_HEIGHT
+    rows, _ = stacked_chart([("North", [(3, "ok", "/n1"), (1, "bad", "/n2")]),
+                             ("South", [(0, "ok", "/s1"), (2, "bad", "/s2")])])  # fmt: skip
+    north, south = rows
+    assert north.total == 4
+    assert [s.width for s in north.segments] == [BAR_AREA * 3 / 4, BAR_AREA / 4]
+    assert north.segments[1].x == BAR_AREA * 3 / 4
+    assert [s.width for s in south.segments] == [0, BAR_AREA / 2]
+    assert bar_chart([]) == ([], 0)

@@ -45,6 +45,8 @@ class People:
     riley: Person
     rory: Person  # a second reviewer
     dan: Person  # deactivated
+    casey: Person  # a client viewer
+    carl: Person  # a contractor in Southbank, without a manager: the admin reviews for him
     types: dict[str, str] = field(default_factory=dict)
 
 
@@ -98,8 +100,11 @@ async def _people(tenant: Tenant) -> People:
                       json={"admin_ids": [gail.user_id, riley.user_id]})  # fmt: skip
     rory = await tenant.person("Rory Reviewer", ["reviewer"])
     dan = await tenant.person("Dan Departed", ["worker"])
+    casey = await tenant.person("Casey Client", ["client_viewer"])
+    southbank = await tenant.post("directory", "/companies", admin, name="Southbank")
+    carl = await tenant.person("Carl Contractor", ["worker"], company_id=southbank["company_id"])
     await tenant.call("POST", "directory", f"/users/{dan.user_id}/deactivate", admin, json={})
-    people = People(admin, will, mia, lee, gail, riley, rory, dan)
+    people = People(admin, will, mia, lee, gail, riley, rory, dan, casey, carl)
     kinds: list[tuple[str, dict[str, Any]]] = [
         ("licence", {"name": "Driver's licence", "default_validity_months": 60,
                      "validation_required": True, "media_required": True}),
@@ -107,6 +112,8 @@ async def _people(tenant: Tenant) -> People:
                       "validation_required": True}),
         ("heights", {"name": "Working at heights", "default_validity_months": 24}),
         ("white_card", {"name": "White card", "expires": False, "validation_required": False}),
+        ("site_pass", {"name": "Site pass", "default_validity_months": 12,
+                       "validation_required": False}),
     ]  # fmt: skip
     for name, body in kinds:
         created = await tenant.post("directory", "/credential-types", admin, **body)
@@ -210,10 +217,10 @@ class Visitor:
         folder.mkdir(parents=True, exist_ok=True)
         await self.page.screenshot(path=folder / f"{self.shots:02}-{name}.png", full_page=True)
 
-    async def sign_in_as(self, person: Person) -> None:
+    async def sign_in_as(self, person: Person, landing: str = r"/credentials$") -> None:
         await self.page.goto(self.world.url + "/sign-in/as")
         await self.page.get_by_role("button", name=re.compile(f"^{person.name}")).click()
-        await self.page.wait_for_url(re.compile(r"/credentials$"))
+        await self.page.wait_for_url(re.compile(landing))
 
 
 @pytest.fixture

@@ -143,9 +143,9 @@ async def test_admin_managed_workers_read_and_reviewers_add(
 
         riley = await browse("riley")
         await riley.sign_in_as(people.riley)
-        await riley.page.get_by_role("link", name="People").click()
+        await riley.page.get_by_role("link", name="Workers").click()
         await riley.page.get_by_label("Name or email").fill("Will")
-        await riley.page.get_by_role("button", name="Search").click()
+        await riley.page.get_by_role("button", name="Filter").click()
         await riley.page.get_by_role("link", name="Will Worker").click()
         await riley.page.get_by_role("link", name="Add a credential").click()
         await expect(riley.page.get_by_role("heading", level=1)).to_have_text(

@@ -349,3 +349,29 @@ async def test_forged_cursors_and_unstorable_text_are_422_naming_the_parameter(
         assert [e["path"] for e in refused["errors"]] == ["query.q"], path
     page = await stack.get(org, "/credentials", admin, limit=2)
     assert len(page["items"]) == 2, "the views still answer"
+
+
+async def test_the_summary_counts_what_the_lists_show(stack: Stack, unique: str) -> None:
+    """Each figure of the dashboard's summary equals the length of the list it links to."""
+    world = await build_world(stack, unique)
+    admin = world.org.admin
+
+    async def listed(**params: Any) -> int:
+        rows = await stack.get(world.org, "/credentials", admin, 200, limit=500, **params)
+        return len(rows["items"])
+
+    figures = await stack.get(world.org, "/summary", admin)
+    assert sum(figures["statuses"].values()) == await listed() > 0
+    for status, count in figures["statuses"].items():
+        assert count == await listed(status=status), status
+    for days, count in figures["expiring"].items():
+        assert count == await listed(expiring_within_days=int(days)), days
+    north = await stack.get(world.org, "/summary", admin, 200,
+                            company_id=world.companies["North"])  # fmt: skip
+    assert sum(north["statuses"].values()) == await listed(company_id=world.companies["North"])
+    queue = await stack.get(world.org, "/review-queue", admin, 200, limit=500)
+    assert figures["queue"]["open"] >= len(queue["items"])
+    wes = await stack.get(world.org, "/summary", world.as_("wes"))
+    assert sum(wes["statuses"].values()) == len(
+        (await stack.get(world.org, "/credentials", world.as_("wes")))["items"]
+    ), "a worker's summary counts only their own"

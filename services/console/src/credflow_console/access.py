@@ -29,3 +29,10 @@ def may_manage(person: Person, holder: Body, settings: Body) -> bool:
 
 def is_self(person: Person, holder_id: str | UUID | None) -> bool:
     return str(holder_id) == str(person.user_id)
+
+
+def sees_everyone(person: Person) -> bool:
+    """Whose views cover the whole organisation (the views API's rule)."""
+    return person.has_role("admin", "reviewer", "client_viewer") or (
+        "users:manage" in person.permissions
+    )

@@ -69,12 +69,16 @@ class Api:
     async def request(self, token: str, method: str, service: Service, path: str,
                       **kwargs: Any) -> httpx.Response:  # fmt: skip
         headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
+        stream = kwargs.pop("stream", False)
         try:
-            response = await self.client.request(
+            request = self.client.build_request(
                 method, self.urls[service] + path, headers=headers, **kwargs
             )
+            response = await self.client.send(request, stream=stream)
         except httpx.TransportError as exc:
             raise UnavailableError(f"{service} cannot be reached: {exc!r}") from exc
+        if stream and response.status_code >= 400:
+            await response.aread()
         if response.status_code in (502, 503, 504):
             raise UnavailableError(f"{service} answered {response.status_code}")
         if response.status_code >= 400:
@@ -102,6 +106,12 @@ class Caller:
         response = await self.api.request(self.token, "GET", service, self._path(path),
                                           params=query)  # fmt: skip
         return response.json()
+
+    async def stream(self, service: Service, path: str, **params: Any) -> httpx.Response:
+        """A GET whose body is read as it arrives (`aiter_bytes`, then `aclose`)."""
+        query = {k: v for k, v in params.items() if v not in (None, "", [])}
+        return await self.api.request(self.token, "GET", service, self._path(path),
+                                      params=query, stream=True)  # fmt: skip
 
     async def send(self, method: str, service: Service, path: str, key: str | None = None,
                    **kwargs: Any) -> Any:  # fmt: skip

@@ -4,9 +4,13 @@ It owns no data: every page is built from the six services' public APIs, called 
 signed-in person's short-lived RS256 token, which the console mints and whose public key it
 serves at `/.well-known/jwks.json` (services: `CREDFLOW_AUTH_JWKS_URL`).
 
-Routers: `routes.signin` (OIDC and development sign-in, sign-out), `routes.credentials` and
-`routes.credential_forms` (workers' credentials), `routes.reviews` (the reviewers'
-workspace), `routes.team` (a manager's people), `routes.settings` (my notifications).
+Routers:
+- `routes.signin`: OIDC and development sign-in, sign-out;
+- `routes.credentials`, `routes.credential_forms`: a worker's credentials;
+- `routes.reviews`: the reviewers' workspace;
+- `routes.network`, `routes.dashboard`: the organisation's workers, credentials and companies,
+  and its figures and charts (client viewers, admins, reviewers);
+- `routes.team`: a manager's people; `routes.settings`: my notifications.
 """
 
 from __future__ import annotations
@@ -25,7 +29,16 @@ from credflow_common.http import ServiceInfo, create_service_app
 from credflow_common.settings import InfraSettings, RuntimeSettings
 from credflow_console.api import Api
 from credflow_console.keys import TokenMinter, load_or_create_key
-from credflow_console.routes import credential_forms, credentials, reviews, settings, signin, team
+from credflow_console.routes import (
+    credential_forms,
+    credentials,
+    dashboard,
+    network,
+    reviews,
+    settings,
+    signin,
+    team,
+)
 from credflow_console.security import SecurityHeaders, origin
 from credflow_console.settings import ConsoleSettings
 from credflow_console.web import Console, install_page_errors
@@ -73,6 +86,8 @@ def create_app(infra: InfraSettings, console_settings: ConsoleSettings | None = 
         credential_forms.build_router(),  # before credentials: /credentials/new is not an id
         credentials.build_router(),
         reviews.build_router(),
+        network.build_router(),
+        dashboard.build_router(),
         team.build_router(),
         settings.build_router(),
     ):

@@ -56,6 +56,11 @@ class Person:
         return any(role in self.roles for role in roles)
 
     @property
+    def only_views(self) -> bool:
+        """A client viewer and nothing more: reads the organisation, holds no credentials."""
+        return bool(self.roles) and set(self.roles) <= {"client_viewer"} and not self.permissions
+
+    @property
     def reviews(self) -> bool:
         return self.has_role("admin", "reviewer", "manager")
 

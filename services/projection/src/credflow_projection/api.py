@@ -28,7 +28,7 @@ from credflow_common.positions import wait_until_applied
 from credflow_common.problems import FieldError, ProblemError
 from credflow_common.service import ServiceContext
 from credflow_common.spreadsheets import safe_cell
-from credflow_projection import queries
+from credflow_projection import queries, summary
 from credflow_projection.projector import CONSUMER
 from credflow_projection.queries import STATUSES, Conn, CredentialFilters, Scope
 
@@ -175,6 +175,33 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="credentials.csv"'},
         )
+
+    @router.get("/summary")
+    async def dashboard_summary(
+        org: UUID,
+        principal: CurrentPrincipal,
+        response: Response,
+        status: Annotated[list[str] | None, Query()] = None,
+        credential_type_id: UUID | None = None,
+        company_id: UUID | None = None,
+        worker_id: UUID | None = None,
+        q: Annotated[str | None, Query(max_length=200)] = None,
+        min_position: MinPosition = None,
+    ) -> Body:
+        """The dashboard's figures: the credentials the caller may see (with the same filters
+        as `credentials`) by status and expiring within 30/60/90 days, and the open review
+        items' count and oldest request (the whole organisation's for admins, reviewers and
+        client viewers; the caller's own otherwise)."""
+        principal.require_organisation(org)
+        chosen = filters(status, credential_type_id, company_id, worker_id, None, q)
+        await caught_up(response, min_position)
+        everyone = principal.has_role(*ORG_WIDE_ROLES)
+        async with context.pool.connection() as conn:
+            organisation, scope = await viewing(conn, principal, org)
+            return await summary.summary(
+                conn, organisation, scope, chosen, organisation.today(clock()),
+                None if everyone else principal.user_id,
+            )  # fmt: skip
 
     @router.get("/credentials/{credential_id}")
     async def credential_detail(

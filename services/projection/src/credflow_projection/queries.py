@@ -100,6 +100,16 @@ CREDENTIAL_FROM = """
 def _credential_query(
     org: Organisation, scope: Scope, filters: CredentialFilters, today: date
 ) -> tuple[sql.Composed, dict[str, Any]]:
+    where, params = credential_conditions(org, scope, filters, today)
+    query = sql.SQL("SELECT " + CREDENTIAL_COLUMNS + CREDENTIAL_FROM + " WHERE " + where)
+    return query.format(), params
+
+
+def credential_conditions(
+    org: Organisation, scope: Scope, filters: CredentialFilters, today: date
+) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause (over CREDENTIAL_FROM) of the credentials `scope` and `filters` pick,
+    and its parameters: constant fragments, values as parameters."""
     params: dict[str, Any] = {
         "org": org.organisation_id,
         "today": today,
@@ -133,10 +143,7 @@ def _credential_query(
             "concat_ws(' ', p.name, p.email, t.name, co.name, c.title, c.certification_number,"
             " c.issuer_name) ILIKE %(text)s"
         )
-    query = sql.SQL(
-        "SELECT " + CREDENTIAL_COLUMNS + CREDENTIAL_FROM + " WHERE " + " AND ".join(conditions)
-    )
-    return query.format(), params
+    return " AND ".join(conditions), params
 
 
 async def credentials(

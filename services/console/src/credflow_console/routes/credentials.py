@@ -30,7 +30,8 @@ def build_router() -> APIRouter:
 
     @router.get("/")
     async def home(page: SignedIn) -> Response:
-        return RedirectResponse("/credentials", status_code=303)
+        target = "/network/workers" if page.person.only_views else "/credentials"
+        return RedirectResponse(target, status_code=303)
 
     @router.get("/credentials", response_class=HTMLResponse)
     async def profile(
