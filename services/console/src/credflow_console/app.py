@@ -10,6 +10,7 @@ Routers:
 - `routes.reviews`: the reviewers' workspace;
 - `routes.network`, `routes.dashboard`: the organisation's workers, credentials and companies,
   and its figures and charts (client viewers, admins, reviewers);
+- `routes.admin_settings`, `routes.admin_types`, `routes.admin_users`: administration;
 - `routes.team`: a manager's people; `routes.settings`: my notifications.
 """
 
@@ -30,6 +31,9 @@ from credflow_common.settings import InfraSettings, RuntimeSettings
 from credflow_console.api import Api
 from credflow_console.keys import TokenMinter, load_or_create_key
 from credflow_console.routes import (
+    admin_settings,
+    admin_types,
+    admin_users,
     credential_forms,
     credentials,
     dashboard,
@@ -88,6 +92,9 @@ def create_app(infra: InfraSettings, console_settings: ConsoleSettings | None = 
         reviews.build_router(),
         network.build_router(),
         dashboard.build_router(),
+        admin_settings.build_router(),
+        admin_types.build_router(),
+        admin_users.build_router(),
         team.build_router(),
         settings.build_router(),
     ):

@@ -1,0 +1,121 @@
+"""Administration: users (search, create, edit, deactivate and reactivate), for admins and
+holders of `users:manage`."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import HTMLResponse, Response
+
+from credflow_console.api import ApiError
+from credflow_console.routes.admin_settings import DATE_FORMATS, REFUSALS, refusal_errors
+from credflow_console.web import Page, RefusedError, SignedIn, check_csrf, parse_uuid, redirect
+
+Body = dict[str, Any]
+Text = Annotated[str | None, Query(max_length=200)]
+ROLES = ("worker", "manager", "reviewer", "admin", "client_viewer")
+
+
+def require_user_admin(page: Page) -> None:
+    if not (page.person.has_role("admin") or "users:manage" in page.person.permissions):
+        raise RefusedError(403, "Managing users needs the admin role or users:manage.")
+
+
+def user_from(form: Any) -> tuple[Body, dict[str, str]]:
+    """A user as the directory takes it (every field, clearing included)."""
+    body: Body = {
+        "name": str(form.get("name") or "").strip(),
+        "email": str(form.get("email") or "").strip(),
+        "roles": [r for r in ROLES if r in form.getlist("roles")],
+        "permissions": ["users:manage"] if form.get("users_manage") == "on" else [],
+        "manager_id": str(parse_uuid(form.get("manager_id")) or "") or None,
+        "company_id": str(parse_uuid(form.get("company_id")) or "") or None,
+        "group_ids": [str(g) for g in (parse_uuid(v) for v in form.getlist("group_ids")) if g],
+        "date_format": str(form.get("date_format") or "") or None,
+        "time_zone": str(form.get("time_zone") or "").strip() or None,
+    }
+    errors = {}
+    if not body["roles"]:
+        errors["roles"] = "tick at least one role"
+    return body, errors
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/admin/users", dependencies=[Depends(check_csrf)])
+
+    async def user_form(page: Page, user: Body, status: int = 200,
+                        errors: dict[str, str] | None = None) -> Response:  # fmt: skip
+        managers, companies, groups = await asyncio.gather(
+            page.caller.get("directory", "/users", role="manager", status="active", limit=1000),
+            page.caller.get("directory", "/companies"), page.caller.get("directory", "/groups"),
+        )  # fmt: skip
+        return page.render(
+            "admin_user.html", status, user=user, roles=ROLES, managers=managers["items"],
+            companies=companies["items"], groups=groups["items"], date_formats=DATE_FORMATS,
+            errors=errors or {},
+        )  # fmt: skip
+
+    @router.get("", response_class=HTMLResponse)
+    async def users(page: SignedIn, q: Text = None, status: Text = None,
+                    message: Text = None) -> Response:  # fmt: skip
+        require_user_admin(page)
+        shown = status if status in ("active", "deactivated") else ""
+        found = await page.caller.get("directory", "/users", q=q, status=shown, limit=200)
+        return page.render("admin_users.html", users=found["items"], q=q or "",
+                           shown=shown, message=message)  # fmt: skip
+
+    @router.get("/new", response_class=HTMLResponse)
+    async def new_user(page: SignedIn) -> Response:
+        require_user_admin(page)
+        return await user_form(page, {"roles": ["worker"], "status": "active"})
+
+    @router.get("/{user_id}", response_class=HTMLResponse)
+    async def edit_user(page: SignedIn, user_id: UUID) -> Response:
+        require_user_admin(page)
+        return await user_form(page, await page.caller.get("directory", f"/users/{user_id}"))
+
+    @router.post("/new", response_class=HTMLResponse)
+    async def create_user(page: SignedIn) -> Response:
+        return await save_user(page, None)
+
+    @router.post("/{user_id}", response_class=HTMLResponse)
+    async def update_user(page: SignedIn, user_id: UUID) -> Response:
+        return await save_user(page, user_id)
+
+    async def save_user(page: Page, user_id: UUID | None) -> Response:
+        require_user_admin(page)
+        form = await page.request.form()
+        body, errors = user_from(form)
+        if not errors:
+            key = str(form.get("form_id") or "") or None
+            try:
+                if user_id is None:
+                    created = {k: v for k, v in body.items() if v is not None}
+                    await page.caller.send("POST", "directory", "/users", key, json=created)
+                else:
+                    await page.caller.send("PATCH", "directory", f"/users/{user_id}", key,
+                                           json=body)  # fmt: skip
+            except ApiError as exc:
+                if exc.status not in REFUSALS:
+                    raise
+                errors = refusal_errors(exc)
+        if errors:
+            typed = {**body, "user_id": str(user_id) if user_id else None,
+                     "status": str(form.get("status") or "active")}  # fmt: skip
+            return await user_form(page, typed, 422, errors)
+        return redirect(page.request, f"/admin/users?message=Saved+{body['name']}.")
+
+    @router.post("/{user_id}/{change}")
+    async def change_status(page: SignedIn, user_id: UUID, change: str) -> Response:
+        require_user_admin(page)
+        if change not in ("deactivate", "reactivate"):
+            raise RefusedError(404, "There is no such page.")
+        answer = await page.caller.send("POST", "directory", f"/users/{user_id}/{change}",
+                                        json={})  # fmt: skip
+        done = "Deactivated" if change == "deactivate" else "Reactivated"
+        return redirect(page.request, f"/admin/users?message={done}+{answer['name']}.")
+
+    return router

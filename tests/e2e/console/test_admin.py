@@ -1,0 +1,107 @@
+"""Administration in the browser: the admin creates a credential type and requires it of
+every worker, switches the organisation to admin-managed and back (a worker's pages follow),
+and deactivates and reactivates a user (who cannot sign in meanwhile)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from playwright.async_api import expect
+
+from tests.e2e.console.conftest import ConsoleWorld
+from tests.polling import eventually
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_an_admin_sets_the_organisation_up(world: ConsoleWorld, browse: Any) -> None:
+    people = world.people
+    ada = await browse("ada")
+    await ada.sign_in_as(people.admin)
+    page = ada.page
+    await page.get_by_role("link", name="Administration").click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("settings")
+    await ada.shot("settings")
+
+    # A credential type, refused once (no name), then created.
+    await page.get_by_role("link", name="Credential types").click()
+    await page.get_by_role("link", name="New type").click()
+    await page.get_by_label("Default validity (months)").fill("many")
+    await page.get_by_role("button", name="Create type").click()
+    await expect(page.locator("#e-default_validity_months")).to_contain_text("whole number")
+    await page.get_by_label("Name").fill("Confined spaces")
+    await page.get_by_label("Default validity (months)").fill("24")
+    await page.get_by_label("Validation").select_option(label="A reviewer validates each one")
+    await page.get_by_label("A photo or PDF is required").check()
+    await page.get_by_label("PDF").check()
+    await ada.shot("new-type")
+    await page.get_by_role("button", name="Create type").click()
+    row = page.locator("#types tr", has_text="Confined spaces")
+    await expect(row).to_contain_text("24 months")
+    await expect(row).to_contain_text("Required (PDF)")
+    await ada.shot("types")
+
+    # Required of every worker: Carl's profile now lists it.
+    await page.get_by_role("link", name="Requirements").click()
+    await page.get_by_label("Credential type").select_option(label="Confined spaces")
+    await page.get_by_label("Of", exact=True).select_option(label="Every worker")
+    await page.get_by_role("button", name="Add requirement").click()
+    await expect(page.locator("#requirements")).to_contain_text("Confined spaces")
+    await ada.shot("requirements")
+    carl = await world.tenant.view_when(
+        f"/workers/{people.carl.user_id}", people.admin,
+        lambda w: any(r["credential_type_name"] == "Confined spaces" for r in w["requirements"]),
+    )  # fmt: skip
+    assert carl["compliant"] is False
+
+    # Admin-managed and back: Will's add button goes and comes back.
+    will = await browse("will-admin")
+    await will.sign_in_as(people.will)
+
+    async def will_may_add(expected: bool) -> None:
+        async def follows() -> bool:
+            await will.page.goto(world.url + "/credentials")
+            found: int = await will.page.get_by_role("link", name="Add a credential").count()
+            return (found == 1) == expected
+
+        await eventually(follows, timeout_s=20)
+
+    await page.get_by_role("link", name="Settings").click()
+    await page.get_by_label(re.compile("^Admin-managed")).check()
+    await page.get_by_role("button", name="Save settings").click()
+    await expect(page.locator(".notice")).to_have_text("Saved.")
+    await will_may_add(False)
+    await page.get_by_label(re.compile("^Self-service")).check()
+    await page.get_by_label("Largest file (MB)").fill("lots")
+    await page.get_by_role("button", name="Save settings").click()
+    await expect(page.locator("#e-max_media_mb")).to_contain_text("megabytes")
+    await expect(page.get_by_label(re.compile("^Self-service"))).to_be_checked()  # kept
+    await page.get_by_label("Largest file (MB)").fill("20")
+    await page.get_by_role("button", name="Save settings").click()
+    await expect(page.locator(".notice")).to_have_text("Saved.")
+    await will_may_add(True)
+
+    # Deactivated: refused at sign-in; reactivated: signs in again.
+    await page.get_by_role("link", name="Users").click()
+    await page.get_by_label("Name or email").fill("Omar")
+    await page.get_by_role("button", name="Search").click()
+    await expect(page.locator("#users")).to_contain_text("Nobody matches")
+    await page.get_by_label("Name or email").fill("Dan")
+    await page.get_by_role("button", name="Search").click()
+    await page.get_by_role("button", name="Reactivate Dan Departed").click()
+    await expect(page.locator(".notice")).to_contain_text("Reactivated Dan Departed")
+    dan = await browse("dan-back")
+    await dan.sign_in_as(people.dan)
+    await expect(dan.page.get_by_role("heading", level=1)).to_have_text("My credentials")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.get_by_role("button", name="Deactivate Dan Departed").click()
+    await expect(page.locator(".notice")).to_contain_text("Deactivated Dan Departed")
+    await ada.shot("users")
+
+    async def signed_out() -> bool:  # his open session ends once the services know
+        await dan.page.goto(world.url + "/credentials")
+        return "/sign-in" in dan.page.url
+
+    await eventually(signed_out, timeout_s=20)
