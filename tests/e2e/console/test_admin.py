@@ -1,5 +1,5 @@
-"""Administration in the browser: the admin creates a credential type and requires it of
-every worker, switches the organisation to admin-managed and back (a worker's pages follow),
+"""Administration in the browser: the admin creates a credential type and requires it of a
+company's workers, switches the organisation to admin-managed and back (a worker's pages follow),
 and deactivates and reactivates a user (who cannot sign in meanwhile)."""
 
 from __future__ import annotations
@@ -25,17 +25,18 @@ async def test_an_admin_sets_the_organisation_up(world: ConsoleWorld, browse: An
     await expect(page.get_by_role("heading", level=1)).to_contain_text("settings")
     await ada.shot("settings")
 
-    # A credential type, refused once (no name), then created.
+    # A credential type, refused once (a validity that is not a number), then created.
     await page.get_by_role("link", name="Credential types").click()
     await page.get_by_role("link", name="New type").click()
+    await page.get_by_label("Name").fill("Confined spaces")
     await page.get_by_label("Default validity (months)").fill("many")
     await page.get_by_role("button", name="Create type").click()
     await expect(page.locator("#e-default_validity_months")).to_contain_text("whole number")
-    await page.get_by_label("Name").fill("Confined spaces")
+    await expect(page.get_by_label("Name")).to_have_value("Confined spaces")  # kept
     await page.get_by_label("Default validity (months)").fill("24")
     await page.get_by_label("Validation").select_option(label="A reviewer validates each one")
     await page.get_by_label("A photo or PDF is required").check()
-    await page.get_by_label("PDF").check()
+    await page.get_by_label("PDF", exact=True).check()
     await ada.shot("new-type")
     await page.get_by_role("button", name="Create type").click()
     row = page.locator("#types tr", has_text="Confined spaces")
@@ -43,12 +44,15 @@ async def test_an_admin_sets_the_organisation_up(world: ConsoleWorld, browse: An
     await expect(row).to_contain_text("Required (PDF)")
     await ada.shot("types")
 
-    # Required of every worker: Carl's profile now lists it.
+    # Required of Southbank's workers: Carl's profile now lists it.
     await page.get_by_role("link", name="Requirements").click()
     await page.get_by_label("Credential type").select_option(label="Confined spaces")
-    await page.get_by_label("Of", exact=True).select_option(label="Every worker")
+    await page.get_by_label("Of", exact=True).select_option(label="A company's workers")
+    await page.get_by_label("Company").select_option(label="Southbank")
     await page.get_by_role("button", name="Add requirement").click()
-    await expect(page.locator("#requirements")).to_contain_text("Confined spaces")
+    await expect(page.locator("#requirements tr", has_text="Confined spaces")).to_contain_text(
+        "Workers of Southbank"
+    )
     await ada.shot("requirements")
     carl = await world.tenant.view_when(
         f"/workers/{people.carl.user_id}", people.admin,
