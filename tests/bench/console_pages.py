@@ -3,7 +3,8 @@ the same data read straight from the views API with the same person's token, at 
 demo scale: the demo organisation (300 workers, over 700 credentials) and a queue of 60 items.
 
 Pages: a worker's "My credentials" (profile, requirements, compliance), a credential page
-(versions, reviews, audit, files), and a manager's review queue. BENCH_PAGE_REQUESTS sets how
+(versions, reviews, audit, files), a manager's review queue, and a client viewer's dashboard,
+workers list and company page. BENCH_PAGE_REQUESTS sets how
 many times each is read (default 300).
 """
 
@@ -154,6 +155,37 @@ async def bench_pages(database: str, bootstrap: str, prefix: str) -> None:
                     )
                 ),
             )
+            casey = await signed_in("Casey Client")
+            viewer = {"Authorization": f"Bearer {demo.token('client_viewer')}"}
+            company = next(c for c in (await api.get(url("projection") + org + "/companies",
+                                                     headers=viewer)).json()["items"]
+                           if c["name"] == "Northwind Contracting")  # fmt: skip
+            report(
+                "dashboard (a client viewer)",
+                await timed(lambda: casey.get("/dashboard")),
+                await timed(lambda: api.get(url("projection") + org + "/summary", headers=viewer)),
+            )
+            report(
+                "workers list (a client viewer)",
+                await timed(lambda: casey.get("/network/workers")),
+                await timed(
+                    lambda: api.get(
+                        url("projection") + org + "/workers", params={"limit": 50}, headers=viewer
+                    )
+                ),
+            )
+            report(
+                "a company page (150 workers)",
+                await timed(lambda: casey.get(f"/network/companies/{company['company_id']}")),
+                await timed(
+                    lambda: api.get(
+                        url("projection") + org + f"/companies/{company['company_id']}/workers",
+                        params={"limit": 50},
+                        headers=viewer,
+                    )
+                ),
+            )
+            await casey.aclose()
             await worker_token.aclose()
             await mia.aclose()
     finally:
