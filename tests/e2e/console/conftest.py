@@ -47,6 +47,8 @@ class People:
     dan: Person  # deactivated
     casey: Person  # a client viewer
     carl: Person  # a contractor in Southbank, without a manager: the admin reviews for him
+    uma: Person  # Eastside's workers, whose credentials come by bulk upload
+    ivo: Person
     types: dict[str, str] = field(default_factory=dict)
 
 
@@ -103,8 +105,11 @@ async def _people(tenant: Tenant) -> People:
     casey = await tenant.person("Casey Client", ["client_viewer"])
     southbank = await tenant.post("directory", "/companies", admin, name="Southbank")
     carl = await tenant.person("Carl Contractor", ["worker"], company_id=southbank["company_id"])
+    eastside = await tenant.post("directory", "/companies", admin, name="Eastside")
+    uma = await tenant.person("Uma Upload", ["worker"], company_id=eastside["company_id"])
+    ivo = await tenant.person("Ivo Import", ["worker"], company_id=eastside["company_id"])
     await tenant.call("POST", "directory", f"/users/{dan.user_id}/deactivate", admin, json={})
-    people = People(admin, will, mia, lee, gail, riley, rory, dan, casey, carl)
+    people = People(admin, will, mia, lee, gail, riley, rory, dan, casey, carl, uma, ivo)
     kinds: list[tuple[str, dict[str, Any]]] = [
         ("licence", {"name": "Driver's licence", "default_validity_months": 60,
                      "validation_required": True, "media_required": True}),

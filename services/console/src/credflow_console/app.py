@@ -11,6 +11,7 @@ Routers:
 - `routes.network`, `routes.dashboard`: the organisation's workers, credentials and companies,
   and its figures and charts (client viewers, admins, reviewers);
 - `routes.admin_settings`, `routes.admin_types`, `routes.admin_users`: administration;
+- `routes.imports`: the bulk upload wizard;
 - `routes.team`: a manager's people; `routes.settings`: my notifications.
 """
 
@@ -37,6 +38,7 @@ from credflow_console.routes import (
     credential_forms,
     credentials,
     dashboard,
+    imports,
     network,
     reviews,
     settings,
@@ -95,6 +97,7 @@ def create_app(infra: InfraSettings, console_settings: ConsoleSettings | None = 
         admin_settings.build_router(),
         admin_types.build_router(),
         admin_users.build_router(),
+        imports.build_router(),
         team.build_router(),
         settings.build_router(),
     ):

@@ -18,10 +18,10 @@ Admins and holders of `users:manage` import; others get 403.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID, uuid5
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.datastructures import UploadFile
 
 from credflow_common.auth import CurrentPrincipal, Principal
@@ -160,10 +160,24 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
         return {"items": [summary(state.report()) for state in imports]}
 
     @router.get("/{import_id}")
-    async def get_import(org: UUID, import_id: UUID, principal: CurrentPrincipal) -> Body:
+    async def get_import(
+        org: UUID,
+        import_id: UUID,
+        principal: CurrentPrincipal,
+        problems_offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+        problems_limit: Annotated[
+            int | None, Query(ge=0, le=100_000, description="default: every problem")
+        ] = None,
+    ) -> Body:
+        """The report and progress; `problems_offset`/`problems_limit` page its problems (a
+        20,000-row file can have as many), `problem_count` counts them all."""
         require_importer(principal, org)
         async with pool.connection() as conn:
-            return (await the_import(conn, org, import_id)).report()
+            report = (await the_import(conn, org, import_id)).report()
+        problems = report["problems"]
+        end = None if problems_limit is None else problems_offset + problems_limit
+        return {**report, "problem_count": len(problems),
+                "problems": problems[problems_offset:end]}  # fmt: skip
 
     @router.get("/{import_id}/report.csv", responses=CSV_RESPONSE)
     async def report_csv(org: UUID, import_id: UUID, principal: CurrentPrincipal) -> Response:

@@ -110,6 +110,14 @@ function setupQueueRefresh() {
   });
 }
 
+function openDialogs() {
+  // A dialog that asks at once (the upload's approval) opens by itself, here and after htmx
+  // swaps the progress in.
+  document.querySelectorAll("dialog.auto-open:not([open])").forEach((d) => d.showModal());
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setupDrop(); setupTypeRules(); setupConfirm(); setupShortcuts(); setupQueueRefresh();
+  openDialogs();
+  document.body.addEventListener("htmx:afterSettle", openDialogs);
 });
