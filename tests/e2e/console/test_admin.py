@@ -5,6 +5,7 @@ and deactivates and reactivates a user (who cannot sign in meanwhile)."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -109,3 +110,49 @@ async def test_an_admin_sets_the_organisation_up(world: ConsoleWorld, browse: An
         return "/sign-in" in dan.page.url
 
     await eventually(signed_out, timeout_s=20)
+
+
+async def test_companies_groups_and_a_users_csv_sync(
+    world: ConsoleWorld, browse: Any, tmp_path: Path
+) -> None:
+    ada = await browse("ada-directory")
+    await ada.sign_in_as(world.people.admin)
+    page = ada.page
+    await page.goto(world.url + "/admin/companies")
+    await page.get_by_label("New company").fill("Westgate")
+    await page.get_by_role("button", name="Add company").click()
+    await expect(page.locator(".notice")).to_have_text("Company added.")
+    await page.get_by_label("Name of Westgate").fill("Westgate Haulage")
+    await page.get_by_role("button", name="Rename Westgate").click()
+    await expect(page.get_by_label("Name of Westgate Haulage")).to_be_visible()
+    await page.get_by_label("New group").fill("Night shift")
+    await page.get_by_role("button", name="Add group").click()
+    night = page.locator("form.group-card", has=page.get_by_label("Group name").and_(
+        page.locator("[value='Night shift']")))  # fmt: skip
+    await night.get_by_label("Riley Reviewer").check()
+    await night.get_by_role("button", name="Save Night shift").click()
+    await expect(page.locator(".notice")).to_have_text("Group saved.")
+    saved = page.locator("form.group-card", has=page.locator("[value='Night shift']"))
+    await expect(saved.get_by_label("Riley Reviewer")).to_be_checked()
+    await ada.shot("companies-and-groups")
+
+    domain = world.tenant.domain
+    people_csv = tmp_path / "people.csv"
+    people_csv.write_text(
+        "email,name,manager_email,company,groups,roles,permissions,date_format,time_zone,status\n"
+        f"nora.night@{domain},Nora Night,,Westgate Haulage,Night shift,worker,,,,active\n"
+        f"otto.owl@{domain},Otto Owl,nora.night@{domain},Westgate Haulage,,worker;manager,,,,\n"
+        f"pia.phantom@{domain},Pia Phantom,,Atlantis Ltd,,worker,,,,\n"
+    )
+    await page.get_by_role("link", name="Users").first.click()
+    await page.get_by_role("link", name="Sync from CSV").click()
+    await page.set_input_files("#f-files", str(people_csv))
+    await page.get_by_role("button", name="Sync users").click()
+    await expect(page.locator("#sync-summary")).to_contain_text(
+        "3 rows: 2 created, 0 updated, 0 unchanged, 1 rejected"
+    )
+    problem = page.locator("#sync-errors tbody tr")
+    await expect(problem).to_have_count(1)
+    await expect(problem.locator("td.cell-row")).to_have_text("3")  # the third user
+    await expect(problem.locator("td.cell-column")).to_have_text("company")
+    await ada.shot("users-sync")

@@ -117,7 +117,8 @@ class Caller:
                    **kwargs: Any) -> Any:  # fmt: skip
         """A write; `key` (the form's id) makes a resubmitted form a replay, not a second
         write."""
-        headers = {"Idempotency-Key": f"console:{key}"} if key else {}
+        headers = {**kwargs.pop("headers", {}),
+                   **({"Idempotency-Key": f"console:{key}"} if key else {})}  # fmt: skip
         response = await self.api.request(
             self.token, method, service, self._path(path), headers=headers, **kwargs
         )

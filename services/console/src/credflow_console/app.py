@@ -10,7 +10,8 @@ Routers:
 - `routes.reviews`: the reviewers' workspace;
 - `routes.network`, `routes.dashboard`: the organisation's workers, credentials and companies,
   and its figures and charts (client viewers, admins, reviewers);
-- `routes.admin_settings`, `routes.admin_types`, `routes.admin_users`: administration;
+- `routes.admin_settings`, `routes.admin_types`, `routes.admin_users`,
+  `routes.admin_directory`: administration;
 - `routes.imports`: the bulk upload wizard;
 - `routes.team`: a manager's people; `routes.settings`: my notifications.
 """
@@ -32,6 +33,7 @@ from credflow_common.settings import InfraSettings, RuntimeSettings
 from credflow_console.api import Api
 from credflow_console.keys import TokenMinter, load_or_create_key
 from credflow_console.routes import (
+    admin_directory,
     admin_settings,
     admin_types,
     admin_users,
@@ -96,6 +98,7 @@ def create_app(infra: InfraSettings, console_settings: ConsoleSettings | None = 
         dashboard.build_router(),
         admin_settings.build_router(),
         admin_types.build_router(),
+        admin_directory.build_router(),  # before admin_users: /admin/users/sync is not an id
         admin_users.build_router(),
         imports.build_router(),
         team.build_router(),

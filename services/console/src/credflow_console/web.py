@@ -211,8 +211,9 @@ def safe_next(target: str | None) -> str:
     return "/"
 
 
-def parse_uuid(value: str | None) -> UUID | None:
+def parse_uuid(value: object) -> UUID | None:
+    """An id from a form or a query string; None for anything else (empty, a file, junk)."""
     try:
-        return UUID(value) if value else None
+        return UUID(value) if isinstance(value, str) and value else None
     except ValueError:
         return None
