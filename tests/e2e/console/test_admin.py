@@ -156,3 +156,33 @@ async def test_companies_groups_and_a_users_csv_sync(
     await expect(problem.locator("td.cell-row")).to_have_text("3")  # the third user
     await expect(problem.locator("td.cell-column")).to_have_text("company")
     await ada.shot("users-sync")
+
+
+async def test_an_assessment_and_a_workers_answers(world: ConsoleWorld, browse: Any) -> None:
+    tenant, people = world.tenant, world.people
+    ada = await browse("ada-assessment")
+    await ada.sign_in_as(people.admin)
+    page = ada.page
+    await page.goto(world.url + "/admin/assessments")
+    await page.get_by_label("Name").fill("Site induction")
+    await page.get_by_role("button", name="Save assessment").click()
+    await expect(page.locator("#e-question_1")).to_contain_text("at least one question")
+    await expect(page.get_by_label("Name")).to_have_value("Site induction")
+    await page.get_by_label("Question 1 (yes or no)").fill("Do you drive a company vehicle?")
+    await page.get_by_label("A yes requires").first.select_option(label="Driver's licence")
+    await page.get_by_role("button", name="Save assessment").click()
+    card = page.locator("section", has_text="Site induction")
+    await expect(card).to_contain_text("Yes adds: Driver's licence")
+    await ada.shot("assessments")
+
+    found = await tenant.get("directory", "/assessments", people.uma)
+    induction = next(a for a in found["items"] if a["name"] == "Site induction")
+    question = induction["questions"][0]["question_id"]
+    await tenant.post("directory", f"/assessments/{induction['assessment_id']}/answers",
+                      people.uma, 200, answers={question: True})  # fmt: skip
+    await card.get_by_role("link", name="Workers' answers").click()
+    await page.get_by_label("Worker's name or email").fill("Uma")
+    await page.get_by_role("button", name="Find").click()
+    answer = page.locator("section", has_text="Uma Upload")
+    await expect(answer.locator(".answer")).to_have_text("Yes")
+    await ada.shot("answers")

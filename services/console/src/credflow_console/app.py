@@ -11,7 +11,7 @@ Routers:
 - `routes.network`, `routes.dashboard`: the organisation's workers, credentials and companies,
   and its figures and charts (client viewers, admins, reviewers);
 - `routes.admin_settings`, `routes.admin_types`, `routes.admin_users`,
-  `routes.admin_directory`: administration;
+  `routes.admin_directory`, `routes.admin_assessments`: administration;
 - `routes.imports`: the bulk upload wizard;
 - `routes.team`: a manager's people; `routes.settings`: my notifications.
 """
@@ -33,6 +33,7 @@ from credflow_common.settings import InfraSettings, RuntimeSettings
 from credflow_console.api import Api
 from credflow_console.keys import TokenMinter, load_or_create_key
 from credflow_console.routes import (
+    admin_assessments,
     admin_directory,
     admin_settings,
     admin_types,
@@ -98,6 +99,7 @@ def create_app(infra: InfraSettings, console_settings: ConsoleSettings | None = 
         dashboard.build_router(),
         admin_settings.build_router(),
         admin_types.build_router(),
+        admin_assessments.build_router(),
         admin_directory.build_router(),  # before admin_users: /admin/users/sync is not an id
         admin_users.build_router(),
         imports.build_router(),
