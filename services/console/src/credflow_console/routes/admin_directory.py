@@ -4,19 +4,20 @@ users' bulk sync by CSV with its per-row report."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
 from credflow_console.api import ApiError
 from credflow_console.routes.admin_settings import REFUSALS, refusal_errors, require_admin
 from credflow_console.routes.admin_users import require_user_admin
-from credflow_console.web import Page, SignedIn, check_csrf, parse_uuid, redirect
+from credflow_console.web import Page, SignedIn, check_csrf, parse_uuid, redirect, with_position
 
 Body = dict[str, Any]
+Text = Annotated[str | None, Query(max_length=200)]
 SYNC_COLUMNS = ("email,name,manager_email,company,groups,roles,permissions,date_format,"
                 "time_zone,status")  # fmt: skip
 
@@ -24,9 +25,11 @@ SYNC_COLUMNS = ("email,name,manager_email,company,groups,roles,permissions,date_
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/admin", dependencies=[Depends(check_csrf)])
 
-    async def directory_page(page: Page, status: int = 200, **context: Any) -> Response:
+    async def directory_page(page: Page, status: int = 200, min_position: str | None = None,
+                             **context: Any) -> Response:  # fmt: skip
         companies, groups, staff = await asyncio.gather(
-            page.caller.get("views", "/companies"), page.caller.get("directory", "/groups"),
+            page.caller.get("views", "/companies", min_position=min_position),
+            page.caller.get("directory", "/groups"),
             page.caller.get("directory", "/users", status="active", limit=1000),
         )  # fmt: skip
         people = {u["user_id"]: u["name"] for u in staff["items"]}
@@ -37,20 +40,25 @@ def build_router() -> APIRouter:
                            errors=context.pop("errors", {}), **context)  # fmt: skip
 
     @router.get("/companies", response_class=HTMLResponse)
-    async def companies(page: SignedIn, message: str | None = None) -> Response:
+    async def companies(
+        page: SignedIn, message: Text = None, min_position: Text = None
+    ) -> Response:
+        """Companies (with their workers, from the views: the page waits for a change to
+        reach them) and groups."""
         require_admin(page)
-        return await directory_page(page, message=message)
+        return await directory_page(page, min_position=min_position, message=message)
 
     async def write(page: Page, method: str, path: str, body: Body, done: str) -> Response:
         form = await page.request.form()
         try:
-            await page.caller.send(method, "directory", path,
-                                   str(form.get("form_id") or "") or None, json=body)  # fmt: skip
+            answer = await page.caller.send(
+                method, "directory", path, str(form.get("form_id") or "") or None, json=body
+            )
         except ApiError as exc:
             if exc.status not in REFUSALS:
                 raise
             return await directory_page(page, 422, errors=refusal_errors(exc))
-        return redirect(page.request, f"/admin/companies?message={done}")
+        return redirect(page.request, with_position(f"/admin/companies?message={done}", answer))
 
     @router.post("/companies", response_class=HTMLResponse)
     async def create_company(page: SignedIn) -> Response:
