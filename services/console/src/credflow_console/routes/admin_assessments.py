@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from credflow_console import lookups
 from credflow_console.api import ApiError
-from credflow_console.routes.admin_settings import REFUSALS, refusal_errors, require_admin
+from credflow_console.routes.admin_settings import directory_write, require_admin
 from credflow_console.web import Page, SignedIn, check_csrf, parse_uuid, redirect
 
 Body = dict[str, Any]
@@ -58,18 +58,7 @@ def build_router() -> APIRouter:
         form = await page.request.form()
         body, errors = assessment_from(form)
         if not errors:
-            try:
-                await page.caller.send(
-                    "POST",
-                    "directory",
-                    "/assessments",
-                    str(form.get("form_id") or "") or None,
-                    json=body,
-                )
-            except ApiError as exc:
-                if exc.status not in REFUSALS:
-                    raise
-                errors = refusal_errors(exc)
+            _, errors = await directory_write(page, "POST", "/assessments", body, form)
         if errors:
             return await assessments_page(page, 422, errors=errors, typed=dict(form.items()))
         return redirect(page.request, f"/admin/assessments?message=Saved+{body['name']}.")

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
 from credflow_console.api import ApiError
-from credflow_console.routes.admin_settings import REFUSALS, refusal_errors, require_admin
+from credflow_console.routes.admin_settings import REFUSALS, directory_write, require_admin
 from credflow_console.routes.admin_users import require_user_admin
 from credflow_console.web import Page, SignedIn, check_csrf, parse_uuid, redirect, with_position
 
@@ -50,14 +50,9 @@ def build_router() -> APIRouter:
 
     async def write(page: Page, method: str, path: str, body: Body, done: str) -> Response:
         form = await page.request.form()
-        try:
-            answer = await page.caller.send(
-                method, "directory", path, str(form.get("form_id") or "") or None, json=body
-            )
-        except ApiError as exc:
-            if exc.status not in REFUSALS:
-                raise
-            return await directory_page(page, 422, errors=refusal_errors(exc))
+        answer, errors = await directory_write(page, method, path, body, form)
+        if answer is None:
+            return await directory_page(page, 422, errors=errors)
         return redirect(page.request, with_position(f"/admin/companies?message={done}", answer))
 
     @router.post("/companies", response_class=HTMLResponse)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from uuid import UUID
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
@@ -25,6 +26,32 @@ def require_admin(page: Page) -> None:
 
 def refusal_errors(exc: ApiError) -> dict[str, str]:
     return exc.field_errors() or {"form": exc.detail}
+
+
+async def directory_write(
+    page: Page, method: str, path: str, body: Body, form: Any
+) -> tuple[Body | None, dict[str, str]]:
+    """One change sent to the directory, the form's id as its idempotency key: the answer, or
+    (None and) the refusal's messages by field for the form to show."""
+    key = str(form.get("form_id") or "") or None
+    try:
+        answer: Body = await page.caller.send(method, "directory", path, key, json=body)
+    except ApiError as exc:
+        if exc.status not in REFUSALS:
+            raise
+        return None, refusal_errors(exc)
+    return answer, {}
+
+
+async def create_or_update(
+    page: Page, collection: str, entity_id: UUID | None, body: Body, form: Any
+) -> dict[str, str]:
+    """POST a new entity (its unset fields left out) or PATCH an existing one (unset fields
+    cleared); the refusal's messages by field."""
+    if entity_id is None:
+        created = {k: v for k, v in body.items() if v is not None}
+        return (await directory_write(page, "POST", collection, created, form))[1]
+    return (await directory_write(page, "PATCH", f"{collection}/{entity_id}", body, form))[1]
 
 
 def whole_number(text: str) -> int | None:
@@ -86,18 +113,7 @@ def build_router() -> APIRouter:
         current = (await page.caller.get("directory", ""))["settings"]
         changes, errors = settings_from(form, current)
         if not errors and changes:
-            try:
-                await page.caller.send(
-                    "PATCH",
-                    "directory",
-                    "/settings",
-                    str(form.get("form_id") or "") or None,
-                    json=changes,
-                )
-            except ApiError as exc:
-                if exc.status not in REFUSALS:
-                    raise
-                errors = refusal_errors(exc)
+            _, errors = await directory_write(page, "PATCH", "/settings", changes, form)
         if errors:
             typed = {**current, **changes, "max_media_mb": form.get("max_media_mb"),
                      "expiring_soon_days": form.get("expiring_soon_days")}  # fmt: skip

@@ -11,11 +11,10 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
 
 from credflow_console import lookups
-from credflow_console.api import ApiError
 from credflow_console.routes.admin_settings import (
     MEDIA_KINDS,
-    REFUSALS,
-    refusal_errors,
+    create_or_update,
+    directory_write,
     require_admin,
     whole_number,
 )
@@ -99,19 +98,7 @@ def build_router() -> APIRouter:
         form = await page.request.form()
         body, errors = type_from(form)
         if not errors:
-            key = str(form.get("form_id") or "") or None
-            try:
-                if type_id is None:
-                    created = {k: v for k, v in body.items() if v is not None}
-                    await page.caller.send("POST", "directory", "/credential-types", key,
-                                           json=created)  # fmt: skip
-                else:
-                    await page.caller.send("PATCH", "directory", f"/credential-types/{type_id}",
-                                           key, json=body)  # fmt: skip
-            except ApiError as exc:
-                if exc.status not in REFUSALS:
-                    raise
-                errors = refusal_errors(exc)
+            errors = await create_or_update(page, "/credential-types", type_id, body, form)
         if errors:
             typed = {**body, "credential_type_id": str(type_id) if type_id else None}
             return await type_form(page, typed, 422, errors)
@@ -157,13 +144,9 @@ def build_router() -> APIRouter:
             body["company_id"] = str(form.get("company_id") or "") or None
         if scope == "group":
             body["group_id"] = str(form.get("group_id") or "") or None
-        try:
-            await page.caller.send("POST", "directory", "/requirements",
-                                   str(form.get("form_id") or "") or None, json=body)  # fmt: skip
-        except ApiError as exc:
-            if exc.status not in REFUSALS:
-                raise
-            return await requirements_page(page, 422, errors=refusal_errors(exc))
+        _, errors = await directory_write(page, "POST", "/requirements", body, form)
+        if errors:
+            return await requirements_page(page, 422, errors=errors)
         return redirect(page.request, "/admin/requirements?message=Requirement+added.")
 
     @router.post("/requirements/{requirement_id}/remove")

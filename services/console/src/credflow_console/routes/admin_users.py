@@ -10,8 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
-from credflow_console.api import ApiError
-from credflow_console.routes.admin_settings import DATE_FORMATS, REFUSALS, refusal_errors
+from credflow_console.routes.admin_settings import DATE_FORMATS, create_or_update
 from credflow_console.web import Page, RefusedError, SignedIn, check_csrf, parse_uuid, redirect
 
 Body = dict[str, Any]
@@ -90,18 +89,7 @@ def build_router() -> APIRouter:
         form = await page.request.form()
         body, errors = user_from(form)
         if not errors:
-            key = str(form.get("form_id") or "") or None
-            try:
-                if user_id is None:
-                    created = {k: v for k, v in body.items() if v is not None}
-                    await page.caller.send("POST", "directory", "/users", key, json=created)
-                else:
-                    await page.caller.send("PATCH", "directory", f"/users/{user_id}", key,
-                                           json=body)  # fmt: skip
-            except ApiError as exc:
-                if exc.status not in REFUSALS:
-                    raise
-                errors = refusal_errors(exc)
+            errors = await create_or_update(page, "/users", user_id, body, form)
         if errors:
             typed = {**body, "user_id": str(user_id) if user_id else None,
                      "status": str(form.get("status") or "active")}  # fmt: skip
