@@ -108,10 +108,12 @@ def _rows(workers: list[dict[str, Any]], today: date) -> tuple[list[str], list[s
 
     - white card: everyone but every tenth worker (those show `required`), no review needed
       (`submitted`);
-    - first aid: valid for most (`verified`), expiring within the month for every seventh,
-      expired for every eleventh, missing for every fifth (`required`);
+    - first aid: valid for most (`verified`), expiring within 30, 60 or 90 days for every
+      seventh, thirteenth or seventeenth, expired for every eleventh, missing for every fifth
+      (`required`);
     - working at heights: the site crew;
-    - electrical licence: Southbank's workers, in the import left to reviewers.
+    - electrical licence: Southbank's workers, in the import left to reviewers (who validate
+      a third, reject a sixth and leave the rest in the queue).
     """
 
     def day(value: date) -> str:
@@ -125,8 +127,9 @@ def _rows(workers: list[dict[str, Any]], today: date) -> tuple[list[str], list[s
                             f"{day(today - timedelta(days=500))},,WC-{index:04},,,")  # fmt: skip
         if index % 5 != 4:
             issued, expires = today - timedelta(days=400), ""
-            if index % 7 == 0:
-                issued, expires = today - timedelta(days=700), day(today + timedelta(days=12))
+            for every, days in ((7, 12), (13, 45), (17, 80)):
+                if index % every == 0:
+                    issued, expires = today - timedelta(days=700), day(today + timedelta(days=days))
             if index % 11 == 0:
                 issued, expires = today - timedelta(days=1200), day(today - timedelta(days=20))
             approved.append(f"{email},First aid certificate,{day(issued)},{expires},"
@@ -178,8 +181,8 @@ def _review(api: _Api, approved: dict[str, Any], for_review: dict[str, Any], tod
                    "comment": "Checked against the training register."})  # fmt: skip
     items = _settled(api, for_review["import_id"])
     for index, item in enumerate(items):
+        review = f"/reviews/{item['review_id']}"
         if index % 6 == 0:
-            review = f"/reviews/{item['review_id']}"
             api.call("POST", api.urls.review, f"{review}/claim", f"claim-{index}")
             api.call(
                 "POST",
@@ -188,6 +191,9 @@ def _review(api: _Api, approved: dict[str, Any], for_review: dict[str, Any], tod
                 f"reject-{index}",
                 json={"comment": "The licence number does not match the regulator's register."},
             )
+        elif index % 3 == 1:
+            api.call("POST", api.urls.review, f"{review}/validate", f"validate-{index}",
+                     json={"comment": "Matches the regulator's register."})  # fmt: skip
     credential_ids = [item["credential_id"] for item in items[1:3]]
     api.call("POST", api.urls.submission, f"/credentials/{credential_ids[0]}/revoke", "revoke",
              json={"reason": "Licence cancelled by the regulator."})  # fmt: skip

@@ -153,7 +153,7 @@ async def test_companies_groups_and_a_users_csv_sync(
     )
     problem = page.locator("#sync-errors tbody tr")
     await expect(problem).to_have_count(1)
-    await expect(problem.locator("td.cell-row")).to_have_text("3")  # the third user
+    await expect(problem.locator("td.cell-row")).to_have_text("4")  # the third user (header: 1)
     await expect(problem.locator("td.cell-column")).to_have_text("company")
     await ada.shot("users-sync")
 
@@ -186,3 +186,32 @@ async def test_an_assessment_and_a_workers_answers(world: ConsoleWorld, browse: 
     answer = page.locator("section", has_text="Uma Upload")
     await expect(answer.locator(".answer")).to_have_text("Yes")
     await ada.shot("answers")
+
+
+async def test_a_long_users_list_pages_and_keeps_its_search(
+    world: ConsoleWorld, browse: Any, tmp_path: Path
+) -> None:
+    domain = world.tenant.domain
+    many = tmp_path / "many.csv"
+    many.write_text("email,name,roles\n" + "".join(
+        f"pager.{n:02}@{domain},Pager Person {n:02},worker\n" for n in range(60)))  # fmt: skip
+    ada = await browse("ada-pages")
+    await ada.sign_in_as(world.people.admin)
+    page = ada.page
+    await page.goto(world.url + "/admin/users/sync")
+    await page.set_input_files("#f-files", str(many))
+    await page.get_by_role("button", name="Sync users").click()
+    await expect(page.locator("#sync-summary")).to_contain_text("60 rows: 60 created")
+
+    await page.goto(world.url + "/admin/users?q=Pager+Person")
+    rows = page.locator("#users tbody tr")
+    await expect(rows).to_have_count(50)
+    first = set(await rows.locator("td:first-child a").all_inner_texts())
+    await page.get_by_role("link", name="Next page").click()
+    await expect(rows).to_have_count(10)
+    rest = set(await rows.locator("td:first-child a").all_inner_texts())
+    assert first | rest == {f"Pager Person {n:02}" for n in range(60)}
+    await expect(page.get_by_role("link", name="Next page")).to_have_count(0)
+    await page.get_by_role("link", name="First page").click()
+    await expect(rows).to_have_count(50)
+    await ada.shot("users-paged")

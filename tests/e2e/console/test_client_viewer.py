@@ -53,6 +53,14 @@ async def carl_holds_every_status(world: ConsoleWorld) -> None:
                           json=body)  # fmt: skip
 
 
+async def downloaded(page: Any, saved: Path) -> list[str]:
+    """The lines of the CSV the page's "Download CSV" link gives."""
+    async with page.expect_download() as download_info:
+        await page.get_by_role("link", name="Download CSV").click()
+    await (await download_info.value).save_as(saved)
+    return (await asyncio.to_thread(saved.read_text)).splitlines()
+
+
 async def test_a_client_viewer_walks_both_paths_and_changes_nothing(
     world: ConsoleWorld, browse: Any, tmp_path: Path
 ) -> None:
@@ -63,6 +71,13 @@ async def test_a_client_viewer_walks_both_paths_and_changes_nothing(
     await expect(page.get_by_role("heading", level=1)).to_have_text("Workers")  # My network
     assert await page.get_by_role("link", name="My credentials").count() == 0
     await casey.shot("my-network")
+    await page.get_by_label("Name or email").fill("Carl Contractor")
+    await page.get_by_role("button", name="Filter").click()
+    workers = await downloaded(page, tmp_path / "workers.csv")
+    assert workers[0].startswith("user_id,name,email,company_name,compliant")
+    assert len(workers) == 2, workers
+    assert f"{world.people.carl.user_id},Carl Contractor," in workers[1]
+    assert ",False," in workers[1], "Carl is not compliant"
 
     # Path 1: My network → Workers → Worker credentials, filtered.
     await page.get_by_role("link", name="Worker credentials").click()
@@ -77,11 +92,7 @@ async def test_a_client_viewer_walks_both_paths_and_changes_nothing(
     await page.get_by_role("button", name="Filter").click()
     await expect(page.locator("#rows tr")).to_have_count(1)
     await expect(page.locator("#rows")).to_contain_text("Site pass")
-    async with page.expect_download() as download_info:
-        await page.get_by_role("link", name="Download CSV").click()
-    saved = tmp_path / "credentials.csv"
-    await (await download_info.value).save_as(saved)
-    lines = (await asyncio.to_thread(saved.read_text)).splitlines()
+    lines = await downloaded(page, tmp_path / "credentials.csv")
     assert lines[0].startswith("credential_id,holder_name")
     assert len(lines) == 2, lines
     assert "Site pass" in lines[1]
@@ -96,6 +107,9 @@ async def test_a_client_viewer_walks_both_paths_and_changes_nothing(
     # Path 2: All companies → Southbank → its workers → Carl's profile.
     await page.get_by_role("link", name="Companies").click()
     await expect(page.locator("tbody tr", has_text="Southbank")).to_contain_text("1")
+    companies = await downloaded(page, tmp_path / "companies.csv")
+    southbank = next(line for line in companies if ",Southbank," in line)
+    assert southbank.endswith(",False,1,0,1"), "archived, workers, compliant, not compliant"
     await page.get_by_role("link", name="Southbank").click()
     await page.get_by_label("Workers").select_option(label="Not compliant")
     await page.get_by_role("button", name="Filter").click()

@@ -54,6 +54,13 @@ async def test_the_demo_shows_every_status_to_a_client_viewer(journeys: Journeys
         assert any(row["expiring_soon"] for row in seen)
         companies = (await client.get(f"{views}/companies", headers=viewer)).json()["items"]
         assert sum(c["workers"] for c in companies) >= WORKERS
+        assert all(c["compliant"] and c["not_compliant"] for c in companies), (
+            "each company shows both compliant and non-compliant workers on the dashboard"
+        )
+        figures = (await client.get(f"{views}/summary", headers=viewer)).json()
+        expiring = [figures["expiring"][days] for days in ("30", "60", "90")]
+        assert 0 < expiring[0] < expiring[1] < expiring[2], "each window adds credentials"
+        assert figures["queue"]["open"] > 0, "reviewers find items waiting in their queue"
         page = (
             await client.get(
                 f"{views}/companies/{companies[0]['company_id']}/workers", headers=viewer,

@@ -380,7 +380,8 @@ async def test_bulk_sync_of_1000_users_writes_the_990_good_rows_and_reports_the_
     assert report["created"] == 990
     assert report["rejected"] == 10
     assert {(e["row"], e["field"]) for e in report["errors"]} == {
-        (index + 1, field) for index, (field, _) in bad.items()
+        (index + 2, field)
+        for index, (field, _) in bad.items()  # row 1 is the header
     }
     users = []
     after = None

@@ -12,6 +12,8 @@ from uuid import uuid4
 
 import pytest
 
+from credflow_common.spreadsheets import safe_cell
+from credflow_projection import exports
 from tests.integration.projection.conftest import Stack
 from tests.integration.projection.world import World, build_world
 from tests.integration.review.conftest import as_user
@@ -273,6 +275,50 @@ async def test_csv_export_is_streamed_and_safe_against_formulas(stack: Stack, un
     ]
 
 
+async def test_workers_and_companies_download_as_the_lists_show_them(
+    stack: Stack, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(exports, "WORKERS_PER_READ", 2)  # several reads for a few workers
+    world = await build_world(stack, unique)
+    org, viewer = world.org, world.as_("viewer")
+
+    async def download(path: str, as_: dict[str, str], **params: Any) -> list[dict[str, str]]:
+        response = await stack.views.get(f"/organisations/{org.id}{path}", params=params,
+                                         headers=as_)  # fmt: skip
+        assert response.status_code == 200, response.text
+        assert response.headers["content-disposition"].startswith("attachment")
+        return list(csv.DictReader(io.StringIO(response.text)))
+
+    listed = (await stack.get(org, "/workers", viewer, limit=500))["items"]
+    rows = await download("/workers.csv", viewer)
+    assert [(r["user_id"], r["name"], r["compliant"]) for r in rows] == [
+        (w["user_id"], safe_cell(w["name"]), str(w["compliant"])) for w in listed
+    ], "every worker once, in the list's order, with the list's compliance"
+    assert {r["name"] for r in rows} >= {"'=HYPERLINK(1)"}, "formula defused"
+    for row in rows:
+        profile = await stack.get(org, f"/workers/{row['user_id']}", viewer)
+        unmet = [r["credential_type_name"] for r in profile["requirements"]
+                 if r["state"] != "met"]  # fmt: skip
+        assert row["missing"] == "; ".join(unmet)
+        assert int(row["requirements"]) - int(row["requirements_met"]) == len(unmet)
+    north = await download("/workers.csv", viewer, company_id=world.companies["North"])
+    assert {r["company_name"] for r in north} == {"North"}
+
+    companies = (await stack.get(org, "/companies", viewer))["items"]
+    assert [
+        (r["company_id"], r["workers"], r["compliant"], r["not_compliant"])
+        for r in await download("/companies.csv", viewer)
+    ] == [(c["company_id"], str(c["workers"]), str(c["compliant"]), str(c["not_compliant"]))
+          for c in companies]  # fmt: skip
+
+    wes = world.as_("wes")
+    assert [r["user_id"] for r in await download("/workers.csv", wes)] == [
+        world.people["wes"]["user_id"]
+    ], "a worker downloads only themselves"
+    refused = await stack.views.get(f"/organisations/{org.id}/companies.csv", headers=wes)
+    assert refused.status_code == 403
+
+
 async def test_a_worker_sees_only_their_own_and_a_client_viewer_only_reads(
     stack: Stack, unique: str
 ) -> None:
@@ -319,6 +365,8 @@ async def test_a_worker_sees_only_their_own_and_a_client_viewer_only_reads(
         "/companies",
         "/review-queue",
         "/credentials.csv",
+        "/workers.csv",
+        "/companies.csv",
         f"/credentials/{world.credentials['wes.licence']}",
     ):
         response = await stack.views.get(f"/organisations/{org.id}{path}", headers=other.admin)

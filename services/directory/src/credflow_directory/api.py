@@ -453,14 +453,14 @@ def build_router(context: ServiceContext) -> APIRouter:
         require_admin(principal, org)
         content_type = request.headers.get("content-type", "").split(";")[0].strip()
         try:
-            rows = parse_rows(await request.body(), content_type)
+            upload = parse_rows(await request.body(), content_type)
         except ValueError as exc:
             raise ProblemError(
                 422, "Request is not valid", str(exc), errors=[FieldError("body", str(exc))]
             ) from exc
         async with context.pool.connection() as conn, conn.transaction():
             await directory.organisation(conn, org)
-            report = await sync_users(conn, store, org, rows, meta(request, principal, org))
+            report = await sync_users(conn, store, org, upload, meta(request, principal, org))
         return report.as_dict()
 
     # -- companies and groups -------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Rows are matched to existing users by email, ignoring case. Every row is validated first
 (fields, references to companies, groups and managers, duplicates inside the file); valid rows
 are then created or updated, each with its events, and rejected rows are reported by row number
-and field and not written. A row whose manager is a rejected row is rejected too.
+(a CSV's header is row 1, as in a spreadsheet; a JSON list starts at 1) and field and not
+written. A row whose manager is a rejected row is rejected too.
 
 Columns (CSV header or JSON keys): email, name, manager_email, company (name), groups (names,
 `;`-separated), roles (`;`-separated: admin, manager, reviewer, worker, client_viewer),
@@ -111,7 +112,16 @@ class SyncReport:
         }
 
 
-def parse_rows(raw: bytes, content_type: str) -> list[Any]:
+@dataclass(frozen=True)
+class Upload:
+    """The rows of an upload and the number its first row is reported under: 2 in a CSV file
+    (the header is row 1, as in a spreadsheet and the importer's report), 1 in JSON."""
+
+    rows: list[Any]
+    first_row: int
+
+
+def parse_rows(raw: bytes, content_type: str) -> Upload:
     """The rows of a CSV or JSON upload; raises ValueError for a file that cannot be read."""
     if content_type in ("text/csv", "application/csv"):
         try:
@@ -132,25 +142,27 @@ def parse_rows(raw: bytes, content_type: str) -> list[Any]:
         rows: list[Any] = [
             {k.strip(): v for k, v in row.items() if k is not None} for row in reader
         ]
+        first_row = 2
     elif content_type == "application/json":
         document = parse_json(raw)  # a ProblemError naming the field when it is not usable
         if not isinstance(document, dict) or not isinstance(document.get("users"), list):
             raise ValueError('the body must be {"users": [...]}')
-        rows = document["users"]
+        rows, first_row = document["users"], 1
     else:
         raise ValueError("send text/csv or application/json")
     if len(rows) > MAX_ROWS:
         raise ValueError(f"{len(rows)} rows; at most {MAX_ROWS} per sync")
-    return rows
+    return Upload(rows, first_row)
 
 
 async def sync_users(
     conn: AsyncConnection[Any],
     store: DirectoryStore,
     org: UUID,
-    raw_rows: list[Any],
+    upload: Upload,
     metadata: Metadata,
 ) -> SyncReport:
+    raw_rows = upload.rows
     report = SyncReport(rows=len(raw_rows))
     existing = {
         u.email.lower(): u for u in await store.select(conn, org, "user", UserState, limit=10**7)
@@ -166,7 +178,7 @@ async def sync_users(
 
     parsed: dict[int, SyncRow] = {}
     first_row_of: dict[str, int] = {}
-    for number, raw in enumerate(raw_rows, start=1):
+    for number, raw in enumerate(raw_rows, start=upload.first_row):
         if not isinstance(raw, dict):
             report.errors.append(RowError(number, "row", "invalid_row", "a row must be an object"))
             continue

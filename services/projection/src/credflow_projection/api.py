@@ -12,22 +12,17 @@ the `Projection-Caught-Up` header whether it had.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import StreamingResponse
 
 from credflow_common.auth import CurrentPrincipal, Principal
-from credflow_common.openapi import CSV_RESPONSE
 from credflow_common.positions import wait_until_applied
 from credflow_common.problems import FieldError, ProblemError
 from credflow_common.service import ServiceContext
-from credflow_common.spreadsheets import safe_cell
 from credflow_projection import queries, summary
 from credflow_projection.projector import CONSUMER
 from credflow_projection.queries import STATUSES, Conn, CredentialFilters, Scope
@@ -43,11 +38,6 @@ Cursor = Annotated[
     str | None, Query(max_length=1000, description="The `next_cursor` of the previous page.")
 ]
 ORG_WIDE_ROLES = ("admin", "reviewer", "client_viewer")
-EXPORT_COLUMNS = (
-    "credential_id", "holder_name", "holder_email", "company_name", "credential_type_name",
-    "title", "status", "expiring_soon", "version_number", "issued_on", "expires_on",
-    "certification_number", "issuer_name", "lifecycle_reason",
-)  # fmt: skip
 
 
 async def viewing(
@@ -66,6 +56,36 @@ async def scope_of(conn: Conn, principal: Principal) -> Scope:
     return Scope(everyone=False, holder_ids=frozenset(holders))
 
 
+def credential_filters(
+    status: list[str] | None,
+    credential_type_id: UUID | None,
+    company_id: UUID | None,
+    worker_id: UUID | None,
+    expiring_within_days: int | None,
+    q: str | None,
+) -> CredentialFilters:
+    unknown = [s for s in status or [] if s not in STATUSES or s == "required"]
+    if unknown:
+        virtual = (
+            " (`required` rows are not credentials: the worker profile and the company"
+            " view list them)" if "required" in unknown else ""
+        )  # fmt: skip
+        raise ProblemError(
+            422, "Unprocessable Content", "unknown status filter",
+            errors=[FieldError("query.status", f"{', '.join(unknown)}: use one of "
+                               + ", ".join(s for s in STATUSES if s != "required")
+                               + virtual)],
+        )  # fmt: skip
+    return CredentialFilters(
+        statuses=status or (),
+        credential_type_id=credential_type_id,
+        company_id=company_id,
+        holder_id=worker_id,
+        expiring_within_days=expiring_within_days,
+        text=q or None,
+    )
+
+
 def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UTC)) -> APIRouter:
     router = APIRouter(prefix="/organisations/{org}", tags=["views"])
     wait_s = context.runtime.min_position_wait_s
@@ -75,35 +95,6 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
             return
         reached = await wait_until_applied(context.pool, CONSUMER, position, wait_s)
         response.headers["Projection-Caught-Up"] = "true" if reached else "false"
-
-    def filters(
-        status: list[str] | None,
-        credential_type_id: UUID | None,
-        company_id: UUID | None,
-        worker_id: UUID | None,
-        expiring_within_days: int | None,
-        q: str | None,
-    ) -> CredentialFilters:
-        unknown = [s for s in status or [] if s not in STATUSES or s == "required"]
-        if unknown:
-            virtual = (
-                " (`required` rows are not credentials: the worker profile and the company"
-                " view list them)" if "required" in unknown else ""
-            )  # fmt: skip
-            raise ProblemError(
-                422, "Unprocessable Content", "unknown status filter",
-                errors=[FieldError("query.status", f"{', '.join(unknown)}: use one of "
-                                   + ", ".join(s for s in STATUSES if s != "required")
-                                   + virtual)],
-            )  # fmt: skip
-        return CredentialFilters(
-            statuses=status or (),
-            credential_type_id=credential_type_id,
-            company_id=company_id,
-            holder_id=worker_id,
-            expiring_within_days=expiring_within_days,
-            text=q or None,
-        )
 
     @router.get("/credentials")
     async def worker_credentials(
@@ -123,7 +114,7 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
         """Worker credentials: every credential the caller may see, filtered and paged
         (ordered by worker name, then type name)."""
         principal.require_organisation(org)
-        chosen = filters(status, credential_type_id, company_id, worker_id,
+        chosen = credential_filters(status, credential_type_id, company_id, worker_id,
                          expiring_within_days, q)  # fmt: skip
         await caught_up(response, min_position)
         async with context.pool.connection() as conn:
@@ -135,46 +126,6 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
             except ValueError as exc:
                 raise _bad_cursor() from exc
         return {"items": page.items, "next_cursor": page.next_cursor}
-
-    @router.get("/credentials.csv", responses=CSV_RESPONSE)
-    async def export_credentials(
-        org: UUID,
-        principal: CurrentPrincipal,
-        status: Annotated[list[str] | None, Query()] = None,
-        credential_type_id: UUID | None = None,
-        company_id: UUID | None = None,
-        worker_id: UUID | None = None,
-        expiring_within_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
-        q: Annotated[str | None, Query(max_length=200)] = None,
-    ) -> StreamingResponse:
-        """The worker credentials view as CSV, streamed row by row; cells that a spreadsheet
-        would read as a formula are prefixed with a quote."""
-        principal.require_organisation(org)
-        chosen = filters(status, credential_type_id, company_id, worker_id,
-                         expiring_within_days, q)  # fmt: skip
-
-        async def lines() -> AsyncIterator[str]:
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            writer.writerow(EXPORT_COLUMNS)
-            async with context.pool.connection() as conn:
-                organisation, scope = await viewing(conn, principal, org)
-                rows = queries.stream_credentials(
-                    conn, organisation, scope, chosen, organisation.today(clock())
-                )
-                async for row in rows:
-                    writer.writerow([safe_cell(row[c]) for c in EXPORT_COLUMNS])
-                    if buffer.tell() > 64 * 1024:
-                        yield buffer.getvalue()
-                        buffer.seek(0)
-                        buffer.truncate()
-            yield buffer.getvalue()
-
-        return StreamingResponse(
-            lines(),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="credentials.csv"'},
-        )
 
     @router.get("/summary")
     async def dashboard_summary(
@@ -193,7 +144,7 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
         items' count and oldest request (the whole organisation's for admins, reviewers and
         client viewers; the caller's own otherwise)."""
         principal.require_organisation(org)
-        chosen = filters(status, credential_type_id, company_id, worker_id, None, q)
+        chosen = credential_filters(status, credential_type_id, company_id, worker_id, None, q)
         await caught_up(response, min_position)
         everyone = principal.has_role(*ORG_WIDE_ROLES)
         async with context.pool.connection() as conn:
@@ -279,7 +230,7 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
     ) -> Body:
         """Companies with their active workers and how many are compliant."""
         principal.require_organisation(org)
-        _require_views_of_others(principal)
+        require_views_of_others(principal)
         await caught_up(response, min_position)
         async with context.pool.connection() as conn:
             organisation, scope = await viewing(conn, principal, org)
@@ -299,7 +250,7 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
         """A company's workers, each with their credentials (including `required` rows) and
         compliance."""
         principal.require_organisation(org)
-        _require_views_of_others(principal)
+        require_views_of_others(principal)
         await caught_up(response, min_position)
         async with context.pool.connection() as conn:
             company = await queries.company(conn, org, company_id)
@@ -376,7 +327,7 @@ async def _profiles(
     return profiles
 
 
-def _require_views_of_others(principal: Principal) -> None:
+def require_views_of_others(principal: Principal) -> None:
     if not (principal.has_role(*ORG_WIDE_ROLES, "manager") or principal.can("users:manage")):
         raise ProblemError(403, "Forbidden", "workers see their own profile and credentials")
 

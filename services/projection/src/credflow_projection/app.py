@@ -1,7 +1,8 @@
 """Composition root of the projection service.
 
 Consumer: `credflow_projection.projector.views_consumer` (every public topic into the view
-tables). HTTP: `credflow_projection.api.build_router` (read-only views, CSV export).
+tables). HTTP: `credflow_projection.api.build_router` (read-only views) and
+`credflow_projection.exports.build_router` (the views as streamed CSV).
 Rebuild: `credflow_projection.rebuild` (`credflow projection rebuild`).
 """
 
@@ -16,8 +17,7 @@ from fastapi import FastAPI
 from credflow_common.service import ServiceDefinition
 from credflow_common.service import create_app as create_service
 from credflow_common.settings import InfraSettings, RuntimeSettings
-from credflow_projection import queries
-from credflow_projection.api import build_router
+from credflow_projection import api, exports, queries
 from credflow_projection.projector import views_consumer
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -28,7 +28,10 @@ def definition(clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Ser
     return ServiceDefinition(
         name="projection",
         migrations=[MIGRATIONS],
-        routers=lambda context: [build_router(context, clock)],
+        routers=lambda context: [
+            api.build_router(context, clock),
+            exports.build_router(context, clock),
+        ],
         consumers=lambda context: [views_consumer(context.runtime.topic_prefix)],
         publishes=False,
         user_status=queries.person_status,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
@@ -16,6 +17,7 @@ from credflow_console.web import Page, RefusedError, SignedIn, check_csrf, parse
 Body = dict[str, Any]
 Text = Annotated[str | None, Query(max_length=200)]
 ROLES = ("worker", "manager", "reviewer", "admin", "client_viewer")
+USERS_PER_PAGE = 50
 
 
 def require_user_admin(page: Page) -> None:
@@ -59,12 +61,15 @@ def build_router() -> APIRouter:
 
     @router.get("", response_class=HTMLResponse)
     async def users(page: SignedIn, q: Text = None, status: Text = None,
-                    message: Text = None) -> Response:  # fmt: skip
+                    message: Text = None, cursor: Text = None) -> Response:  # fmt: skip
         require_user_admin(page)
         shown = status if status in ("active", "deactivated") else ""
-        found = await page.caller.get("directory", "/users", q=q, status=shown, limit=200)
-        return page.render("admin_users.html", users=found["items"], q=q or "",
-                           shown=shown, message=message)  # fmt: skip
+        found = await page.caller.get("directory", "/users", q=q, status=shown,
+                                      limit=USERS_PER_PAGE, after=parse_uuid(cursor))  # fmt: skip
+        query = urlencode([(k, v) for k, v in (("q", q), ("status", shown)) if v])
+        return page.render("admin_users.html", users=found["items"], q=q or "", shown=shown,
+                           message=message, next_cursor=found["next"], query=query,
+                           first_page=not cursor)  # fmt: skip
 
     @router.get("/new", response_class=HTMLResponse)
     async def new_user(page: SignedIn) -> Response:

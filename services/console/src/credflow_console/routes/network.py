@@ -52,6 +52,17 @@ def query_string(filters: Body, **extra: str) -> str:
     return urlencode(pairs)
 
 
+async def download(page: Page, name: str, filters: Body) -> Response:
+    """A list as CSV, streamed from the views' export as it comes."""
+    require_network(page)
+    response = await page.caller.stream("views", f"/{name}", **filters)
+    return StreamingResponse(
+        response.aiter_bytes(), media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        background=BackgroundTask(response.aclose),
+    )  # fmt: skip
+
+
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/network")
 
@@ -76,15 +87,17 @@ def build_router() -> APIRouter:
 
     @router.get("/credentials.csv")
     async def credentials_csv(page: SignedIn) -> Response:
-        """The list as CSV, streamed from the views' export as it comes."""
-        require_network(page)
-        filters = credential_filters(page.request.query_params)
-        response = await page.caller.stream("views", "/credentials.csv", **filters)
-        return StreamingResponse(
-            response.aiter_bytes(), media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="credentials.csv"'},
-            background=BackgroundTask(response.aclose),
-        )  # fmt: skip
+        return await download(page, "credentials.csv",
+                              credential_filters(page.request.query_params))  # fmt: skip
+
+    @router.get("/workers.csv")
+    async def workers_csv(page: SignedIn, q: Text = None, company_id: Text = None) -> Response:
+        company = str(parse_uuid(company_id) or "")
+        return await download(page, "workers.csv", {"q": q, "company_id": company})
+
+    @router.get("/companies.csv")
+    async def companies_csv(page: SignedIn) -> Response:
+        return await download(page, "companies.csv", {})
 
     @router.get("/workers", response_class=HTMLResponse)
     async def workers(page: SignedIn, q: Text = None, company_id: Text = None,

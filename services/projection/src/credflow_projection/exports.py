@@ -1,0 +1,156 @@
+"""The views as CSV downloads, streamed in constant memory: worker credentials (with the
+list's filters), workers with their compliance, and companies with their compliance counts.
+Cells a spreadsheet would read as a formula are prefixed with a quote."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from credflow_common.auth import CurrentPrincipal, Principal
+from credflow_common.openapi import CSV_RESPONSE
+from credflow_common.service import ServiceContext
+from credflow_common.spreadsheets import safe_cell
+from credflow_projection import queries
+from credflow_projection.api import credential_filters, require_views_of_others, viewing
+from credflow_projection.queries import Conn
+
+Row = dict[str, Any]
+Clock = Callable[[], datetime]
+CREDENTIAL_COLUMNS = (
+    "credential_id", "holder_name", "holder_email", "company_name", "credential_type_name",
+    "title", "status", "expiring_soon", "version_number", "issued_on", "expires_on",
+    "certification_number", "issuer_name", "lifecycle_reason",
+)  # fmt: skip
+WORKER_COLUMNS = (
+    "user_id", "name", "email", "company_name", "compliant", "requirements_met",
+    "requirements", "missing",
+)  # fmt: skip
+COMPANY_COLUMNS = ("company_id", "name", "archived", "workers", "compliant", "not_compliant")
+WORKERS_PER_READ = 1000
+FLUSH_BYTES = 64 * 1024
+
+
+def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UTC)) -> APIRouter:
+    router = APIRouter(prefix="/organisations/{org}", tags=["views"])
+
+    def download(name: str, columns: Sequence[str],
+                 rows: Callable[[Conn], AsyncIterator[Row]]) -> StreamingResponse:  # fmt: skip
+        async def lines() -> AsyncIterator[str]:
+            async with context.pool.connection() as conn:
+                async for chunk in csv_chunks(columns, rows(conn)):
+                    yield chunk
+
+        return StreamingResponse(
+            lines(), media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )  # fmt: skip
+
+    @router.get("/credentials.csv", responses=CSV_RESPONSE)
+    async def export_credentials(
+        org: UUID,
+        principal: CurrentPrincipal,
+        status: Annotated[list[str] | None, Query()] = None,
+        credential_type_id: UUID | None = None,
+        company_id: UUID | None = None,
+        worker_id: UUID | None = None,
+        expiring_within_days: Annotated[int | None, Query(ge=0, le=3650)] = None,
+        q: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> StreamingResponse:
+        """The worker credentials view as CSV, with the same filters."""
+        principal.require_organisation(org)
+        chosen = credential_filters(status, credential_type_id, company_id, worker_id,
+                                    expiring_within_days, q)  # fmt: skip
+
+        async def rows(conn: Conn) -> AsyncIterator[Row]:
+            organisation, scope = await viewing(conn, principal, org)
+            today = organisation.today(clock())
+            async for row in queries.stream_credentials(conn, organisation, scope, chosen, today):
+                yield row
+
+        return download("credentials.csv", CREDENTIAL_COLUMNS, rows)
+
+    @router.get("/workers.csv", responses=CSV_RESPONSE)
+    async def export_workers(
+        org: UUID,
+        principal: CurrentPrincipal,
+        company_id: UUID | None = None,
+        q: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> StreamingResponse:
+        """The workers view as CSV: each active worker the caller may see, by name, with
+        compliance, how many of their requirements are met and the types still missing."""
+        principal.require_organisation(org)
+        return download(
+            "workers.csv",
+            WORKER_COLUMNS,
+            lambda conn: _workers(conn, principal, org, company_id, q, clock()),
+        )
+
+    @router.get("/companies.csv", responses=CSV_RESPONSE)
+    async def export_companies(org: UUID, principal: CurrentPrincipal) -> StreamingResponse:
+        """The companies view as CSV: workers and how many are compliant."""
+        principal.require_organisation(org)
+        require_views_of_others(principal)
+
+        async def rows(conn: Conn) -> AsyncIterator[Row]:
+            organisation, scope = await viewing(conn, principal, org)
+            for row in await queries.companies(conn, organisation, scope,
+                                               organisation.today(clock())):  # fmt: skip
+                yield row
+
+        return download("companies.csv", COMPANY_COLUMNS, rows)
+
+    return router
+
+
+async def _workers(conn: Conn, principal: Principal, org: UUID, company_id: UUID | None,
+                   text: str | None, now: datetime) -> AsyncIterator[Row]:  # fmt: skip
+    """Workers a thousand at a time by the list's own keyset paging, each read with its
+    compliance, so memory stays flat however many there are."""
+    organisation, scope = await viewing(conn, principal, org)
+    today = organisation.today(now)
+    cursor: str | None = None
+    while True:
+        page = await queries.workers(conn, organisation, scope, company_id, text,
+                                     WORKERS_PER_READ, cursor)  # fmt: skip
+        states = await queries.compliance(
+            conn, organisation, [w["user_id"] for w in page.items], today
+        )
+        for worker in page.items:
+            state = states[worker["user_id"]]
+            met = [r for r in state.requirements if r["state"] == "met"]
+            yield {
+                **worker,
+                "compliant": state.compliant,
+                "requirements_met": len(met),
+                "requirements": len(state.requirements),
+                "missing": "; ".join(r["credential_type_name"] for r in state.requirements
+                                     if r["state"] != "met"),
+            }  # fmt: skip
+        if (cursor := page.next_cursor) is None:
+            return
+
+
+async def csv_chunks(columns: Sequence[str], rows: AsyncIterator[Row]) -> AsyncIterator[str]:
+    """A header, then the rows, in pieces of about 64 KiB."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    async for row in rows:
+        writer.writerow(_cells(columns, row))
+        if buffer.tell() > FLUSH_BYTES:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _cells(columns: Iterable[str], row: Row) -> list[Any]:
+    return [safe_cell(row[column]) for column in columns]
