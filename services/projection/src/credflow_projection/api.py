@@ -193,15 +193,12 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
         async with context.pool.connection() as conn:
             organisation, scope = await viewing(conn, principal, org)
             try:
-                page = await queries.workers(conn, organisation, scope, company_id, q, limit,
-                                             cursor)  # fmt: skip
+                page = await queries.workers(
+                    conn, organisation, scope, company_id, q, limit=limit, cursor=cursor,
+                    today=organisation.today(clock()),
+                )  # fmt: skip
             except ValueError as exc:
                 raise _bad_cursor() from exc
-            states = await queries.compliance(
-                conn, organisation, [w["user_id"] for w in page.items], organisation.today(clock())
-            )
-        for worker in page.items:
-            worker["compliant"] = states[worker["user_id"]].compliant
         return {"items": page.items, "next_cursor": page.next_cursor}
 
     @router.get("/workers/{worker_id}")
@@ -258,8 +255,10 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
                 raise ProblemError(404, "Not Found", f"no company {company_id}")
             organisation, scope = await viewing(conn, principal, org)
             try:
-                page = await queries.workers(conn, organisation, scope, company_id, None, limit,
-                                             cursor)  # fmt: skip
+                page = await queries.workers(
+                    conn, organisation, scope, company_id, None, limit=limit, cursor=cursor,
+                    today=organisation.today(clock()),
+                )  # fmt: skip
             except ValueError as exc:
                 raise _bad_cursor() from exc
             profiles = await _profiles(conn, organisation, page.items, clock())

@@ -1,6 +1,7 @@
 """The views as CSV downloads, streamed in constant memory: worker credentials (with the
-list's filters), workers with their compliance, and companies with their compliance counts.
-Cells a spreadsheet would read as a formula are prefixed with a quote."""
+list's filters, straight from PostgreSQL's COPY), workers with their compliance, and companies
+with their compliance counts. Cells a spreadsheet would read as a formula are prefixed with a
+quote."""
 
 from __future__ import annotations
 
@@ -24,11 +25,6 @@ from credflow_projection.queries import Conn
 
 Row = dict[str, Any]
 Clock = Callable[[], datetime]
-CREDENTIAL_COLUMNS = (
-    "credential_id", "holder_name", "holder_email", "company_name", "credential_type_name",
-    "title", "status", "expiring_soon", "version_number", "issued_on", "expires_on",
-    "certification_number", "issuer_name", "lifecycle_reason",
-)  # fmt: skip
 WORKER_COLUMNS = (
     "user_id", "name", "email", "company_name", "compliant", "requirements_met",
     "requirements", "missing",
@@ -43,13 +39,21 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
 
     def download(name: str, columns: Sequence[str],
                  rows: Callable[[Conn], AsyncIterator[Row]]) -> StreamingResponse:  # fmt: skip
-        async def lines() -> AsyncIterator[str]:
+        async def chunks(conn: Conn) -> AsyncIterator[str]:
+            async for chunk in csv_chunks(columns, rows(conn)):
+                yield chunk
+
+        return stream(name, chunks)
+
+    def stream(name: str, chunks: Callable[[Conn], AsyncIterator[str | bytes]]
+               ) -> StreamingResponse:  # fmt: skip
+        async def body() -> AsyncIterator[str | bytes]:
             async with context.pool.connection() as conn:
-                async for chunk in csv_chunks(columns, rows(conn)):
+                async for chunk in chunks(conn):
                     yield chunk
 
         return StreamingResponse(
-            lines(), media_type="text/csv; charset=utf-8",
+            body(), media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )  # fmt: skip
 
@@ -69,13 +73,14 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
         chosen = credential_filters(status, credential_type_id, company_id, worker_id,
                                     expiring_within_days, q)  # fmt: skip
 
-        async def rows(conn: Conn) -> AsyncIterator[Row]:
+        async def copied(conn: Conn) -> AsyncIterator[bytes]:
             organisation, scope = await viewing(conn, principal, org)
             today = organisation.today(clock())
-            async for row in queries.stream_credentials(conn, organisation, scope, chosen, today):
-                yield row
+            async for chunk in queries.export_credentials(conn, organisation, scope, chosen,
+                                                          today):  # fmt: skip
+                yield chunk
 
-        return download("credentials.csv", CREDENTIAL_COLUMNS, rows)
+        return stream("credentials.csv", copied)
 
     @router.get("/workers.csv", responses=CSV_RESPONSE)
     async def export_workers(
@@ -118,8 +123,10 @@ async def _workers(conn: Conn, principal: Principal, org: UUID, company_id: UUID
     today = organisation.today(now)
     cursor: str | None = None
     while True:
-        page = await queries.workers(conn, organisation, scope, company_id, text,
-                                     WORKERS_PER_READ, cursor)  # fmt: skip
+        page = await queries.workers(
+            conn, organisation, scope, company_id, text, limit=WORKERS_PER_READ, cursor=cursor,
+            today=today,
+        )  # fmt: skip
         states = await queries.compliance(
             conn, organisation, [w["user_id"] for w in page.items], today
         )

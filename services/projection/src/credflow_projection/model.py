@@ -81,6 +81,11 @@ class CredentialRow(Row):
         "timestamptz",
         "timestamptz",
         "text",
+        "text",
+        "text",
+        "uuid",
+        "text",
+        "text",
     )
 
     organisation_id: UUID
@@ -101,6 +106,12 @@ class CredentialRow(Row):
     created_at: datetime
     updated_at: datetime
     title: str | None = None  # the latest version's
+    # Labels from the directory (`derived.py` keeps them current); empty until first set.
+    holder_name: str = ""
+    holder_email: str = ""
+    company_id: UUID | None = None
+    company_name: str | None = None
+    type_name: str = ""
 
 
 @dataclass

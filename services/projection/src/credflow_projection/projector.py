@@ -39,7 +39,8 @@ from credflow_contracts.events.directory import (
 from credflow_contracts.events.imports import ImportCompleted
 from credflow_contracts.events.reminders import ReminderSent
 from credflow_contracts.topics import PUBLIC_TOPICS
-from credflow_projection import model
+from credflow_projection import derived, model
+from credflow_projection.derived import Stale
 from credflow_projection.model import (
     AuditRow,
     CredentialRow,
@@ -72,16 +73,24 @@ def views_consumer(topic_prefix: str = "") -> ConsumerSpec:
 
 
 async def apply_batch(conn: Conn, deliveries: Sequence[Delivery]) -> None:
-    credential_deliveries = await apply_reference_data(conn, deliveries)
+    stale = Stale()
+    credential_deliveries = await apply_reference_data(conn, deliveries, stale)
+    unlabelled: list[UUID] = []
     if credential_deliveries:
         views = await load(conn, {d.envelope.event.credential_id for d in credential_deliveries})  # type: ignore[attr-defined]
         for delivery in credential_deliveries:
             model.apply(views, delivery.envelope)
         await store(conn, views)
+        unlabelled = stale.credentials_changed(views)
+    await derived.bring_up_to_date(conn, stale, unlabelled)
 
 
-async def apply_reference_data(conn: Conn, deliveries: Sequence[Delivery]) -> list[Delivery]:
-    """Apply the directory and import events; return the credential (and reminder) ones."""
+async def apply_reference_data(
+    conn: Conn, deliveries: Sequence[Delivery], stale: Stale | None = None
+) -> list[Delivery]:
+    """Apply the directory and import events, noting in `stale` what derived rows they
+    change; return the credential (and reminder) events."""
+    stale = stale if stale is not None else Stale()
     credential_deliveries = []
     people: list[tuple[Any, ...]] = []  # the bulk of directory events: upserted together
     for delivery in deliveries:
@@ -94,8 +103,10 @@ async def apply_reference_data(conn: Conn, deliveries: Sequence[Delivery]) -> li
                 event.organisation_id, user.user_id, user.email, user.name, user.status,
                 user.company_id, user.manager_id, user.group_ids, list(user.roles),
             ))  # fmt: skip
+            stale.holders[event.organisation_id].add(user.user_id)
         else:
             await apply_other(conn, event)
+            _note_stale(stale, event)
     if people:
         async with conn.cursor() as cursor:
             await cursor.executemany(
@@ -271,6 +282,26 @@ async def _copy(conn: Conn, row_type: type[Row], values: list[tuple[Any, ...]]) 
             copy.set_types(list(row_type.TYPES))
             for row in values:
                 await copy.write_row(row)
+
+
+def _note_stale(stale: Stale, event: Event) -> None:
+    org = getattr(event, "organisation_id", None)
+    if org is None:
+        return
+    match event:
+        case CompanyCreated() | CompanyUpdated():
+            stale.companies[org].add(event.company.company_id)
+        case CredentialTypeCreated() | CredentialTypeUpdated():
+            stale.types[org].add(event.credential_type.credential_type_id)
+            if (
+                isinstance(event, CredentialTypeUpdated)
+                and "internal_equivalent_id" in event.changed
+            ):
+                stale.organisations.add(org)
+        case RequirementAdded() | RequirementRemoved() | AssessmentDefined():
+            stale.organisations.add(org)
+        case AssessmentAnswered():
+            stale.holders[org].add(event.user_id)
 
 
 async def apply_other(conn: Conn, event: Event) -> None:

@@ -79,22 +79,31 @@ class Page:
 
 
 CREDENTIAL_COLUMNS = """
-    c.credential_id, c.holder_id, p.name AS holder_name, p.email AS holder_email,
-    p.company_id, co.name AS company_name, c.credential_type_id, t.name AS credential_type_name,
+    c.credential_id, c.holder_id, c.holder_name, c.holder_email, c.company_id, c.company_name,
+    c.credential_type_id, c.type_name AS credential_type_name,
     credential_status(c.lifecycle, c.review, c.expires_on, %(today)s) AS status,
     (c.lifecycle = 'active' AND c.expires_on BETWEEN %(today)s AND %(soon)s) AS expiring_soon,
     c.version_number, c.title, c.issued_on, c.expires_on, c.certification_number, c.issuer_name,
     c.lifecycle_reason, c.internal_equivalent_id, c.import_id, c.created_at, c.updated_at,
-    lower(coalesce(p.name, '')) AS sort_name, lower(coalesce(t.name, '')) AS sort_type
+    lower(c.holder_name) AS sort_name, lower(c.type_name) AS sort_type
 """
-CREDENTIAL_FROM = """
-    FROM credentials c
-    LEFT JOIN people p ON p.organisation_id = c.organisation_id AND p.user_id = c.holder_id
-    LEFT JOIN companies co ON co.organisation_id = c.organisation_id
-        AND co.company_id = p.company_id
-    LEFT JOIN credential_types t ON t.organisation_id = c.organisation_id
-        AND t.credential_type_id = c.credential_type_id
-"""
+# Every credential carries its labels (derived.py), so no list joins another table.
+CREDENTIAL_FROM = " FROM credentials c"
+# The list's order, which the indexes of migration 0603 supply for every filter.
+CREDENTIAL_ORDER = " ORDER BY lower(c.holder_name), lower(c.type_name), c.credential_id"
+# Each status as a condition an index can serve: `family` is stored, and only expiry (for the
+# `valid` family: verified and submitted) is judged against today.
+STATUS_CONDITIONS = {
+    "pending": "c.family = 'pending'",
+    "not_accepted": "c.family = 'not_accepted'",
+    "revoked": "c.family = 'revoked'",
+    "suspended": "c.family = 'suspended'",
+    "expired": "c.family = 'valid' AND c.expires_on < %(today)s",
+    "verified": "c.family = 'valid' AND c.review = 'verified'"
+    " AND (c.expires_on IS NULL OR c.expires_on >= %(today)s)",
+    "submitted": "c.family = 'valid' AND c.review = 'submitted'"
+    " AND (c.expires_on IS NULL OR c.expires_on >= %(today)s)",
+}
 
 
 def _credential_query(
@@ -120,13 +129,11 @@ def credential_conditions(
         params["scope"] = list(scope.holder_ids)
         conditions.append("c.holder_id = ANY(%(scope)s)")
     if filters.statuses:
-        params["statuses"] = list(filters.statuses)
-        conditions.append(
-            "credential_status(c.lifecycle, c.review, c.expires_on, %(today)s) = ANY(%(statuses)s)"
-        )
+        chosen = [STATUS_CONDITIONS[s] for s in dict.fromkeys(filters.statuses)]
+        conditions.append("(" + " OR ".join(f"({c})" for c in chosen) + ")")
     for name, column in (
         ("credential_type_id", "c.credential_type_id"),
-        ("company_id", "p.company_id"),
+        ("company_id", "c.company_id"),
         ("holder_id", "c.holder_id"),
     ):
         if getattr(filters, name) is not None:
@@ -138,11 +145,8 @@ def credential_conditions(
             "c.lifecycle = 'active' AND c.expires_on BETWEEN %(today)s AND %(expiring_by)s"
         )
     if filters.text:
-        params["text"] = contains_pattern(filters.text)
-        conditions.append(
-            "concat_ws(' ', p.name, p.email, t.name, co.name, c.title, c.certification_number,"
-            " c.issuer_name) ILIKE %(text)s"
-        )
+        params["text"] = contains_pattern(filters.text).lower()
+        conditions.append("c.search_text LIKE %(text)s")
     return " AND ".join(conditions), params
 
 
@@ -161,12 +165,10 @@ async def credentials(
         params["after_name"], params["after_type"], params["after_id"] = decode_cursor(
             cursor, TEXT, TEXT, ID
         )
-        query = sql.SQL("{} AND (lower(coalesce(p.name, '')), lower(coalesce(t.name, '')),"
-                        " c.credential_id) > (%(after_name)s, %(after_type)s,"
-                        " %(after_id)s::uuid)").format(query)  # fmt: skip
-    query = sql.SQL("{} ORDER BY sort_name, sort_type, c.credential_id LIMIT %(limit)s").format(
-        query
-    )
+        query = sql.SQL("{} AND (lower(c.holder_name), lower(c.type_name), c.credential_id)"
+                        " > (%(after_name)s, %(after_type)s, %(after_id)s::uuid)"
+                        ).format(query)  # fmt: skip
+    query = sql.SQL("{}" + CREDENTIAL_ORDER + " LIMIT %(limit)s").format(query)
     params["limit"] = limit + 1
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(query, params)
@@ -181,16 +183,39 @@ async def credentials(
     return Page([_public(row) for row in rows], next_cursor)
 
 
-async def stream_credentials(
+EXPORT_COLUMNS = (
+    ("credential_id", "c.credential_id"),
+    ("holder_name", "spreadsheet_safe(c.holder_name)"),
+    ("holder_email", "spreadsheet_safe(c.holder_email)"),
+    ("company_name", "spreadsheet_safe(c.company_name)"),
+    ("credential_type_name", "spreadsheet_safe(c.type_name)"),
+    ("title", "spreadsheet_safe(c.title)"),
+    ("status", "credential_status(c.lifecycle, c.review, c.expires_on, %(today)s)"),
+    ("expiring_soon", "CASE WHEN c.lifecycle = 'active' AND c.expires_on BETWEEN %(today)s"
+                      " AND %(soon)s THEN 'True' ELSE 'False' END"),
+    ("version_number", "c.version_number"),
+    ("issued_on", "c.issued_on"),
+    ("expires_on", "c.expires_on"),
+    ("certification_number", "spreadsheet_safe(c.certification_number)"),
+    ("issuer_name", "spreadsheet_safe(c.issuer_name)"),
+    ("lifecycle_reason", "spreadsheet_safe(c.lifecycle_reason)"),
+)  # fmt: skip
+
+
+async def export_credentials(
     conn: Conn, org: Organisation, scope: Scope, filters: CredentialFilters, today: date
-) -> AsyncIterator[Row]:
-    """Every matching credential, read through a server-side cursor (for the CSV export)."""
-    query, params = _credential_query(org, scope, filters, today)
-    query = sql.SQL("{} ORDER BY sort_name, sort_type, c.credential_id").format(query)
-    async with conn.cursor(name="credflow_export", row_factory=dict_row) as cur:
-        await cur.execute(query, params)
-        async for row in cur:
-            yield _public(row)
+) -> AsyncIterator[bytes]:
+    """Every matching credential as CSV (header first), in the list's order, straight from
+    PostgreSQL's COPY: the index supplies the order, so the first rows leave at once and
+    nothing is held in memory."""
+    where, params = credential_conditions(org, scope, filters, today)
+    columns = ", ".join(expression for _, expression in EXPORT_COLUMNS)
+    query = ("COPY (SELECT " + columns + CREDENTIAL_FROM + " WHERE " + where
+             + CREDENTIAL_ORDER + ") TO STDOUT (FORMAT csv)")  # fmt: skip
+    yield (",".join(name for name, _ in EXPORT_COLUMNS) + "\n").encode()
+    async with conn.cursor() as cursor, cursor.copy(query, params) as copy:
+        while chunk := await copy.read():
+            yield bytes(chunk)
 
 
 async def credentials_by_holder(
@@ -200,7 +225,7 @@ async def credentials_by_holder(
     query, params = _credential_query(
         org, Scope(everyone=False, holder_ids=frozenset(holder_ids)), CredentialFilters(), today
     )
-    query = sql.SQL("{} ORDER BY sort_name, sort_type, c.credential_id").format(query)
+    query = sql.SQL("{}" + CREDENTIAL_ORDER).format(query)
     held: dict[UUID, list[Row]] = {holder_id: [] for holder_id in holder_ids}
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(query, params)
@@ -275,18 +300,24 @@ async def compliance(
     return result
 
 
+WORKER = "p.status = 'active' AND 'worker' = ANY(p.roles)"  # as the partial indexes say
+
+
 async def workers(
     conn: Conn,
     org: Organisation,
     scope: Scope,
     company_id: UUID | None,
     text: str | None,
+    *,
     limit: int,
     cursor: str | None,
+    today: date,
 ) -> Page:
-    """Active workers ordered by name, with their company."""
-    params: dict[str, Any] = {"org": org.organisation_id, "limit": limit + 1}
-    conditions = ["p.organisation_id = %(org)s", "p.status = 'active'", "'worker' = ANY(p.roles)"]
+    """Active workers ordered by name, with their company and whether they are compliant
+    today (`compliant_until`, kept by `derived.py`)."""
+    params: dict[str, Any] = {"org": org.organisation_id, "limit": limit + 1, "today": today}
+    conditions = ["p.organisation_id = %(org)s", WORKER]
     if not scope.everyone:
         params["scope"] = list(scope.holder_ids)
         conditions.append("p.user_id = ANY(%(scope)s)")
@@ -294,14 +325,15 @@ async def workers(
         params["company_id"] = company_id
         conditions.append("p.company_id = %(company_id)s")
     if text:
-        params["text"] = contains_pattern(text)
-        conditions.append("concat_ws(' ', p.name, p.email) ILIKE %(text)s")
+        params["text"] = contains_pattern(text).lower()
+        conditions.append("lower(p.name || ' ' || p.email) LIKE %(text)s")
     if cursor is not None:
         params["after_name"], params["after_id"] = decode_cursor(cursor, TEXT, ID)
         conditions.append("(lower(p.name), p.user_id) > (%(after_name)s, %(after_id)s::uuid)")
     query = (  # constant fragments; values are parameters
         "SELECT p.user_id, p.name, p.email, p.company_id, co.name AS company_name,"  # noqa: S608
-        " p.manager_id, lower(p.name) AS sort_name FROM people p"
+        " p.manager_id, p.compliant_until >= %(today)s AS compliant,"
+        " lower(p.name) AS sort_name FROM people p"
         " LEFT JOIN companies co ON co.organisation_id = p.organisation_id"
         " AND co.company_id = p.company_id WHERE "
         + " AND ".join(conditions)
@@ -340,34 +372,21 @@ async def managees(conn: Conn, org: UUID, manager_id: UUID) -> list[UUID]:
 
 
 async def companies(conn: Conn, org: Organisation, scope: Scope, today: date) -> list[Row]:
-    """Each company with its active workers and how many of them are compliant."""
+    """Each company with its active workers and how many of them are compliant today."""
     params: dict[str, Any] = {"org": org.organisation_id, "today": today}
-    scoped = "true"
+    scoped = ""
     if not scope.everyone:
         params["scope"] = list(scope.holder_ids)
-        scoped = "p.user_id = ANY(%(scope)s)"
+        scoped = " AND p.user_id = ANY(%(scope)s)"
     query = (  # constant fragments; values are parameters
-        "WITH workers AS (SELECT p.user_id, p.company_id FROM people p"  # noqa: S608
-        " WHERE p.organisation_id = %(org)s AND p.status = 'active'"
-        " AND 'worker' = ANY(p.roles) AND " + scoped + "),"
-        " unmet AS (SELECT DISTINCT r.user_id FROM required_types r"
-        " JOIN workers w USING (user_id) WHERE r.organisation_id = %(org)s AND NOT EXISTS ("
-        "   SELECT 1 FROM credentials c LEFT JOIN credential_types t"
-        "   ON t.organisation_id = c.organisation_id"
-        "   AND t.credential_type_id = c.credential_type_id"
-        "   WHERE c.organisation_id = %(org)s AND c.holder_id = r.user_id"
-        "   AND r.credential_type_id IN (c.credential_type_id,"
-        "       coalesce(c.internal_equivalent_id, t.internal_equivalent_id))"
-        "   AND credential_status(c.lifecycle, c.review, c.expires_on, %(today)s)"
-        "       IN ('verified', 'submitted')))"
-        " SELECT co.company_id, co.name, co.archived, count(w.user_id) AS workers,"
-        " count(w.user_id) FILTER (WHERE u.user_id IS NULL) AS compliant,"
-        " count(u.user_id) AS not_compliant"
-        " FROM companies co LEFT JOIN workers w ON w.company_id = co.company_id"
-        " LEFT JOIN unmet u ON u.user_id = w.user_id"
+        "SELECT co.company_id, co.name, co.archived, count(p.user_id) AS workers,"  # noqa: S608
+        " count(p.user_id) FILTER (WHERE p.compliant_until >= %(today)s) AS compliant,"
+        " count(p.user_id) FILTER (WHERE p.compliant_until < %(today)s) AS not_compliant"
+        " FROM companies co LEFT JOIN people p ON p.organisation_id = co.organisation_id"
+        " AND p.company_id = co.company_id AND " + WORKER + scoped +
         " WHERE co.organisation_id = %(org)s"
         " GROUP BY co.company_id, co.name, co.archived ORDER BY lower(co.name), co.company_id"
-    )
+    )  # fmt: skip
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(sql.SQL(query).format(), params)
         return await cur.fetchall()
