@@ -4,8 +4,9 @@ consumes), generated deterministically from a seed.
 `tenant(workers)`: 50 companies of skewed sizes (the largest about a fifth of the workers),
 managers (one per ~50 workers, in their company), 10 groups, 20 credential types (5 without
 review, 15 expiring), 10 requirements (every worker, five companies, two groups), an
-assessment whose yes adds a type, and about five credentials per worker: issued over the last
-four years (so some have expired and some expire soon), reviewed types validated, rejected or
+assessment whose yes adds a type, and about five credentials per worker, what is required of
+them held nine times in ten: issued over the last four years (so some have expired and some
+expire soon), reviewed types validated, rejected or
 still pending (some claimed), one in ten with a second version, a few revoked or suspended.
 Surnames follow a skewed distribution, so some are common (the text-search case).
 """
@@ -157,17 +158,25 @@ def _events(facts: Tenant, rng: random.Random, today: date) -> Iterator[Envelope
         worker = uuid7()
         facts.a_worker = facts.a_worker or worker
         name = f"{rng.choice(FIRST_NAMES)} {rng.choices(SURNAMES, surname_weights)[0]}"
+        crews = rng.sample(groups, rng.choice((0, 0, 1, 1, 2)))
         yield envelope(UserCreated(organisation_id=org, user=UserState(
             user_id=worker, email=f"w{number}@{org.hex[:8]}.test", name=name, status="active",
-            roles=["worker"], company_id=company, manager_id=rng.choice(team),
-            group_ids=rng.sample(groups, rng.choice((0, 0, 1, 1, 2)))),
+            roles=["worker"], company_id=company, manager_id=rng.choice(team), group_ids=crews),
         ))  # fmt: skip
-        if rng.random() < 0.2:
-            yield envelope(AssessmentAnswered(organisation_id=org, assessment_id=assessment,
-                                              user_id=worker,
-                                              answers={question: rng.random() < 0.5}))  # fmt: skip
-        count = max(0, round(rng.gauss(CREDENTIALS_PER_WORKER, 1.5)))
-        for credential_type in rng.sample(types, min(count, TYPES)):
+        drives = rng.random() < 0.1
+        if drives or rng.random() < 0.1:
+            yield envelope(AssessmentAnswered(
+                organisation_id=org, assessment_id=assessment, user_id=worker,
+                answers={question: drives},
+            ))  # fmt: skip
+        # What is required of them, held nine times in ten; then other types, to about five.
+        required = [*types[:3], *(types[3 + i] for i in range(5) if companies[i] == company),
+                    *(types[8 + i] for i in range(2) if groups[i] in crews),
+                    *([types[10]] if drives else [])]  # fmt: skip
+        held = [t for t in required if rng.random() < 0.9]
+        count = max(0, round(rng.gauss(CREDENTIALS_PER_WORKER, 1.5)) - len(held))
+        others = [t for t in types if t not in held]
+        for credential_type in held + rng.sample(others, min(count, len(others))):
             for event in _credential(org, worker, credential_type, facts, rng, today):
                 yield envelope(event)
             facts.credentials += 1

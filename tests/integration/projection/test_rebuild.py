@@ -7,16 +7,28 @@ import asyncio
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
 
+from credflow_common.consumer import ConsumerRunner
+from credflow_common.db import schema_pool
+from credflow_common.migrations import migrate
+from credflow_common.settings import RuntimeSettings
+from credflow_contracts.topics import ALL_TOPICS
+from credflow_projection.app import MIGRATIONS
+from credflow_projection.projector import views_consumer
 from credflow_projection.rebuild import rebuild
+from tests.bench.scale import produce
+from tests.bench.scale_data import tenant
+from tests.infrastructure import Infrastructure
 from tests.integration.projection.conftest import Stack
+from tests.integration.projection.test_midnight import applied_in
 from tests.integration.projection.world import World, build_world
+from tests.integration.runtime_support import create_topics
 
 pytestmark = pytest.mark.integration
 
@@ -139,3 +151,37 @@ async def test_the_rebuild_command_shows_progress_and_swaps(stack: Stack, unique
     assert await schemas(stack.infra.database_url) == {"projection", "projection_retired"}
     assert await snapshot(stack.infra.database_url) == live
     assert await snapshot(stack.infra.database_url, "projection_retired") == live
+
+
+async def test_a_rebuild_of_the_benchmarks_tenants_equals_the_live_views(
+    infra: Infrastructure, database_url: str, topic_prefix: str
+) -> None:
+    """The scale benchmark's generator, small (every status, second versions, managers,
+    requirements by company and group, an assessment, a tenant beside it), applied by the
+    live consumer alone, then rebuilt."""
+    bootstrap = infra.kafka_bootstrap_servers
+    await create_topics(bootstrap, [topic_prefix + t for t in ALL_TOPICS])
+    await migrate(database_url, "projection", [MIGRATIONS])
+    today = datetime.now(UTC).date()
+    tenants = [tenant(workers, seed, today) for workers, seed in ((300, 1), (60, 2))]
+    produced = await produce(bootstrap, topic_prefix, (e for _, ev in tenants for e in ev))
+    pool = schema_pool(database_url, "projection", max_size=2)
+    await pool.open()
+    runner = ConsumerRunner(views_consumer(topic_prefix), pool, bootstrap)
+    consuming = asyncio.create_task(runner.run())
+    try:
+        for _ in range(1200):
+            if await applied_in(database_url) >= produced:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        runner.stop()
+        await consuming
+        await pool.close()
+    live = await snapshot(database_url)
+    assert len(live["credentials"]) == sum(facts.credentials for facts, _ in tenants)
+    compliance = {row[-1] for row in live["people"]}
+    assert len(compliance) > 3, "workers compliant until different days, and some not at all"
+
+    await rebuild(infra.settings(database_url), RuntimeSettings(topic_prefix=topic_prefix))
+    assert await snapshot(database_url) == live, "every rebuilt row equals the live row"

@@ -4,23 +4,24 @@
   lists sort, filter and search by without a join;
 - each worker's compliance, held as `compliant_until` (the last day they stay compliant).
 
-The rules themselves are the SQL views `credential_labels` and `worker_validity` (migration
-0603); this module only decides which rows to bring up to date, and does it set-based.
+The rules themselves are the SQL view `credential_labels` and function `worker_validity`
+(migration 0603); this module only decides which rows to bring up to date, and does it set-based.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
 
-from credflow_projection.model import Views
+from credflow_projection.model import CredentialRow, Views
 
 Conn = AsyncConnection[Any]
+MEETS = ("verified", "submitted")
 LABELS = "holder_name, holder_email, company_id, company_name, type_name"
 RELABEL = (
     "UPDATE credentials c SET ({labels}) = ({labels_l}) FROM credential_labels l"
@@ -28,7 +29,6 @@ RELABEL = (
     " AND ({labels_c}) IS DISTINCT FROM ({labels_l})"
 )
 SELECTORS = {
-    "credentials": "c.credential_id = ANY(%(ids)s)",
     "holders": "c.organisation_id = %(org)s AND c.holder_id = ANY(%(ids)s)",
     "types": "c.organisation_id = %(org)s AND c.credential_type_id = ANY(%(ids)s)",
     "companies": "c.organisation_id = %(org)s AND c.company_id = ANY(%(ids)s)",
@@ -36,12 +36,12 @@ SELECTORS = {
 }
 JUDGE = (
     "UPDATE people p SET compliant_until = coalesce(v.until, '9999-12-31')"
-    " FROM people w LEFT JOIN (SELECT user_id, until FROM worker_validity"
-    "   WHERE organisation_id = %(org)s {only_v}) v ON v.user_id = w.user_id"
-    " WHERE w.organisation_id = %(org)s {only_w}"
+    " FROM people w LEFT JOIN worker_validity(%(org)s, %(users)s) v ON v.user_id = w.user_id"
+    " WHERE w.organisation_id = %(org)s AND w.user_id = ANY(%(users)s)"
     " AND p.organisation_id = w.organisation_id AND p.user_id = w.user_id"
     " AND p.compliant_until IS DISTINCT FROM coalesce(v.until, '9999-12-31')"
 )
+EVERYONE = "SELECT user_id FROM people WHERE organisation_id = %s"
 
 
 def _relabel_sql(selector: str) -> str:
@@ -54,53 +54,105 @@ def _relabel_sql(selector: str) -> str:
 
 
 RELABEL_SQL = {name: _relabel_sql(name) for name in SELECTORS}
-JUDGE_SOME = JUDGE.format(
-    only_v="AND user_id = ANY(%(users)s)", only_w="AND w.user_id = ANY(%(users)s)"
-)
-JUDGE_ALL = JUDGE.format(only_v="", only_w="")
 
 
 @dataclass
 class Stale:
     """What a batch changed that derived rows depend on, by organisation."""
 
+    # People created or changed: relabel their credentials and judge them again.
     holders: defaultdict[UUID, set[UUID]] = field(default_factory=lambda: defaultdict(set))
+    # A credential of theirs began or stopped meeting requirements (or an answer changed).
+    judged: defaultdict[UUID, set[UUID]] = field(default_factory=lambda: defaultdict(set))
     types: defaultdict[UUID, set[UUID]] = field(default_factory=lambda: defaultdict(set))
     companies: defaultdict[UUID, set[UUID]] = field(default_factory=lambda: defaultdict(set))
     # Requirements, assessments or a type's internal equivalent changed: judge everyone.
     organisations: set[UUID] = field(default_factory=set)
 
-    def credentials_changed(self, views: Views) -> list[UUID]:
-        """Note the holders of the batch's changed credentials (their compliance may have
-        changed); return the changed credentials that have no labels yet."""
-        unlabelled = []
-        for credential_id in views.dirty:
-            row = views.credentials.get(credential_id)
-            if row is None:
-                continue
-            self.holders[row.organisation_id].add(row.holder_id)
-            if not row.holder_name or not row.type_name:
-                unlabelled.append(credential_id)
-        for credential_id in views.deleted.get("credentials", ()):
-            row = views.credentials.get(credential_id)
-            if row is not None:
-                self.holders[row.organisation_id].add(row.holder_id)
-        return unlabelled
+
+Meeting = tuple[UUID, UUID | None, date | None] | None
 
 
-async def bring_up_to_date(conn: Conn, stale: Stale, unlabelled: Iterable[UUID] = ()) -> None:
-    ids = list(unlabelled)
-    if ids:
-        await conn.execute(RELABEL_SQL["credentials"], {"ids": ids})
+def meeting(row: CredentialRow) -> Meeting:
+    """What of a credential decides which requirements it meets and until when (as the SQL
+    function `worker_validity` reads it): nothing unless it is active and verified or submitted."""
+    if row.lifecycle != "active" or row.review not in MEETS:
+        return None
+    return row.credential_type_id, row.internal_equivalent_id, row.expires_on
+
+
+def before_batch(views: Views) -> dict[UUID, tuple[UUID, UUID, Meeting]]:
+    """Each loaded credential's organisation, holder and `meeting`, before the batch folds."""
+    return {
+        key: (row.organisation_id, row.holder_id, meeting(row))
+        for key, row in views.credentials.items()
+    }
+
+
+def note_credentials(stale: Stale, views: Views,
+                     before: dict[UUID, tuple[UUID, UUID, Meeting]]) -> None:  # fmt: skip
+    """Holders to judge again: those whose credentials began or stopped meeting requirements
+    (most events, a claim or a file, change nothing of it)."""
+    for key, (org, holder, was) in before.items():
+        row = views.credentials.get(key)
+        if row is None or key in views.deleted.get(CredentialRow.TABLE, ()) or meeting(row) != was:
+            stale.judged[org].add(holder)
+    for key in views.dirty:
+        row = views.credentials.get(key)
+        if row is not None and key not in before and meeting(row) is not None:
+            stale.judged[row.organisation_id].add(row.holder_id)
+
+
+HOLDER_LABELS = (
+    "SELECT p.user_id, p.name, p.email, p.company_id, co.name FROM people p"
+    " LEFT JOIN companies co ON co.organisation_id = p.organisation_id"
+    " AND co.company_id = p.company_id"
+    " WHERE p.organisation_id = ANY(%(orgs)s) AND p.user_id = ANY(%(ids)s)"
+)
+TYPE_LABELS = (
+    "SELECT credential_type_id, name FROM credential_types"
+    " WHERE organisation_id = ANY(%(orgs)s) AND credential_type_id = ANY(%(ids)s)"
+)
+
+
+async def label_new(conn: Conn, views: Views) -> None:
+    """Give the batch's credentials that have no labels yet (new ones, mostly) their labels
+    before they are written, as `credential_labels` defines them; one whose holder or type
+    the views do not know yet is labelled when that arrives (`Stale.holders`, `.types`)."""
+    rows = [
+        row for key in views.dirty
+        if (row := views.credentials.get(key)) is not None
+        and (not row.holder_name or not row.type_name)
+    ]  # fmt: skip
+    if not rows:
+        return
+    orgs = list({row.organisation_id for row in rows})
+    async with conn.cursor() as cursor:
+        holder_ids = list({row.holder_id for row in rows})
+        await cursor.execute(HOLDER_LABELS, {"orgs": orgs, "ids": holder_ids})
+        holders = {user_id: labels for user_id, *labels in await cursor.fetchall()}
+        type_ids = list({row.credential_type_id for row in rows})
+        await cursor.execute(TYPE_LABELS, {"orgs": orgs, "ids": type_ids})
+        types = dict(await cursor.fetchall())
+    for row in rows:
+        if row.holder_id in holders:
+            row.holder_name, row.holder_email, row.company_id, row.company_name = holders[
+                row.holder_id
+            ]
+        row.type_name = types.get(row.credential_type_id, row.type_name)
+
+
+async def bring_up_to_date(conn: Conn, stale: Stale) -> None:
     for selector, chosen in (("holders", stale.holders), ("types", stale.types),
                              ("companies", stale.companies)):  # fmt: skip
         for org, keys in chosen.items():
             await conn.execute(RELABEL_SQL[selector], {"org": org, "ids": list(keys)})
-    for org, users in stale.holders.items():
+    for org in stale.judged.keys() | stale.holders.keys():
         if org not in stale.organisations:
-            await conn.execute(JUDGE_SOME, {"org": org, "users": list(users)})
+            users = stale.judged.get(org, set()) | stale.holders.get(org, set())
+            await conn.execute(JUDGE, {"org": org, "users": list(users)})
     for org in stale.organisations:
-        await conn.execute(JUDGE_ALL, {"org": org})
+        await judge_everyone_in(conn, org)
 
 
 async def label_everything(conn: Conn) -> None:
@@ -112,4 +164,11 @@ async def judge_everyone(conn: Conn) -> None:
     """Judge every worker's compliance (after a rebuild, once the indexes exist)."""
     cursor = await conn.execute("SELECT organisation_id FROM organisations")
     for (org,) in await cursor.fetchall():
-        await conn.execute(JUDGE_ALL, {"org": org})
+        await judge_everyone_in(conn, org)
+
+
+async def judge_everyone_in(conn: Conn, org: UUID) -> None:
+    cursor = await conn.execute(EVERYONE, (org,))
+    users = [user_id for (user_id,) in await cursor.fetchall()]
+    if users:
+        await conn.execute(JUDGE, {"org": org, "users": users})

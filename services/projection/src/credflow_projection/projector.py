@@ -75,14 +75,15 @@ def views_consumer(topic_prefix: str = "") -> ConsumerSpec:
 async def apply_batch(conn: Conn, deliveries: Sequence[Delivery]) -> None:
     stale = Stale()
     credential_deliveries = await apply_reference_data(conn, deliveries, stale)
-    unlabelled: list[UUID] = []
     if credential_deliveries:
         views = await load(conn, {d.envelope.event.credential_id for d in credential_deliveries})  # type: ignore[attr-defined]
+        before = derived.before_batch(views)
         for delivery in credential_deliveries:
             model.apply(views, delivery.envelope)
+        await derived.label_new(conn, views)
         await store(conn, views)
-        unlabelled = stale.credentials_changed(views)
-    await derived.bring_up_to_date(conn, stale, unlabelled)
+        derived.note_credentials(stale, views, before)
+    await derived.bring_up_to_date(conn, stale)
 
 
 async def apply_reference_data(
@@ -301,7 +302,7 @@ def _note_stale(stale: Stale, event: Event) -> None:
         case RequirementAdded() | RequirementRemoved() | AssessmentDefined():
             stale.organisations.add(org)
         case AssessmentAnswered():
-            stale.holders[org].add(event.user_id)
+            stale.judged[org].add(event.user_id)
 
 
 async def apply_other(conn: Conn, event: Event) -> None:

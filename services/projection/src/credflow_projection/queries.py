@@ -202,6 +202,9 @@ EXPORT_COLUMNS = (
 )  # fmt: skip
 
 
+EXPORT_CHUNK_BYTES = 64 * 1024
+
+
 async def export_credentials(
     conn: Conn, org: Organisation, scope: Scope, filters: CredentialFilters, today: date
 ) -> AsyncIterator[bytes]:
@@ -213,9 +216,15 @@ async def export_credentials(
     query = ("COPY (SELECT " + columns + CREDENTIAL_FROM + " WHERE " + where
              + CREDENTIAL_ORDER + ") TO STDOUT (FORMAT csv)")  # fmt: skip
     yield (",".join(name for name, _ in EXPORT_COLUMNS) + "\n").encode()
+    buffer = bytearray()
     async with conn.cursor() as cursor, cursor.copy(query, params) as copy:
-        while chunk := await copy.read():
-            yield bytes(chunk)
+        # COPY hands out a row at a time; the client gets them in pieces of about 64 KiB.
+        while row := await copy.read():
+            buffer += row
+            if len(buffer) >= EXPORT_CHUNK_BYTES:
+                yield bytes(buffer)
+                buffer.clear()
+    yield bytes(buffer)
 
 
 async def credentials_by_holder(
