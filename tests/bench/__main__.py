@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.bench import console_pages, event_runtime, imports, projection, raw_infrastructure
+from tests.bench import (
+    console_pages,
+    event_runtime,
+    imports,
+    projection,
+    raw_infrastructure,
+    scale,
+)
 
 
 def main() -> None:
@@ -13,6 +20,7 @@ def main() -> None:
     asyncio.run(projection.run())
     asyncio.run(imports.run())
     asyncio.run(console_pages.run())
+    asyncio.run(scale.run())
 
 
 if __name__ == "__main__":

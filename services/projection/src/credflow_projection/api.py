@@ -23,7 +23,7 @@ from credflow_common.auth import CurrentPrincipal, Principal
 from credflow_common.positions import wait_until_applied
 from credflow_common.problems import FieldError, ProblemError
 from credflow_common.service import ServiceContext
-from credflow_projection import queries, summary
+from credflow_projection import queries, queue, summary, workforce
 from credflow_projection.projector import CONSUMER
 from credflow_projection.queries import STATUSES, Conn, CredentialFilters, Scope
 
@@ -52,7 +52,7 @@ async def scope_of(conn: Conn, principal: Principal) -> Scope:
         return Scope(everyone=True)
     holders = {principal.user_id}
     if principal.has_role("manager"):
-        holders.update(await queries.managees(conn, principal.organisation_id, principal.user_id))
+        holders.update(await workforce.managees(conn, principal.organisation_id, principal.user_id))
     return Scope(everyone=False, holder_ids=frozenset(holders))
 
 
@@ -193,7 +193,7 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
         async with context.pool.connection() as conn:
             organisation, scope = await viewing(conn, principal, org)
             try:
-                page = await queries.workers(
+                page = await workforce.workers(
                     conn, organisation, scope, company_id, q, limit=limit, cursor=cursor,
                     today=organisation.today(clock()),
                 )  # fmt: skip
@@ -215,7 +215,7 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
         await caught_up(response, min_position)
         async with context.pool.connection() as conn:
             organisation, scope = await viewing(conn, principal, org)
-            worker = await queries.person(conn, org, worker_id)
+            worker = await workforce.person(conn, org, worker_id)
             if worker is None or not (scope.everyone or worker_id in scope.holder_ids):
                 raise ProblemError(404, "Not Found", f"no worker {worker_id}")
             profiles = await _profiles(conn, organisation, [worker], clock())
@@ -231,7 +231,9 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
         await caught_up(response, min_position)
         async with context.pool.connection() as conn:
             organisation, scope = await viewing(conn, principal, org)
-            items = await queries.companies(conn, organisation, scope, organisation.today(clock()))
+            items = await workforce.companies(
+                conn, organisation, scope, organisation.today(clock())
+            )
         return {"items": items}
 
     @router.get("/companies/{company_id}/workers")
@@ -250,12 +252,12 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
         require_views_of_others(principal)
         await caught_up(response, min_position)
         async with context.pool.connection() as conn:
-            company = await queries.company(conn, org, company_id)
+            company = await workforce.company(conn, org, company_id)
             if company is None:
                 raise ProblemError(404, "Not Found", f"no company {company_id}")
             organisation, scope = await viewing(conn, principal, org)
             try:
-                page = await queries.workers(
+                page = await workforce.workers(
                     conn, organisation, scope, company_id, None, limit=limit, cursor=cursor,
                     today=organisation.today(clock()),
                 )  # fmt: skip
@@ -282,10 +284,8 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
         await caught_up(response, min_position)
         async with context.pool.connection() as conn:
             try:
-                chosen = queries.QueueFilters(credential_type_id, company_id, import_id)
-                page = await queries.review_queue(
-                    conn, org, principal.user_id, limit, cursor, chosen
-                )
+                chosen = queue.QueueFilters(credential_type_id, company_id, import_id)
+                page = await queue.review_queue(conn, org, principal.user_id, limit, cursor, chosen)
             except ValueError as exc:
                 raise _bad_cursor() from exc
         return {"items": page.items, "next_cursor": page.next_cursor}
@@ -299,7 +299,7 @@ async def _profiles(
     """Each worker with their credentials, `required` rows, and compliance."""
     today = organisation.today(now)
     ids = [w["user_id"] for w in workers]  # already limited to the caller's scope
-    states = await queries.compliance(conn, organisation, ids, today)
+    states = await workforce.compliance(conn, organisation, ids, today)
     held = await queries.credentials_by_holder(conn, organisation, ids, today)
     profiles = []
     for worker in workers:

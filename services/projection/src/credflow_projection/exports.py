@@ -19,7 +19,7 @@ from credflow_common.auth import CurrentPrincipal, Principal
 from credflow_common.openapi import CSV_RESPONSE
 from credflow_common.service import ServiceContext
 from credflow_common.spreadsheets import safe_cell
-from credflow_projection import queries
+from credflow_projection import queries, workforce
 from credflow_projection.api import credential_filters, require_views_of_others, viewing
 from credflow_projection.queries import Conn
 
@@ -106,7 +106,7 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
 
         async def rows(conn: Conn) -> AsyncIterator[Row]:
             organisation, scope = await viewing(conn, principal, org)
-            for row in await queries.companies(conn, organisation, scope,
+            for row in await workforce.companies(conn, organisation, scope,
                                                organisation.today(clock())):  # fmt: skip
                 yield row
 
@@ -123,11 +123,11 @@ async def _workers(conn: Conn, principal: Principal, org: UUID, company_id: UUID
     today = organisation.today(now)
     cursor: str | None = None
     while True:
-        page = await queries.workers(
+        page = await workforce.workers(
             conn, organisation, scope, company_id, text, limit=WORKERS_PER_READ, cursor=cursor,
             today=today,
         )  # fmt: skip
-        states = await queries.compliance(
+        states = await workforce.compliance(
             conn, organisation, [w["user_id"] for w in page.items], today
         )
         for worker in page.items:
