@@ -21,7 +21,6 @@ from typing import Any
 
 import aiohttp
 import httpx
-from aiokafka import AIOKafkaProducer
 from psycopg import AsyncConnection
 
 from credflow.demo import create_demo
@@ -54,6 +53,7 @@ from credflow_projection.projector import CONSUMER, views_consumer
 from credflow_projection.rebuild import rebuild
 from tests.bench.event_runtime import drop_database, fresh_database, latency_line, line
 from tests.bench.processes import serve_services, stop_services
+from tests.bench.scale import produce
 from tests.integration.runtime_support import create_topics, delete_topics_with_prefix
 
 EVENTS = int(os.environ.get("BENCH_PROJECTION_EVENTS", "1000000"))
@@ -103,30 +103,6 @@ def generate(total: int) -> list[Envelope]:
         for stage in stages:
             envelopes += [Envelope(event=e, source="/bench", tenant_id=ORG) for e in stage]
     return envelopes
-
-
-async def produce(bootstrap: str, prefix: str, envelopes: list[Envelope]) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20,
-        max_batch_size=1024 * 1024,
-    )  # fmt: skip
-    await producer.start()
-    try:
-        for start in range(0, len(envelopes), 20_000):
-            futures = []
-            for envelope in envelopes[start : start + 20_000]:
-                record = envelope.to_kafka()
-                futures.append(
-                    await producer.send(
-                        prefix + envelope.event.TOPIC,
-                        record.value,
-                        key=record.key,
-                        headers=list(record.headers),
-                    )
-                )
-            await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
 
 
 async def copy_baseline(url: str, envelopes: list[Envelope]) -> float:

@@ -8,26 +8,14 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import psycopg
 import pytest
 
-from credflow_projection.projector import CONSUMER
+from tests.bench.scale import applied
 from tests.integration.projection.conftest import Stack
 from tests.integration.review.conftest import as_user
 
 pytestmark = pytest.mark.integration
 ZONE = ZoneInfo("Pacific/Auckland")  # 11-13 hours ahead of UTC: its midnight is not UTC's
-
-
-async def applied_in(database_url: str) -> int:
-    """How many records the views consumer has applied, over every partition."""
-    async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        cursor = await conn.execute(
-            "SELECT coalesce(sum(next_offset), 0) FROM projection.consumer_positions"
-            " WHERE consumer = %s", (CONSUMER,),
-        )  # fmt: skip
-        row = await cursor.fetchone()
-    return int(row[0]) if row else 0
 
 
 async def test_statuses_and_compliance_turn_at_midnight_in_the_organisations_time_zone(
@@ -69,7 +57,7 @@ async def test_statuses_and_compliance_turn_at_midnight_in_the_organisations_tim
             "in the expired list": len(expired["items"]),
         }  # fmt: skip
 
-    events = await applied_in(stack.infra.database_url)
+    events = await applied(stack.infra.database_url)
     last_minute = datetime.combine(expires, time(23, 59, 30), ZONE)
     assert await seen_at(last_minute) == {
         "status": "submitted", "listed compliant": True, "profile compliant": True,
@@ -81,4 +69,4 @@ async def test_statuses_and_compliance_turn_at_midnight_in_the_organisations_tim
         "status": "expired", "listed compliant": False, "profile compliant": False,
         "company": (0, 1), "in the expired list": 1,
     }  # fmt: skip
-    assert await applied_in(stack.infra.database_url) == events, "no event was applied in between"
+    assert await applied(stack.infra.database_url) == events, "no event was applied in between"

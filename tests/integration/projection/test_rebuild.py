@@ -22,11 +22,10 @@ from credflow_contracts.topics import ALL_TOPICS
 from credflow_projection.app import MIGRATIONS
 from credflow_projection.projector import views_consumer
 from credflow_projection.rebuild import rebuild
-from tests.bench.scale import produce
+from tests.bench.scale import applied, produce
 from tests.bench.scale_data import tenant
 from tests.infrastructure import Infrastructure
 from tests.integration.projection.conftest import Stack
-from tests.integration.projection.test_midnight import applied_in
 from tests.integration.projection.world import World, build_world
 from tests.integration.runtime_support import create_topics
 
@@ -171,7 +170,7 @@ async def test_a_rebuild_of_the_benchmarks_tenants_equals_the_live_views(
     consuming = asyncio.create_task(runner.run())
     try:
         for _ in range(1200):
-            if await applied_in(database_url) >= produced:
+            if await applied(database_url) >= produced:
                 break
             await asyncio.sleep(0.1)
     finally:
