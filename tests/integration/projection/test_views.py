@@ -423,3 +423,27 @@ async def test_the_summary_counts_what_the_lists_show(stack: Stack, unique: str)
     assert sum(wes["statuses"].values()) == len(
         (await stack.get(world.org, "/credentials", world.as_("wes")))["items"]
     ), "a worker's summary counts only their own"
+
+
+async def test_workers_filter_by_compliance_at_the_source(stack: Stack, unique: str) -> None:
+    world = await build_world(stack, unique)
+    org, viewer = world.org, world.as_("viewer")
+    everyone = (await stack.get(org, "/workers", viewer, limit=500))["items"]
+    assert {w["compliant"] for w in everyone} == {True, False}
+    for wanted in (True, False):
+        listed = await stack.get(org, "/workers", viewer, compliant=str(wanted).lower())
+        assert [w["user_id"] for w in listed["items"]] == [
+            w["user_id"] for w in everyone if w["compliant"] is wanted
+        ]
+        north = await stack.get(org, f"/companies/{world.companies['North']}/workers", viewer,
+                                compliant=str(wanted).lower())  # fmt: skip
+        assert north["workers"]
+        assert {w["compliant"] for w in north["workers"]} == {wanted}
+        exported = await stack.views.get(f"/organisations/{org.id}/workers.csv", headers=viewer,
+                                         params={"compliant": str(wanted).lower()})  # fmt: skip
+        rows = list(csv.DictReader(io.StringIO(exported.text)))
+        assert [r["user_id"] for r in rows] == [w["user_id"] for w in listed["items"]]
+    bad = await stack.views.get(f"/organisations/{org.id}/workers", headers=viewer,
+                                params={"compliant": "perhaps"})  # fmt: skip
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["path"] == "query.compliant"

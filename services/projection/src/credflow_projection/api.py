@@ -34,6 +34,9 @@ MinPosition = Annotated[
     Query(description="Wait (bounded) until the views include this event (a write's position)."),
 ]
 Limit = Annotated[int, Query(ge=1, le=500)]
+Compliant = Annotated[
+    bool | None, Query(description="Only the workers who are (true) or are not (false) compliant.")
+]
 Cursor = Annotated[
     str | None, Query(max_length=1000, description="The `next_cursor` of the previous page.")
 ]
@@ -183,6 +186,7 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
         response: Response,
         company_id: UUID | None = None,
         q: Annotated[str | None, Query(max_length=200)] = None,
+        compliant: Compliant = None,
         limit: Limit = 50,
         cursor: Cursor = None,
         min_position: MinPosition = None,
@@ -195,7 +199,7 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
             try:
                 page = await workforce.workers(
                     conn, organisation, scope, company_id, q, limit=limit, cursor=cursor,
-                    today=organisation.today(clock()),
+                    today=organisation.today(clock()), compliant=compliant,
                 )  # fmt: skip
             except ValueError as exc:
                 raise _bad_cursor() from exc
@@ -242,6 +246,7 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
         company_id: UUID,
         principal: CurrentPrincipal,
         response: Response,
+        compliant: Compliant = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         cursor: Cursor = None,
         min_position: MinPosition = None,
@@ -259,7 +264,7 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
             try:
                 page = await workforce.workers(
                     conn, organisation, scope, company_id, None, limit=limit, cursor=cursor,
-                    today=organisation.today(clock()),
+                    today=organisation.today(clock()), compliant=compliant,
                 )  # fmt: skip
             except ValueError as exc:
                 raise _bad_cursor() from exc

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -88,15 +89,14 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
         principal: CurrentPrincipal,
         company_id: UUID | None = None,
         q: Annotated[str | None, Query(max_length=200)] = None,
+        compliant: bool | None = None,
     ) -> StreamingResponse:
         """The workers view as CSV: each active worker the caller may see, by name, with
         compliance, how many of their requirements are met and the types still missing."""
         principal.require_organisation(org)
-        return download(
-            "workers.csv",
-            WORKER_COLUMNS,
-            lambda conn: _workers(conn, principal, org, company_id, q, clock()),
-        )
+        chosen = WorkerFilters(company_id, q, compliant)
+        return download("workers.csv", WORKER_COLUMNS,
+                        lambda conn: _workers(conn, principal, org, chosen, clock()))  # fmt: skip
 
     @router.get("/companies.csv", responses=CSV_RESPONSE)
     async def export_companies(org: UUID, principal: CurrentPrincipal) -> StreamingResponse:
@@ -115,8 +115,15 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
     return router
 
 
-async def _workers(conn: Conn, principal: Principal, org: UUID, company_id: UUID | None,
-                   text: str | None, now: datetime) -> AsyncIterator[Row]:  # fmt: skip
+@dataclass(frozen=True)
+class WorkerFilters:
+    company_id: UUID | None
+    text: str | None
+    compliant: bool | None
+
+
+async def _workers(conn: Conn, principal: Principal, org: UUID, chosen: WorkerFilters,
+                   now: datetime) -> AsyncIterator[Row]:  # fmt: skip
     """Workers a thousand at a time by the list's own keyset paging, each read with its
     compliance, so memory stays flat however many there are."""
     organisation, scope = await viewing(conn, principal, org)
@@ -124,8 +131,8 @@ async def _workers(conn: Conn, principal: Principal, org: UUID, company_id: UUID
     cursor: str | None = None
     while True:
         page = await workforce.workers(
-            conn, organisation, scope, company_id, text, limit=WORKERS_PER_READ, cursor=cursor,
-            today=today,
+            conn, organisation, scope, chosen.company_id, chosen.text, limit=WORKERS_PER_READ,
+            cursor=cursor, today=today, compliant=chosen.compliant,
         )  # fmt: skip
         states = await workforce.compliance(
             conn, organisation, [w["user_id"] for w in page.items], today

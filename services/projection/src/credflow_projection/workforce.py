@@ -88,6 +88,7 @@ async def workers(
     limit: int,
     cursor: str | None,
     today: date,
+    compliant: bool | None = None,
 ) -> Page:
     """Active workers ordered by name, with their company and whether they are compliant
     today (`compliant_until`, kept by `derived.py`)."""
@@ -102,6 +103,8 @@ async def workers(
     if text:
         params["text"] = contains_pattern(text).lower()
         conditions.append("lower(p.name || ' ' || p.email) LIKE %(text)s")
+    if compliant is not None:
+        conditions.append(f"p.compliant_until {'>=' if compliant else '<'} %(today)s")
     if cursor is not None:
         params["after_name"], params["after_id"] = decode_cursor(cursor, TEXT, ID)
         conditions.append("(lower(p.name), p.user_id) > (%(after_name)s, %(after_id)s::uuid)")

@@ -23,6 +23,7 @@ Text = Annotated[str | None, Query(max_length=200)]
 LIST_STATUSES = ("verified", "submitted", "pending", "not_accepted", "expired", "revoked",
                  "suspended")  # fmt: skip
 PAGE_SIZE = 50
+COMPLIANCE = {"compliant": "true", "not_compliant": "false"}  # the views' `compliant` filter
 
 
 def require_network(page: Page) -> None:
@@ -91,9 +92,11 @@ def build_router() -> APIRouter:
                               credential_filters(page.request.query_params))  # fmt: skip
 
     @router.get("/workers.csv")
-    async def workers_csv(page: SignedIn, q: Text = None, company_id: Text = None) -> Response:
-        company = str(parse_uuid(company_id) or "")
-        return await download(page, "workers.csv", {"q": q, "company_id": company})
+    async def workers_csv(page: SignedIn, q: Text = None, company_id: Text = None,
+                          show: Text = None) -> Response:  # fmt: skip
+        chosen = {"q": q, "company_id": str(parse_uuid(company_id) or ""),
+                  "compliant": COMPLIANCE.get(show or "")}  # fmt: skip
+        return await download(page, "workers.csv", chosen)
 
     @router.get("/companies.csv")
     async def companies_csv(page: SignedIn) -> Response:
@@ -101,18 +104,20 @@ def build_router() -> APIRouter:
 
     @router.get("/workers", response_class=HTMLResponse)
     async def workers(page: SignedIn, q: Text = None, company_id: Text = None,
-                      cursor: Text = None) -> Response:  # fmt: skip
+                      show: Text = None, cursor: Text = None) -> Response:  # fmt: skip
         require_network(page)
         company = str(parse_uuid(company_id) or "")
+        show = show if show in COMPLIANCE else ""
         found, companies = await asyncio.gather(
             page.caller.get("views", "/workers", q=q, company_id=company, cursor=cursor,
-                            limit=PAGE_SIZE),
+                            limit=PAGE_SIZE, compliant=COMPLIANCE.get(show)),
             page.caller.get("views", "/companies"),
         )  # fmt: skip
         return page.render(
             "network_workers.html", people=found["items"], next_cursor=found["next_cursor"],
-            q=q or "", company_id=company, companies=companies["items"],
-            query=query_string({"q": q or "", "company_id": company}), first_page=not cursor,
+            q=q or "", company_id=company, show=show, companies=companies["items"],
+            query=query_string({"q": q or "", "company_id": company, "show": show}),
+            first_page=not cursor,
         )  # fmt: skip
 
     @router.get("/companies", response_class=HTMLResponse)
@@ -128,15 +133,14 @@ def build_router() -> APIRouter:
         chosen = parse_uuid(company_id)
         if chosen is None:
             raise RefusedError(404, "There is no such company.")
+        show = show if show in COMPLIANCE else ""
         found, summary = await asyncio.gather(
             page.caller.get("views", f"/companies/{chosen}/workers", cursor=cursor,
-                            limit=PAGE_SIZE),
+                            limit=PAGE_SIZE, compliant=COMPLIANCE.get(show)),
             page.caller.get("views", "/companies"),
         )  # fmt: skip
         counts: Body = next((c for c in summary["items"] if c["company_id"] == str(chosen)), {})
-        show = show if show in ("compliant", "not_compliant") else ""
-        people = [w for w in found["workers"] if not show
-                  or w["compliant"] == (show == "compliant")]  # fmt: skip
+        people = found["workers"]
         return page.render(
             "network_company.html", company=found["company"], counts=counts, people=people,
             next_cursor=found["next_cursor"], show=show, labels=STATUS_LABELS,
