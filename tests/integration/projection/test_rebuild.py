@@ -47,7 +47,8 @@ async def snapshot(database_url: str, schema: str = "projection") -> dict[str, l
                     sql.Identifier(schema), sql.Identifier(table)
                 )
             )
-            tables[table] = await cursor.fetchall()
+            # In a stable order whatever the plan: rows may tie on the leading columns.
+            tables[table] = sorted(await cursor.fetchall(), key=repr)
     return tables
 
 
