@@ -22,7 +22,8 @@ from credflow_contracts.events.credentials import (
 )
 from credflow_contracts.events.values import Certification, MediaFile, ReviewEdits
 from credflow_contracts.ids import uuid7
-from credflow_projection.model import CredentialRow, MediaRow, VersionRow, Views, apply
+from credflow_projection.model import apply
+from credflow_projection.rows import CredentialRow, MediaRow, VersionRow, Views
 
 ORG, CREDENTIAL, HOLDER, TYPE, REVIEWER = (uuid7() for _ in range(5))
 V1, V2, REVIEW1, REVIEW2 = (uuid7() for _ in range(4))

@@ -26,8 +26,8 @@ from credflow_common.consumer import REDRIVE_CONSUMER_HEADER, Delivery
 from credflow_contracts.catalogue import UnknownEventTypeError
 from credflow_contracts.envelope import Envelope, EnvelopeError
 from credflow_projection import model
-from credflow_projection.model import Views
 from credflow_projection.projector import CONSUMER, apply_reference_data, store
+from credflow_projection.rows import Views
 
 log = structlog.get_logger("credflow.projection.rebuild")
 FETCH_RECORDS = 10_000

@@ -18,7 +18,7 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 
-from credflow_projection.model import CredentialRow, Views
+from credflow_projection.rows import CredentialRow, Views
 
 Conn = AsyncConnection[Any]
 MEETS = ("verified", "submitted")

@@ -29,7 +29,7 @@ from credflow_contracts.events.reminders import ReminderSent
 from credflow_contracts.topics import PUBLIC_TOPICS
 from credflow_projection import derived, model, reference
 from credflow_projection.derived import Stale
-from credflow_projection.model import (
+from credflow_projection.rows import (
     AuditRow,
     CredentialRow,
     MediaRow,

@@ -171,12 +171,16 @@ def build_router() -> APIRouter:
             answer = await page.caller.send("POST", "importer", f"/imports/{import_id}/media",
                                             files=files)  # fmt: skip
         except ApiError as exc:
-            if exc.status not in REFUSALS:
-                raise
-            found = await report(page, import_id)
-            return page.render("import_media.html", 422, report=found, message=exc.detail,
-                               outcomes=[])  # fmt: skip
+            return await media_refused(page, import_id, exc)
         return page.render("import_media.html", report=answer, outcomes=answer["files"])
+
+    async def media_refused(page: Page, import_id: UUID, exc: ApiError) -> Response:
+        """The media step again, saying why the importer refused (anything else is raised)."""
+        if exc.status not in REFUSALS:
+            raise exc
+        found = await report(page, import_id)
+        return page.render("import_media.html", 422, report=found, message=exc.detail,
+                           outcomes=[])  # fmt: skip
 
     @router.post("/{import_id}/finish")
     async def finish(page: SignedIn, import_id: UUID) -> Response:
@@ -184,11 +188,7 @@ def build_router() -> APIRouter:
         try:
             await page.caller.send("POST", "importer", f"/imports/{import_id}/finish")
         except ApiError as exc:
-            if exc.status not in REFUSALS:
-                raise
-            found = await report(page, import_id)
-            return page.render("import_media.html", 422, report=found, message=exc.detail,
-                               outcomes=[])  # fmt: skip
+            return await media_refused(page, import_id, exc)
         return redirect(page.request, f"/imports/{import_id}/progress")
 
     @router.get("/{import_id}/progress", response_class=HTMLResponse)
