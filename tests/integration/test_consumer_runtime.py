@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -317,3 +318,68 @@ async def test_a_consumer_of_some_event_types_skips_the_others_but_moves_past_th
     async with running(ConsumerRunner(interested, pool, infra.kafka_bootstrap_servers)):
         await eventually(lambda: positions_reached(pool, "interested", ends))
     assert seen == [CredentialSubmitted.ce_type()] * 3
+
+
+async def test_the_pruned_inbox_still_drops_a_relay_repeat_by_stream_positions(
+    infra: Infrastructure, database_url: str, pool: Pool, credentials_topic: str,
+    topic_prefix: str,
+) -> None:  # fmt: skip
+    recorded = await publish(infra, database_url, pool, topic_prefix, [None, None, None])
+    ends = await end_offsets(infra.kafka_bootstrap_servers, credentials_topic)
+    registry = CollectorRegistry()
+    runner = ConsumerRunner(
+        spec("projector", [credentials_topic]), pool, infra.kafka_bootstrap_servers,
+        ConsumerMetrics.register(registry),
+        # every id is out of the window at once, and the runner prunes at every turn
+        settings=ConsumerSettings(inbox_retention=timedelta(0), inbox_prune_every_s=0.1),
+    )  # fmt: skip
+    async with running(runner):
+        await eventually(lambda: positions_reached(pool, "projector", ends))
+        await eventually(lambda: inbox_size(pool, "projector", 0))  # pruned by the runner
+
+        # The relay publishes the same three records again (it died before deleting them).
+        repeats = await read_records(infra.kafka_bootstrap_servers, credentials_topic)
+        assert {header(r, "ce_id") for r in repeats} == {str(e.event_id) for e in recorded}
+        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
+        await producer.start()
+        for record in repeats:
+            await producer.send_and_wait(credentials_topic, record.value, key=record.key,
+                                         headers=list(record.headers))  # fmt: skip
+        await producer.stop()
+        ends_after = await end_offsets(infra.kafka_bootstrap_servers, credentials_topic)
+        assert sum(ends_after.values()) == 6
+        await eventually(lambda: positions_reached(pool, "projector", ends_after))
+
+    assert (await rows(pool, "SELECT sum(credentials) FROM holder_totals"))[0][0] == 3
+    skipped = registry.get_sample_value(
+        "credflow_consumer_skipped_total",
+        {"consumer": "projector", "topic": credentials_topic, "reason": "duplicate"},
+    )
+    assert skipped == 3
+    dead = registry.get_sample_value(
+        "credflow_consumer_dead_lettered_total",
+        {"consumer": "projector", "topic": credentials_topic},
+    )
+    assert dead is None, "the repeats were dropped, not failed"
+    streams = await rows(pool, "SELECT stream_id, version FROM consumer_streams"
+                               " WHERE consumer = 'projector' ORDER BY 1")  # fmt: skip
+    assert streams == sorted((f"credential-{e.event.credential_id}", 1) for e in recorded)  # type: ignore[attr-defined]
+
+
+async def inbox_size(pool: Pool, consumer: str, expected: int) -> bool:
+    query = f"SELECT count(*) FROM consumer_inbox WHERE consumer = '{consumer}'"  # noqa: S608
+    return (await rows(pool, query))[0][0] == expected
+
+
+async def read_records(bootstrap: str, topic: str) -> list[Any]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        batch = await consumer.getmany(timeout_ms=5000)
+        return [record for records in batch.values() for record in records]
+    finally:
+        await consumer.stop()
+
+
+def header(record: Any, name: str) -> str:
+    return next(value.decode() for key, value in record.headers if key == name)

@@ -36,7 +36,8 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from tenacity import AsyncRetrying, RetryCallState, wait_exponential
 
-from credflow_common import failpoints
+from credflow_common import failpoints, inbox
+from credflow_common.inbox import INBOX_RETENTION
 from credflow_common.metrics import ConsumerMetrics
 from credflow_common.outages import OUTAGE_ERRORS, Outage
 from credflow_contracts.catalogue import UnknownEventTypeError
@@ -83,6 +84,7 @@ class Delivery:
     topic: str
     partition: int
     offset: int
+    redriven: bool = False  # a dead letter sent back to this consumer
 
     @property
     def event_id(self) -> UUID:
@@ -137,7 +139,8 @@ class ConsumerSettings:
     retry_backoff_s: float = 0.2
     max_backoff_s: float = 5.0
     fetch_timeout_ms: int = 500
-    inbox_retention: timedelta = field(default_factory=lambda: timedelta(days=30))
+    inbox_retention: timedelta = field(default_factory=lambda: INBOX_RETENTION)
+    inbox_prune_every_s: float = 600.0
     informational_commit_s: float = 1.0
 
 
@@ -187,6 +190,7 @@ class ConsumerRunner:
         self.assigned = asyncio.Event()
         self._uncommitted: dict[TopicPartition, int] = {}
         self._committed_at = 0.0
+        self._pruned_at = 0.0
 
     def stop(self) -> None:
         self._stopping.set()
@@ -216,6 +220,7 @@ class ConsumerRunner:
             await consumer.start()
             log.info("consumer started", consumer=self.spec.name, topics=list(self.spec.topics))
             while not self._stopping.is_set():
+                await self._prune_now_and_then()
                 generation = self.assignment_generation
                 batch = await consumer.getmany(
                     timeout_ms=self.settings.fetch_timeout_ms, max_records=self.settings.max_batch
@@ -373,7 +378,9 @@ class ConsumerRunner:
         except EnvelopeError as exc:
             await self._dead_letter(record, f"EnvelopeError: {exc}")
             return _Item(record, None)
-        return _Item(record, Delivery(envelope, record.topic, record.partition, record.offset))
+        delivery = Delivery(envelope, record.topic, record.partition, record.offset,
+                            redriven=redrive_for is not None)  # fmt: skip
+        return _Item(record, delivery)
 
     _last_error: str = ""
 
@@ -468,7 +475,7 @@ class ConsumerRunner:
                 async with conn.pipeline():
                     if self.spec.before_batch is not None:
                         await self.spec.before_batch(conn)
-                    fresh = await self._claim_in_inbox(conn, deliveries)
+                    fresh = await self._claim(conn, deliveries)
                 if fresh:
                     await self.spec.handler(conn, fresh)
                 failpoints.hit("consumer.before_commit")
@@ -490,32 +497,37 @@ class ConsumerRunner:
                     self.spec.name, items[0].record.topic, "duplicate"
                 ).inc()
 
-    async def _claim_in_inbox(
+    async def _claim(
         self, conn: AsyncConnection[Any], deliveries: Sequence[Delivery]
     ) -> list[Delivery]:
-        """Record the deliveries' event ids; return those not applied before, in order."""
-        if not deliveries:
-            return []
-        cursor = await conn.execute(
-            "INSERT INTO consumer_inbox (consumer, event_id)"
-            " SELECT %s, unnest(%b::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id",
-            (self.spec.name, [d.event_id for d in deliveries]),
-        )
-        new_ids = {row[0] for row in await cursor.fetchall()}
-        fresh = []
-        for delivery in deliveries:
-            if delivery.event_id in new_ids:
-                new_ids.discard(delivery.event_id)  # a repeat inside the same batch
-                fresh.append(delivery)
-        return fresh
+        """Record the deliveries as applied; return those not applied before, in order."""
+        claims = [inbox.Claim(d.envelope, d.redriven) for d in deliveries]
+        return [deliveries[index] for index in await inbox.claim(conn, self.spec.name, claims)]
 
     async def prune_inbox(self) -> int:
+        """Delete the inbox's ids older than the retention window (stream positions still
+        drop repeats of those events)."""
         async with self.pool.connection() as conn:
-            cursor = await conn.execute(
-                "DELETE FROM consumer_inbox WHERE consumer = %s AND processed_at < %s",
-                (self.spec.name, datetime.now(UTC) - self.settings.inbox_retention),
-            )
-            return cursor.rowcount
+            await conn.set_autocommit(True)
+            try:
+                return await inbox.prune(
+                    conn, self.spec.name, datetime.now(UTC) - self.settings.inbox_retention
+                )
+            finally:
+                await conn.set_autocommit(False)
+
+    async def _prune_now_and_then(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._pruned_at < self.settings.inbox_prune_every_s:
+            return
+        self._pruned_at = now
+        try:
+            deleted = await self.prune_inbox()
+        except psycopg.Error as exc:  # pruning waits for the next turn; applying goes on
+            log.warning("inbox not pruned", consumer=self.spec.name, error=repr(exc))
+            return
+        if deleted:
+            log.info("inbox pruned", consumer=self.spec.name, deleted=deleted)
 
     # -- dead letters ------------------------------------------------------------------------
 

@@ -15,10 +15,16 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from credflow_common.inbox import older_than_retention
+
 POLL_INTERVAL_S = 0.02
 
 
 async def has_applied(conn: AsyncConnection[Any], consumer: str, event_id: UUID) -> bool:
+    """Whether the inbox holds the event; an event older than the inbox's window counts as
+    applied (its id may have been pruned, and nobody waits days for their own write)."""
+    if older_than_retention(event_id):
+        return True
     cursor = await conn.execute(
         "SELECT 1 FROM consumer_inbox WHERE consumer = %s AND event_id = %s", (consumer, event_id)
     )

@@ -9,7 +9,8 @@ committed and the rebuild starts again from a freshly dropped schema.
 
 What the live consumer does per record is kept: records re-driven for another consumer are
 skipped, so are unknown event types and unreadable records (the live consumer dead-lettered
-them), and an event id seen twice (the relay published it twice) is applied once.
+them), and an event seen twice (the relay published it twice) is applied once: the inbox keeps
+the ids within its window and the stream positions every stream's last version.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from psycopg import AsyncConnection
 
 from credflow_common.consumer import REDRIVE_CONSUMER_HEADER, Delivery
+from credflow_common.inbox import Claim, StreamKey, older_than_retention
 from credflow_contracts.catalogue import UnknownEventTypeError
 from credflow_contracts.envelope import Envelope, EnvelopeError
 from credflow_projection import model
@@ -57,6 +59,7 @@ async def replay_into_empty_tables(
             consumer.seek(tp, offset)
         views = Views()
         applied: set[UUID] = set()
+        streams: dict[StreamKey, int] = {}
         while behind := [tp for tp, target in targets.items() if positions[tp] < target]:
             batch = await consumer.getmany(*behind, timeout_ms=500, max_records=FETCH_RECORDS)
             deliveries = []
@@ -64,8 +67,7 @@ async def replay_into_empty_tables(
                 for record in records:
                     positions[tp] = record.offset + 1
                     delivery = _readable(record)
-                    if delivery is not None and delivery.event_id not in applied:
-                        applied.add(delivery.event_id)
+                    if delivery is not None and _first_time(delivery, applied, streams):
                         deliveries.append(delivery)
                 on_read(len(records))
             for delivery in await apply_reference_data(conn, deliveries):
@@ -74,7 +76,12 @@ async def replay_into_empty_tables(
         async with conn.cursor() as cursor:
             async with cursor.copy("COPY consumer_inbox (consumer, event_id) FROM STDIN") as copy:
                 # One text block: the consumer name is plain ASCII, ids need no escaping.
-                await copy.write("".join(f"{CONSUMER}\t{event_id}\n" for event_id in applied))
+                await copy.write("".join(f"{CONSUMER}\t{event_id}\n" for event_id in applied
+                                         if not older_than_retention(event_id)))  # fmt: skip
+            columns = "consumer, source, stream_id, version"
+            async with cursor.copy(f"COPY consumer_streams ({columns}) FROM STDIN") as copy:
+                for (source, stream_id), version in streams.items():
+                    await copy.write_row((CONSUMER, source, stream_id, version))
             await cursor.executemany(
                 "INSERT INTO consumer_positions (consumer, topic, partition, next_offset)"
                 " VALUES (%s, %s, %s, %s)",
@@ -82,6 +89,21 @@ async def replay_into_empty_tables(
             )
     finally:
         await consumer.stop()
+
+
+def _first_time(delivery: Delivery, applied: set[UUID], streams: dict[StreamKey, int]) -> bool:
+    """The live consumer's guards (`credflow_common.inbox`), in memory: a repeated event id, or
+    a stream version not above the stream's last, was applied before."""
+    stream = Claim(delivery.envelope, delivery.redriven).stream
+    version = delivery.envelope.aggregate_version or 0
+    if delivery.event_id in applied:
+        return False
+    if stream is not None and not delivery.redriven and version <= streams.get(stream, 0):
+        return False
+    applied.add(delivery.event_id)
+    if stream is not None:
+        streams[stream] = max(version, streams.get(stream, 0))
+    return True
 
 
 def _readable(record: Any) -> Delivery | None:
@@ -98,4 +120,5 @@ def _readable(record: Any) -> Delivery | None:
         log.warning("unreadable record skipped", topic=record.topic, offset=record.offset,
                     error=str(exc))  # fmt: skip
         return None
-    return Delivery(envelope, record.topic, record.partition, record.offset)
+    return Delivery(envelope, record.topic, record.partition, record.offset,
+                    redriven=redrive_for is not None)  # fmt: skip

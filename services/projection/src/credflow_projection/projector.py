@@ -38,6 +38,7 @@ from credflow_projection.rows import (
     VersionRow,
     Views,
 )
+from credflow_projection.table_stats import TableStats
 
 CONSUMER = "projection.views"
 JSONB_OID = 3802
@@ -52,17 +53,23 @@ async def hold_swap_lock(conn: Conn) -> None:
 
 
 def views_consumer(topic_prefix: str = "") -> ConsumerSpec:
+    stats = TableStats()  # one per consumer process
+
+    async def handler(conn: Conn, deliveries: Sequence[Delivery]) -> None:
+        await apply_batch(conn, deliveries, stats)
+
     return ConsumerSpec(
         name=CONSUMER,
         topics=[topic_prefix + topic for topic in PUBLIC_TOPICS],
-        handler=apply_batch,
+        handler=handler,
         before_batch=hold_swap_lock,
     )
 
 
-async def apply_batch(conn: Conn, deliveries: Sequence[Delivery]) -> None:
+async def apply_batch(conn: Conn, deliveries: Sequence[Delivery], stats: TableStats) -> None:
     stale = Stale()
     credential_deliveries = await apply_reference_data(conn, deliveries, stale)
+    stats.wrote("people", sum(isinstance(d.envelope.event, UserCreated) for d in deliveries))
     if credential_deliveries:
         views = await load(conn, {d.envelope.event.credential_id for d in credential_deliveries})  # type: ignore[attr-defined]
         before = derived.before_batch(views)
@@ -70,7 +77,10 @@ async def apply_batch(conn: Conn, deliveries: Sequence[Delivery]) -> None:
             model.apply(views, delivery.envelope)
         await derived.label_new(conn, views)
         await store(conn, views)
+        for row_type, name in VIEW_TABLES:
+            stats.wrote(row_type.TABLE, sum(key in views.dirty for key in getattr(views, name)))
         derived.note_credentials(stale, views, before)
+    await stats.analyse_grown(conn)  # before the derived rows: their plans depend on it
     await derived.bring_up_to_date(conn, stale)
 
 

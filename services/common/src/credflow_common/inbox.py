@@ -1,0 +1,125 @@
+"""What a consumer has applied, besides its positions: the guards that drop an event seen twice.
+
+Positions (`consumer_positions`, next offset per partition) stop a record from being applied
+twice. The same event can still come back at a new offset: the relay publishes its outbox rows
+again when it crashed between publishing and deleting them, and a dead letter is re-driven.
+Two guards, written in the batch's own transaction, drop those repeats:
+
+- **stream positions** (`consumer_streams`): for every event stream the consumer has read, the
+  highest stream version it applied (`ce_streamid` and `ce_streamversion` under `ce_source`).
+  An event whose version is not above it is a repeat, however long ago the original was
+  applied. One row per stream: it grows with the aggregates, not with the events.
+- **the inbox** (`consumer_inbox`): the ids of the events applied within the retention window.
+  It drops repeats of events without a stream version and of re-driven dead letters (which come
+  back after later versions of their stream on purpose), and answers read-your-writes
+  (`positions.has_applied`). `prune` deletes what is older than the window, so it stays
+  bounded by the window's events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+
+from credflow_contracts.envelope import Envelope
+
+INBOX_RETENTION = timedelta(days=1)
+"""How long the inbox keeps an id: a relay repeats an event seconds after publishing it, and
+read-your-writes asks within seconds of a command."""
+PRUNE_CHUNK = 10_000
+StreamKey = tuple[str, str]  # (ce_source, ce_streamid)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One event to claim: its envelope, and whether it is a re-driven dead letter."""
+
+    envelope: Envelope
+    redriven: bool = False
+
+    @property
+    def stream(self) -> StreamKey | None:
+        envelope = self.envelope
+        if envelope.stream_id is None or envelope.aggregate_version is None:
+            return None
+        return envelope.source, envelope.stream_id
+
+
+async def claim(conn: AsyncConnection[Any], consumer: str, claims: Sequence[Claim]) -> list[int]:
+    """Record the claims as applied; return the indexes of those not applied before, in order
+    (a repeat inside the same batch included)."""
+    if not claims:
+        return []
+    applied = await _stream_versions(conn, consumer, {c.stream for c in claims} - {None})
+    passed: list[int] = []
+    raised: dict[StreamKey, int] = {}
+    for index, item in enumerate(claims):
+        stream, version = item.stream, item.envelope.aggregate_version
+        if stream is not None and version is not None:
+            if not item.redriven and version <= applied.get(stream, 0):
+                continue
+            applied[stream] = raised[stream] = max(version, applied.get(stream, 0))
+        passed.append(index)
+    cursor = await conn.execute(
+        "INSERT INTO consumer_inbox (consumer, event_id)"
+        " SELECT %s, unnest(%b::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id",
+        (consumer, [claims[index].envelope.id for index in passed]),
+    )
+    new_ids = {row[0] for row in await cursor.fetchall()}
+    fresh = []
+    for index in passed:
+        event_id = claims[index].envelope.id
+        if event_id in new_ids:
+            new_ids.discard(event_id)  # a repeat inside the same batch
+            fresh.append(index)
+    if raised:
+        await conn.execute(
+            "INSERT INTO consumer_streams (consumer, source, stream_id, version)"
+            " SELECT %s, unnest(%s::text[]), unnest(%s::text[]), unnest(%s::bigint[])"
+            " ON CONFLICT (consumer, source, stream_id) DO UPDATE"
+            " SET version = GREATEST(consumer_streams.version, EXCLUDED.version)",
+            (consumer, [s for s, _ in raised], [i for _, i in raised], list(raised.values())),
+        )
+    return fresh
+
+
+async def _stream_versions(
+    conn: AsyncConnection[Any], consumer: str, streams: set[StreamKey | None]
+) -> dict[StreamKey, int]:
+    keys = [stream for stream in streams if stream is not None]
+    if not keys:
+        return {}
+    cursor = await conn.execute(
+        "SELECT s.source, s.stream_id, s.version FROM consumer_streams s"
+        " JOIN unnest(%s::text[], %s::text[]) AS k (source, stream_id)"
+        " ON s.source = k.source AND s.stream_id = k.stream_id WHERE s.consumer = %s",
+        ([source for source, _ in keys], [stream for _, stream in keys], consumer),
+    )
+    return {(source, stream): version for source, stream, version in await cursor.fetchall()}
+
+
+async def prune(conn: AsyncConnection[Any], consumer: str, older_than: datetime) -> int:
+    """Delete the inbox's ids applied before `older_than`, a chunk per transaction (autocommit
+    connection) so that no batch waits long on the rows being deleted."""
+    deleted = 0
+    while True:
+        cursor = await conn.execute(
+            "DELETE FROM consumer_inbox WHERE consumer = %s AND event_id IN ("
+            " SELECT event_id FROM consumer_inbox WHERE consumer = %s AND processed_at < %s"
+            " LIMIT %s)",
+            (consumer, consumer, older_than, PRUNE_CHUNK),
+        )
+        deleted += cursor.rowcount
+        if cursor.rowcount < PRUNE_CHUNK:
+            return deleted
+
+
+def older_than_retention(event_id: UUID, retention: timedelta = INBOX_RETENTION) -> bool:
+    """Whether a (UUIDv7) event id was minted before the inbox's window."""
+    minted = datetime.fromtimestamp((event_id.int >> 80) / 1000, UTC)
+    return event_id.version == 7 and minted < datetime.now(UTC) - retention

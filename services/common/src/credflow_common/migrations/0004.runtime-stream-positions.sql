@@ -1,0 +1,9 @@
+-- The highest stream version each consumer applied per event stream (`credflow_common.inbox`):
+-- drops a repeated event however old it is, so the inbox only needs to keep a window.
+CREATE TABLE consumer_streams (
+    consumer   text   NOT NULL,
+    source     text   NOT NULL,
+    stream_id  text   NOT NULL,
+    version    bigint NOT NULL,
+    PRIMARY KEY (consumer, source, stream_id)
+);
