@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from uuid import UUID
 
@@ -10,6 +11,7 @@ from credflow_contracts.events.base import Event
 from credflow_contracts.events.credentials import (
     CredentialDeleted,
     CredentialRejected,
+    CredentialRevoked,
     CredentialSubmitted,
     CredentialSuspended,
     CredentialValidated,
@@ -198,3 +200,21 @@ def test_media_suspension_and_deletion() -> None:
     assert views.deleted[VersionRow.TABLE] == {V1}
     assert views.review_items[REVIEW1].state == "cancelled"
     assert views.audit[-1].action == "deleted", "the audit trail outlives the credential"
+
+
+def test_the_audit_keeps_what_people_wrote_not_what_the_version_rows_already_hold() -> None:
+    views = fold(
+        submitted(notes="front and back", media=[MediaFile(
+            media_id=uuid7(), file_name="a.pdf", kind="pdf", content_type="application/pdf",
+            size_bytes=10, sha256="0" * 64)]),
+        requested(),
+        validated(comment="Checked with the issuer."),
+        CredentialRevoked(credential_id=CREDENTIAL, organisation_id=ORG, reason="Fake issuer",
+                          revoked_by=REVIEWER),
+    )  # fmt: skip
+    submission, request, validation, revocation = (json.loads(a.detail) for a in views.audit)
+    assert submission == {"version_number": 1}, "the version row holds its content"
+    assert views.versions[V1].notes == "front and back"
+    assert request == {"review_id": str(REVIEW1), "version_number": 1}
+    assert validation["comment"] == "Checked with the issuer."
+    assert revocation == {"reason": "Fake issuer"}

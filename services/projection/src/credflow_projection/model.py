@@ -52,6 +52,12 @@ ACTOR_FIELDS = (
     "validated_by", "rejected_by",
 )  # fmt: skip
 AUDIT_OMITS = {"organisation_id", "credential_id", "version_id", "import_id", *ACTOR_FIELDS}
+# The audit's `detail` keeps what an entry says beyond its columns and the other rows: the words
+# people wrote (reason, note, comment), what an edit changed, review edits, a reminder's kind.
+# What the credential, version, media and review item rows already hold is not stored twice.
+ON_THE_CREDENTIAL = {"holder_id", "credential_type_id"}
+VERSION_CONTENT = {"title", "issued_on", "expires_on", "certification", "issuer", "notes", "media"}
+REVIEW_ROUTING = {"routing", "reviewer_ids", "reviewer_group_id"}
 
 
 def action_of(event: Event) -> str:
@@ -68,6 +74,16 @@ def _actor_field(event_type: type[Event]) -> str | None:
     return next((name for name in ACTOR_FIELDS if name in event_type.model_fields), None)
 
 
+@functools.cache
+def _audit_omits(event_type: type[Event]) -> frozenset[str]:
+    omits = AUDIT_OMITS | ON_THE_CREDENTIAL
+    if event_type in (CredentialSubmitted, VersionAdded):
+        omits |= VERSION_CONTENT
+    if event_type is ReviewRequested:
+        omits |= REVIEW_ROUTING
+    return frozenset(omits)
+
+
 def audit_row(envelope: Envelope, event: CredentialEvent | ReminderSent) -> AuditRow:
     actor_field = _actor_field(type(event))
     values = event.__dict__  # the model's field values
@@ -80,7 +96,7 @@ def audit_row(envelope: Envelope, event: CredentialEvent | ReminderSent) -> Audi
         actor_id=values[actor_field] if actor_field else None,
         version_id=values.get("version_id"),
         import_id=values.get("import_id"),
-        detail=event.model_dump_json(exclude=AUDIT_OMITS, exclude_none=True),
+        detail=event.model_dump_json(exclude=_audit_omits(type(event)), exclude_none=True),
     )
 
 
