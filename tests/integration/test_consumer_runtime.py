@@ -368,7 +368,7 @@ async def test_the_pruned_inbox_still_drops_a_relay_repeat_by_stream_positions(
 
 async def inbox_size(pool: Pool, consumer: str, expected: int) -> bool:
     query = f"SELECT count(*) FROM consumer_inbox WHERE consumer = '{consumer}'"  # noqa: S608
-    return (await rows(pool, query))[0][0] == expected
+    return bool((await rows(pool, query))[0][0] == expected)
 
 
 async def read_records(bootstrap: str, topic: str) -> list[Any]:
@@ -382,4 +382,4 @@ async def read_records(bootstrap: str, topic: str) -> list[Any]:
 
 
 def header(record: Any, name: str) -> str:
-    return next(value.decode() for key, value in record.headers if key == name)
+    return str(next(value.decode() for key, value in record.headers if key == name))

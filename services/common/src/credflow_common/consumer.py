@@ -501,7 +501,7 @@ class ConsumerRunner:
         self, conn: AsyncConnection[Any], deliveries: Sequence[Delivery]
     ) -> list[Delivery]:
         """Record the deliveries as applied; return those not applied before, in order."""
-        claims = [inbox.Claim(d.envelope, d.redriven) for d in deliveries]
+        claims = [inbox.Claim(d.envelope, d.topic, d.partition, d.redriven) for d in deliveries]
         return [deliveries[index] for index in await inbox.claim(conn, self.spec.name, claims)]
 
     async def prune_inbox(self) -> int:

@@ -6,9 +6,11 @@ again when it crashed between publishing and deleting them, and a dead letter is
 Two guards, written in the batch's own transaction, drop those repeats:
 
 - **stream positions** (`consumer_streams`): for every event stream the consumer has read, the
-  highest stream version it applied (`ce_streamid` and `ce_streamversion` under `ce_source`).
-  An event whose version is not above it is a repeat, however long ago the original was
-  applied. One row per stream: it grows with the aggregates, not with the events.
+  highest stream version it applied (`ce_streamid` and `ce_streamversion` under `ce_source`),
+  per partition: a stream's events are in version order within a partition only (one stream
+  may write under several keys and topics, e.g. an import's rows). An event whose version is
+  not above it is a repeat, however long ago the original was applied. A row per stream and
+  partition: it grows with the aggregates, not with the events.
 - **the inbox** (`consumer_inbox`): the ids of the events applied within the retention window.
   It drops repeats of events without a stream version and of re-driven dead letters (which come
   back after later versions of their stream on purpose), and answers read-your-writes
@@ -32,14 +34,17 @@ INBOX_RETENTION = timedelta(days=1)
 """How long the inbox keeps an id: a relay repeats an event seconds after publishing it, and
 read-your-writes asks within seconds of a command."""
 PRUNE_CHUNK = 10_000
-StreamKey = tuple[str, str]  # (ce_source, ce_streamid)
+StreamKey = tuple[str, str, str, int]  # (ce_source, ce_streamid, topic, partition)
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One event to claim: its envelope, and whether it is a re-driven dead letter."""
+    """One event to claim: its envelope, where it was read, whether it is a re-driven dead
+    letter."""
 
     envelope: Envelope
+    topic: str
+    partition: int
     redriven: bool = False
 
     @property
@@ -47,7 +52,7 @@ class Claim:
         envelope = self.envelope
         if envelope.stream_id is None or envelope.aggregate_version is None:
             return None
-        return envelope.source, envelope.stream_id
+        return envelope.source, envelope.stream_id, self.topic, self.partition
 
 
 async def claim(conn: AsyncConnection[Any], consumer: str, claims: Sequence[Claim]) -> list[int]:
@@ -78,12 +83,14 @@ async def claim(conn: AsyncConnection[Any], consumer: str, claims: Sequence[Clai
             new_ids.discard(event_id)  # a repeat inside the same batch
             fresh.append(index)
     if raised:
+        keys = list(zip(*raised, strict=True))
         await conn.execute(
-            "INSERT INTO consumer_streams (consumer, source, stream_id, version)"
-            " SELECT %s, unnest(%s::text[]), unnest(%s::text[]), unnest(%s::bigint[])"
-            " ON CONFLICT (consumer, source, stream_id) DO UPDATE"
+            "INSERT INTO consumer_streams (consumer, source, stream_id, topic, partition, version)"
+            " SELECT %s, unnest(%s::text[]), unnest(%s::text[]), unnest(%s::text[]),"
+            " unnest(%s::int[]), unnest(%s::bigint[])"
+            " ON CONFLICT (consumer, source, stream_id, topic, partition) DO UPDATE"
             " SET version = GREATEST(consumer_streams.version, EXCLUDED.version)",
-            (consumer, [s for s, _ in raised], [i for _, i in raised], list(raised.values())),
+            (consumer, *map(list, keys), list(raised.values())),
         )
     return fresh
 
@@ -95,12 +102,15 @@ async def _stream_versions(
     if not keys:
         return {}
     cursor = await conn.execute(
-        "SELECT s.source, s.stream_id, s.version FROM consumer_streams s"
-        " JOIN unnest(%s::text[], %s::text[]) AS k (source, stream_id)"
-        " ON s.source = k.source AND s.stream_id = k.stream_id WHERE s.consumer = %s",
-        ([source for source, _ in keys], [stream for _, stream in keys], consumer),
+        "SELECT s.source, s.stream_id, s.topic, s.partition, s.version FROM consumer_streams s"
+        " JOIN unnest(%s::text[], %s::text[], %s::text[], %s::int[])"
+        " AS k (source, stream_id, topic, partition) ON s.source = k.source"
+        " AND s.stream_id = k.stream_id AND s.topic = k.topic AND s.partition = k.partition"
+        " WHERE s.consumer = %s",
+        (*map(list, zip(*keys, strict=True)), consumer),
     )
-    return {(source, stream): version for source, stream, version in await cursor.fetchall()}
+    return {(source, stream, topic, partition): version
+            for source, stream, topic, partition, version in await cursor.fetchall()}  # fmt: skip
 
 
 async def prune(conn: AsyncConnection[Any], consumer: str, older_than: datetime) -> int:

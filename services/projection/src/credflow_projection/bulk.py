@@ -78,10 +78,10 @@ async def replay_into_empty_tables(
                 # One text block: the consumer name is plain ASCII, ids need no escaping.
                 await copy.write("".join(f"{CONSUMER}\t{event_id}\n" for event_id in applied
                                          if not older_than_retention(event_id)))  # fmt: skip
-            columns = "consumer, source, stream_id, version"
+            columns = "consumer, source, stream_id, topic, partition, version"
             async with cursor.copy(f"COPY consumer_streams ({columns}) FROM STDIN") as copy:
-                for (source, stream_id), version in streams.items():
-                    await copy.write_row((CONSUMER, source, stream_id, version))
+                for stream, version in streams.items():
+                    await copy.write_row((CONSUMER, *stream, version))
             await cursor.executemany(
                 "INSERT INTO consumer_positions (consumer, topic, partition, next_offset)"
                 " VALUES (%s, %s, %s, %s)",
@@ -94,7 +94,7 @@ async def replay_into_empty_tables(
 def _first_time(delivery: Delivery, applied: set[UUID], streams: dict[StreamKey, int]) -> bool:
     """The live consumer's guards (`credflow_common.inbox`), in memory: a repeated event id, or
     a stream version not above the stream's last, was applied before."""
-    stream = Claim(delivery.envelope, delivery.redriven).stream
+    stream = Claim(delivery.envelope, delivery.topic, delivery.partition, delivery.redriven).stream
     version = delivery.envelope.aggregate_version or 0
     if delivery.event_id in applied:
         return False

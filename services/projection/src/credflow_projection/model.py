@@ -75,13 +75,13 @@ def _actor_field(event_type: type[Event]) -> str | None:
 
 
 @functools.cache
-def _audit_omits(event_type: type[Event]) -> frozenset[str]:
+def _audit_omits(event_type: type[Event]) -> set[str]:
     omits = AUDIT_OMITS | ON_THE_CREDENTIAL
     if event_type in (CredentialSubmitted, VersionAdded):
         omits |= VERSION_CONTENT
     if event_type is ReviewRequested:
         omits |= REVIEW_ROUTING
-    return frozenset(omits)
+    return omits
 
 
 def audit_row(envelope: Envelope, event: CredentialEvent | ReminderSent) -> AuditRow:
