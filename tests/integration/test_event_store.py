@@ -195,4 +195,5 @@ async def test_migrations_apply_once(database_url: str, pool: Pool) -> None:
         "0001.runtime-event-store",
         "0002.runtime-outbox-notify",
         "0003.runtime-idempotency-per-caller",
+        "0004.runtime-stream-positions",
     ]

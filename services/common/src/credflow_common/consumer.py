@@ -7,8 +7,9 @@ process killed anywhere resumes from the last committed transaction: nothing is 
 is applied twice.
 
 Events the relay published twice (a crash between publishing and deleting its outbox rows) or
-that were re-driven from a dead-letter topic carry an event id (`ce_id`) already applied; the
-inbox (`consumer_inbox`, in the same transaction) drops them.
+that were re-driven from a dead-letter topic come back at new offsets; the stream positions and
+the inbox (`inbox.py`, in the same transaction) drop them. The runner prunes the inbox to its
+window now and then.
 
 A batch whose handler fails is retried with backoff; if it keeps failing, its records are
 applied one by one, and a record that still fails after the retries goes to `<topic>.dlq` with
@@ -190,7 +191,9 @@ class ConsumerRunner:
         self.assigned = asyncio.Event()
         self._uncommitted: dict[TopicPartition, int] = {}
         self._committed_at = 0.0
-        self._pruned_at = 0.0
+        self.inbox_pruner = inbox.Pruner(
+            pool, spec.name, self.settings.inbox_retention, self.settings.inbox_prune_every_s
+        )
 
     def stop(self) -> None:
         self._stopping.set()
@@ -220,7 +223,7 @@ class ConsumerRunner:
             await consumer.start()
             log.info("consumer started", consumer=self.spec.name, topics=list(self.spec.topics))
             while not self._stopping.is_set():
-                await self._prune_now_and_then()
+                await self.inbox_pruner.now_and_then()
                 generation = self.assignment_generation
                 batch = await consumer.getmany(
                     timeout_ms=self.settings.fetch_timeout_ms, max_records=self.settings.max_batch
@@ -503,31 +506,6 @@ class ConsumerRunner:
         """Record the deliveries as applied; return those not applied before, in order."""
         claims = [inbox.Claim(d.envelope, d.topic, d.partition, d.redriven) for d in deliveries]
         return [deliveries[index] for index in await inbox.claim(conn, self.spec.name, claims)]
-
-    async def prune_inbox(self) -> int:
-        """Delete the inbox's ids older than the retention window (stream positions still
-        drop repeats of those events)."""
-        async with self.pool.connection() as conn:
-            await conn.set_autocommit(True)
-            try:
-                return await inbox.prune(
-                    conn, self.spec.name, datetime.now(UTC) - self.settings.inbox_retention
-                )
-            finally:
-                await conn.set_autocommit(False)
-
-    async def _prune_now_and_then(self) -> None:
-        now = asyncio.get_running_loop().time()
-        if now - self._pruned_at < self.settings.inbox_prune_every_s:
-            return
-        self._pruned_at = now
-        try:
-            deleted = await self.prune_inbox()
-        except psycopg.Error as exc:  # pruning waits for the next turn; applying goes on
-            log.warning("inbox not pruned", consumer=self.spec.name, error=repr(exc))
-            return
-        if deleted:
-            log.info("inbox pruned", consumer=self.spec.name, deleted=deleted)
 
     # -- dead letters ------------------------------------------------------------------------
 

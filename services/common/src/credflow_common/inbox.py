@@ -20,16 +20,21 @@ Two guards, written in the batch's own transaction, drop those repeats:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import psycopg
+import structlog
 from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 
 from credflow_contracts.envelope import Envelope
 
+log = structlog.get_logger("credflow.consumer")
 INBOX_RETENTION = timedelta(days=1)
 """How long the inbox keeps an id: a relay repeats an event seconds after publishing it, and
 read-your-writes asks within seconds of a command."""
@@ -113,9 +118,40 @@ async def _stream_versions(
             for source, stream, topic, partition, version in await cursor.fetchall()}  # fmt: skip
 
 
+class Pruner:
+    """Prunes a consumer's inbox to its window, at most once per `every_s` (the runner calls
+    `now_and_then` between batches)."""
+
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[AsyncConnection[Any]],
+        consumer: str,
+        retention: timedelta,
+        every_s: float,
+    ) -> None:
+        self.pool, self.consumer, self.retention, self.every_s = pool, consumer, retention, every_s
+        self._pruned_at: float | None = None
+
+    async def now_and_then(self) -> None:
+        now = time.monotonic()
+        if self._pruned_at is not None and now - self._pruned_at < self.every_s:
+            return
+        self._pruned_at = now
+        try:
+            async with self.pool.connection() as conn:
+                await conn.set_autocommit(True)
+                deleted = await prune(conn, self.consumer, datetime.now(UTC) - self.retention)
+                await conn.set_autocommit(False)
+        except psycopg.Error as exc:  # pruning waits for its next turn; applying goes on
+            log.warning("inbox not pruned", consumer=self.consumer, error=repr(exc))
+            return
+        if deleted:
+            log.info("inbox pruned", consumer=self.consumer, deleted=deleted)
+
+
 async def prune(conn: AsyncConnection[Any], consumer: str, older_than: datetime) -> int:
-    """Delete the inbox's ids applied before `older_than`, a chunk per transaction (autocommit
-    connection) so that no batch waits long on the rows being deleted."""
+    """Delete the inbox's ids applied before `older_than`, a chunk per transaction (on an
+    autocommit connection) so that no batch waits long on the rows being deleted."""
     deleted = 0
     while True:
         cursor = await conn.execute(
