@@ -166,6 +166,8 @@ async def prune(conn: AsyncConnection[Any], consumer: str, older_than: datetime)
 
 
 def older_than_retention(event_id: UUID, retention: timedelta = INBOX_RETENTION) -> bool:
-    """Whether a (UUIDv7) event id was minted before the inbox's window."""
-    minted = datetime.fromtimestamp((event_id.int >> 80) / 1000, UTC)
-    return event_id.version == 7 and minted < datetime.now(UTC) - retention
+    """Whether a (UUIDv7) event id was minted before the inbox's window; False for any other
+    id."""
+    minted_ms = event_id.int >> 80
+    cutoff_ms = (datetime.now(UTC) - retention).timestamp() * 1000
+    return event_id.version == 7 and minted_ms < cutoff_ms
