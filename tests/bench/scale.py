@@ -33,6 +33,7 @@ from credflow_projection.projector import CONSUMER
 from tests.bench.event_runtime import drop_database, fresh_database
 from tests.bench.processes import serve_services, stop_services
 from tests.bench.scale_data import Tenant, tenant
+from tests.bench.scale_upkeep import rebuild_every_tenant, sizes
 from tests.integration.runtime_support import create_topics, delete_topics_with_prefix
 
 WORKERS = int(os.environ.get("BENCH_SCALE_WORKERS", "100000"))
@@ -328,18 +329,6 @@ class _ResidentMemory:
         return max(self.peak - self.start, 0) / 1024
 
 
-async def sizes(url: str) -> None:
-    async with await AsyncConnection.connect(url) as conn:
-        cursor = await conn.execute(
-            "SELECT relname, n_live_tup, pg_total_relation_size(relid) FROM pg_stat_user_tables"
-            " WHERE schemaname = 'projection' AND relname IN"
-            " ('credentials', 'audit', 'consumer_inbox', 'people', 'review_items')"
-            " ORDER BY 3 DESC"
-        )
-        for name, rows, size in await cursor.fetchall():
-            print(f"  table {name:<16} {rows:>10,} rows {size / 2**20:>8,.0f} MB")
-
-
 async def run() -> None:
     print(
         f"== views at scale (BENCH_SCALE_WORKERS={WORKERS:,}, {SMALL_TENANTS} tenants of"
@@ -385,6 +374,7 @@ async def _measure(url: str, bootstrap: str, prefix: str, today: date, pid: int 
             f"  small tenant {name}: p95 {shared[name]:.1f} ms shared vs {alone[name]:.1f}"
             f" ms alone = {seconds / alone[name]:.2f}x"
         )
+    await rebuild_every_tenant(url, bootstrap, prefix)
 
 
 async def _health(client: httpx.AsyncClient) -> None:
