@@ -14,6 +14,7 @@ Surnames follow a skewed distribution, so some are common (the text-search case)
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -90,9 +91,15 @@ def tenant(workers: int, seed: int, today: date) -> tuple[Tenant, Iterator[Envel
 def _events(facts: Tenant, rng: random.Random, today: date) -> Iterator[Envelope]:
     org = facts.organisation_id
 
+    versions: Counter[str] = Counter()
+
     def envelope(event: Event) -> Envelope:
+        """As an event store writes it: each aggregate's events one stream, versions 1, 2, …"""
         facts.events += 1
-        return Envelope(event=event, source="/bench/scale", tenant_id=org)
+        stream = f"{event.TOPIC}-{event.key()}"
+        versions[stream] += 1
+        return Envelope(event=event, source="/bench/scale", tenant_id=org, stream_id=stream,
+                        aggregate_version=versions[stream])  # fmt: skip
 
     yield envelope(OrganisationCreated(
         organisation_id=org, name=f"Scale {facts.workers}",
