@@ -26,9 +26,8 @@ import contextlib
 import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
-from uuid import UUID
+from datetime import timedelta
+from typing import Any, Literal
 
 import psycopg
 import structlog
@@ -38,71 +37,17 @@ from psycopg_pool import AsyncConnectionPool
 from tenacity import AsyncRetrying, RetryCallState, wait_exponential
 
 from credflow_common import failpoints, inbox
+from credflow_common.delivery import REDRIVE_CONSUMER_HEADER, Record
+from credflow_common.delivery import Delivery as Delivery  # handlers take it from here
+from credflow_common.dlq import write_dead_letter
 from credflow_common.inbox import INBOX_RETENTION
 from credflow_common.metrics import ConsumerMetrics
 from credflow_common.outages import OUTAGE_ERRORS, Outage
 from credflow_contracts.catalogue import UnknownEventTypeError
 from credflow_contracts.envelope import Envelope, EnvelopeError
 from credflow_contracts.events.base import Event
-from credflow_contracts.topics import dlq_topic
 
 log = structlog.get_logger("credflow.consumer")
-
-REDRIVE_CONSUMER_HEADER = "credflow-redrive-consumer"
-REDRIVE_OF_HEADER = "credflow-redrive-of"
-DLQ_HEADERS = (
-    "dlq-source-topic",
-    "dlq-source-partition",
-    "dlq-source-offset",
-    "dlq-consumer",
-    "dlq-error",
-    "dlq-failed-at",
-)
-
-
-class Record(Protocol):
-    """The parts of an aiokafka ConsumerRecord the runtime uses."""
-
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes | None: ...
-    @property
-    def headers(self) -> Sequence[tuple[str, bytes]]: ...
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One event handed to a handler, with where it came from."""
-
-    envelope: Envelope
-    topic: str
-    partition: int
-    offset: int
-    redriven: bool = False  # a dead letter sent back to this consumer
-
-    @property
-    def event_id(self) -> UUID:
-        return self.envelope.id
-
-    def bind_log_context(self) -> None:
-        """Bind this event's tenant, correlation and causation ids to every log line that
-        follows (handlers call it per event; the runtime does for single records)."""
-        envelope = self.envelope
-        structlog.contextvars.bind_contextvars(
-            tenant_id=str(envelope.tenant_id),
-            event_id=str(envelope.id),
-            event_type=envelope.type,
-            correlation_id=str(envelope.correlation_id) if envelope.correlation_id else None,
-            causation_id=str(envelope.causation_id) if envelope.causation_id else None,
-        )
-
 
 Handler = Callable[[AsyncConnection[Any], Sequence[Delivery]], Awaitable[None]]
 """Applies a batch of events inside the consumer's transaction. It must not commit."""
@@ -504,32 +449,14 @@ class ConsumerRunner:
         self, conn: AsyncConnection[Any], deliveries: Sequence[Delivery]
     ) -> list[Delivery]:
         """Record the deliveries as applied; return those not applied before, in order."""
-        claims = [inbox.Claim(d.envelope, d.topic, d.partition, d.redriven) for d in deliveries]
-        return [deliveries[index] for index in await inbox.claim(conn, self.spec.name, claims)]
+        return await inbox.claim(conn, self.spec.name, deliveries)
 
     # -- dead letters ------------------------------------------------------------------------
 
     async def _dead_letter(self, record: Record, error: str) -> None:
         producer = self._dlq_producer
         assert producer is not None
-        target = dlq_topic(record.topic)
-        dlq_values = (
-            record.topic,
-            str(record.partition),
-            str(record.offset),
-            self.spec.name,
-            error[:4000],
-            datetime.now(UTC).isoformat(),
-        )
-        headers = [
-            (name, value)
-            for name, value in record.headers
-            if name not in DLQ_HEADERS and name not in (REDRIVE_CONSUMER_HEADER, REDRIVE_OF_HEADER)
-        ]
-        headers += [
-            (name, value.encode()) for name, value in zip(DLQ_HEADERS, dlq_values, strict=True)
-        ]
-        await producer.send_and_wait(target, value=record.value, key=record.key, headers=headers)
+        target = await write_dead_letter(producer, record, self.spec.name, error)
         log.error(
             "record dead-lettered",
             consumer=self.spec.name,

@@ -1,4 +1,4 @@
-"""Dead-letter topics: list what is there, and re-drive records after a fix.
+"""Dead-letter topics: write what a consumer keeps failing on, list it, re-drive it after a fix.
 
 Re-driving publishes a dead letter back to its source topic with the header
 `credflow-redrive-consumer: <consumer>`: only that consumer applies it (every other consumer
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from credflow_common.consumer import (
+from credflow_common.delivery import (
     DLQ_HEADERS,
     REDRIVE_CONSUMER_HEADER,
     REDRIVE_OF_HEADER,
@@ -23,6 +24,7 @@ from credflow_common.consumer import (
 from credflow_common.kafka import topic_partitions
 from credflow_contracts.envelope import header
 from credflow_contracts.topics import DLQ_SUFFIX
+from credflow_contracts.topics import dlq_topic as dlq_topic_of
 
 
 @dataclass(frozen=True)
@@ -107,12 +109,7 @@ async def redrive(
     sent = []
     try:
         for letter in letters:
-            headers = [
-                (name, value)
-                for name, value in letter.headers
-                if name not in DLQ_HEADERS
-                and name not in (REDRIVE_CONSUMER_HEADER, REDRIVE_OF_HEADER)
-            ]
+            headers = _without_runtime_headers(letter.headers)
             headers.append((REDRIVE_CONSUMER_HEADER, letter.consumer.encode()))
             headers.append((REDRIVE_OF_HEADER, letter.ref.encode()))
             metadata = await producer.send_and_wait(
@@ -122,3 +119,32 @@ async def redrive(
     finally:
         await producer.stop()
     return sent
+
+
+async def write_dead_letter(
+    producer: AIOKafkaProducer, record: Record, consumer: str, error: str
+) -> str:
+    """Publish `record` to its topic's DLQ with headers naming where it came from, which
+    consumer failed on it and why; return the DLQ topic."""
+    target = dlq_topic_of(record.topic)
+    dlq_values = (
+        record.topic,
+        str(record.partition),
+        str(record.offset),
+        consumer,
+        error[:4000],
+        datetime.now(UTC).isoformat(),
+    )
+    headers = _without_runtime_headers(record.headers)
+    headers += [(name, value.encode()) for name, value in zip(DLQ_HEADERS, dlq_values, strict=True)]
+    await producer.send_and_wait(target, value=record.value, key=record.key, headers=headers)
+    return target
+
+
+def _without_runtime_headers(headers: Sequence[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """The record's own headers, without what an earlier dead-lettering or re-drive added."""
+    return [
+        (name, value)
+        for name, value in headers
+        if name not in DLQ_HEADERS and name not in (REDRIVE_CONSUMER_HEADER, REDRIVE_OF_HEADER)
+    ]

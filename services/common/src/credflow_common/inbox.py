@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -32,61 +31,44 @@ import structlog
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from credflow_contracts.envelope import Envelope
+from credflow_common.delivery import Delivery, StreamKey
 
 log = structlog.get_logger("credflow.consumer")
 INBOX_RETENTION = timedelta(days=1)
 """How long the inbox keeps an id: a relay repeats an event seconds after publishing it, and
 read-your-writes asks within seconds of a command."""
 PRUNE_CHUNK = 10_000
-StreamKey = tuple[str, str, str, int]  # (ce_source, ce_streamid, topic, partition)
 
 
-@dataclass(frozen=True)
-class Claim:
-    """One event to claim: its envelope, where it was read, whether it is a re-driven dead
-    letter."""
-
-    envelope: Envelope
-    topic: str
-    partition: int
-    redriven: bool = False
-
-    @property
-    def stream(self) -> StreamKey | None:
-        envelope = self.envelope
-        if envelope.stream_id is None or envelope.aggregate_version is None:
-            return None
-        return envelope.source, envelope.stream_id, self.topic, self.partition
-
-
-async def claim(conn: AsyncConnection[Any], consumer: str, claims: Sequence[Claim]) -> list[int]:
-    """Record the claims as applied; return the indexes of those not applied before, in order
-    (a repeat inside the same batch included)."""
-    if not claims:
+async def claim(
+    conn: AsyncConnection[Any], consumer: str, deliveries: Sequence[Delivery]
+) -> list[Delivery]:
+    """Record the deliveries as applied; return those not applied before, in order (a repeat
+    inside the same batch included)."""
+    if not deliveries:
         return []
-    applied = await _stream_versions(conn, consumer, {c.stream for c in claims} - {None})
-    passed: list[int] = []
+    streams = [delivery.stream for delivery in deliveries]
+    applied = await _stream_versions(conn, consumer, {s for s in streams if s is not None})
+    passed: list[Delivery] = []
     raised: dict[StreamKey, int] = {}
-    for index, item in enumerate(claims):
-        stream, version = item.stream, item.envelope.aggregate_version
+    for delivery, stream in zip(deliveries, streams, strict=True):
+        version = delivery.envelope.aggregate_version
         if stream is not None and version is not None:
-            if not item.redriven and version <= applied.get(stream, 0):
+            if not delivery.redriven and version <= applied.get(stream, 0):
                 continue
             applied[stream] = raised[stream] = max(version, applied.get(stream, 0))
-        passed.append(index)
+        passed.append(delivery)
     cursor = await conn.execute(
         "INSERT INTO consumer_inbox (consumer, event_id)"
         " SELECT %s, unnest(%b::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id",
-        (consumer, [claims[index].envelope.id for index in passed]),
+        (consumer, [delivery.event_id for delivery in passed]),
     )
     new_ids = {row[0] for row in await cursor.fetchall()}
     fresh = []
-    for index in passed:
-        event_id = claims[index].envelope.id
-        if event_id in new_ids:
-            new_ids.discard(event_id)  # a repeat inside the same batch
-            fresh.append(index)
+    for delivery in passed:
+        if delivery.event_id in new_ids:
+            new_ids.discard(delivery.event_id)  # a repeat inside the same batch
+            fresh.append(delivery)
     if raised:
         keys = list(zip(*raised, strict=True))
         await conn.execute(
@@ -101,9 +83,9 @@ async def claim(conn: AsyncConnection[Any], consumer: str, claims: Sequence[Clai
 
 
 async def _stream_versions(
-    conn: AsyncConnection[Any], consumer: str, streams: set[StreamKey | None]
+    conn: AsyncConnection[Any], consumer: str, streams: set[StreamKey]
 ) -> dict[StreamKey, int]:
-    keys = [stream for stream in streams if stream is not None]
+    keys = list(streams)
     if not keys:
         return {}
     cursor = await conn.execute(
@@ -139,9 +121,7 @@ class Pruner:
         self._pruned_at = now
         try:
             async with self.pool.connection() as conn:
-                await conn.set_autocommit(True)
                 deleted = await prune(conn, self.consumer, datetime.now(UTC) - self.retention)
-                await conn.set_autocommit(False)
         except psycopg.Error as exc:  # pruning waits for its next turn; applying goes on
             log.warning("inbox not pruned", consumer=self.consumer, error=repr(exc))
             return
@@ -150,16 +130,17 @@ class Pruner:
 
 
 async def prune(conn: AsyncConnection[Any], consumer: str, older_than: datetime) -> int:
-    """Delete the inbox's ids applied before `older_than`, a chunk per transaction (on an
-    autocommit connection) so that no batch waits long on the rows being deleted."""
+    """Delete the inbox's ids applied before `older_than`, a chunk per transaction so that no
+    batch waits long on the rows being deleted."""
     deleted = 0
     while True:
-        cursor = await conn.execute(
-            "DELETE FROM consumer_inbox WHERE consumer = %s AND event_id IN ("
-            " SELECT event_id FROM consumer_inbox WHERE consumer = %s AND processed_at < %s"
-            " LIMIT %s)",
-            (consumer, consumer, older_than, PRUNE_CHUNK),
-        )
+        async with conn.transaction():
+            cursor = await conn.execute(
+                "DELETE FROM consumer_inbox WHERE consumer = %s AND event_id IN ("
+                " SELECT event_id FROM consumer_inbox WHERE consumer = %s AND processed_at < %s"
+                " LIMIT %s)",
+                (consumer, consumer, older_than, PRUNE_CHUNK),
+            )
         deleted += cursor.rowcount
         if cursor.rowcount < PRUNE_CHUNK:
             return deleted

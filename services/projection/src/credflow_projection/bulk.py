@@ -23,8 +23,8 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from psycopg import AsyncConnection
 
-from credflow_common.consumer import REDRIVE_CONSUMER_HEADER, Delivery
-from credflow_common.inbox import Claim, StreamKey, older_than_retention
+from credflow_common.delivery import REDRIVE_CONSUMER_HEADER, Delivery, StreamKey
+from credflow_common.inbox import older_than_retention
 from credflow_contracts.catalogue import UnknownEventTypeError
 from credflow_contracts.envelope import Envelope, EnvelopeError
 from credflow_projection import model
@@ -94,7 +94,7 @@ async def replay_into_empty_tables(
 def _first_time(delivery: Delivery, applied: set[UUID], streams: dict[StreamKey, int]) -> bool:
     """The live consumer's guards (`credflow_common.inbox`), in memory: a repeated event id, or
     a stream version not above the stream's last, was applied before."""
-    stream = Claim(delivery.envelope, delivery.topic, delivery.partition, delivery.redriven).stream
+    stream = delivery.stream
     version = delivery.envelope.aggregate_version or 0
     if delivery.event_id in applied:
         return False
