@@ -36,7 +36,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from tenacity import AsyncRetrying, RetryCallState, wait_exponential
 
-from credflow_common import failpoints, inbox
+from credflow_common import failpoints, inbox, positions
 from credflow_common.delivery import REDRIVE_CONSUMER_HEADER, Record
 from credflow_common.delivery import Delivery as Delivery  # handlers take it from here
 from credflow_common.dlq import write_dead_letter
@@ -267,25 +267,7 @@ class ConsumerRunner:
 
     async def load_positions(self) -> dict[tuple[str, int], int]:
         async with self.pool.connection() as conn:
-            cursor = await conn.execute(
-                "SELECT topic, partition, next_offset FROM consumer_positions WHERE consumer = %s",
-                (self.spec.name,),
-            )
-            return {(t, p): o for t, p, o in await cursor.fetchall()}
-
-    async def _save_positions(self, conn: AsyncConnection[Any], records: Sequence[Record]) -> None:
-        next_offsets: dict[tuple[str, int], int] = {}
-        for record in records:
-            key = (record.topic, record.partition)
-            next_offsets[key] = max(next_offsets.get(key, 0), record.offset + 1)
-        async with conn.cursor() as cur:
-            await cur.executemany(
-                "INSERT INTO consumer_positions (consumer, topic, partition, next_offset)"
-                " VALUES (%s, %s, %s, %s) ON CONFLICT (consumer, topic, partition)"
-                " DO UPDATE SET next_offset = GREATEST(consumer_positions.next_offset,"
-                " EXCLUDED.next_offset), updated_at = now()",
-                [(self.spec.name, t, p, o) for (t, p), o in next_offsets.items()],
-            )
+            return await positions.stored_positions(conn, self.spec.name)
 
     # -- applying ------------------------------------------------------------------------------
 
@@ -428,7 +410,9 @@ class ConsumerRunner:
                     await self.spec.handler(conn, fresh)
                 failpoints.hit("consumer.before_commit")
                 async with conn.pipeline():
-                    await self._save_positions(conn, [item.record for item in items])
+                    await positions.save_positions(
+                        conn, self.spec.name, [item.record for item in items]
+                    )
                     await conn.commit()
             except BaseException:
                 with contextlib.suppress(psycopg.Error):

@@ -1,4 +1,5 @@
-"""Read-your-writes: wait (bounded) until a consumer has applied an event or reached offsets.
+"""A consumer's stored positions, and read-your-writes: wait (bounded) until a consumer has
+applied an event or reached offsets.
 
 A command's response carries the id of the last event it wrote (`position`). A query that
 must see that command's effect waits until the consumer that builds its view has applied that
@@ -8,13 +9,14 @@ event, or until the timeout, and then answers with what it has.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from credflow_common.delivery import Record
 from credflow_common.inbox import older_than_retention
 
 POLL_INTERVAL_S = 0.02
@@ -35,12 +37,36 @@ async def has_reached(
     conn: AsyncConnection[Any], consumer: str, offsets: Mapping[tuple[str, int], int]
 ) -> bool:
     """True when the consumer's next offset is past every given (topic, partition) offset."""
+    reached = await stored_positions(conn, consumer)
+    return all(reached.get(tp, 0) > offset for tp, offset in offsets.items())
+
+
+async def stored_positions(conn: AsyncConnection[Any], consumer: str) -> dict[tuple[str, int], int]:
+    """The consumer's next offset per (topic, partition), as its last batch stored it."""
     cursor = await conn.execute(
         "SELECT topic, partition, next_offset FROM consumer_positions WHERE consumer = %s",
         (consumer,),
     )
-    reached = {(t, p): o for t, p, o in await cursor.fetchall()}
-    return all(reached.get(tp, 0) > offset for tp, offset in offsets.items())
+    return {(t, p): o for t, p, o in await cursor.fetchall()}
+
+
+async def save_positions(
+    conn: AsyncConnection[Any], consumer: str, records: Sequence[Record]
+) -> None:
+    """Store the next offset after `records` per partition, in the caller's transaction (never
+    moving a position back)."""
+    next_offsets: dict[tuple[str, int], int] = {}
+    for record in records:
+        key = (record.topic, record.partition)
+        next_offsets[key] = max(next_offsets.get(key, 0), record.offset + 1)
+    async with conn.cursor() as cur:
+        await cur.executemany(
+            "INSERT INTO consumer_positions (consumer, topic, partition, next_offset)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT (consumer, topic, partition)"
+            " DO UPDATE SET next_offset = GREATEST(consumer_positions.next_offset,"
+            " EXCLUDED.next_offset), updated_at = now()",
+            [(consumer, t, p, o) for (t, p), o in next_offsets.items()],
+        )
 
 
 async def wait_until_applied(
