@@ -38,6 +38,10 @@ INBOX_RETENTION = timedelta(days=1)
 """How long the inbox keeps an id: a relay repeats an event seconds after publishing it, and
 read-your-writes asks within seconds of a command."""
 PRUNE_CHUNK = 10_000
+# NOT_PREPARED: statements run with `prepare=False` are planned at every run. Prepared,
+# PostgreSQL may keep a generic plan made while their table was nearly empty (a scan of all of
+# it, fine for ten rows) and go on using it at 100,000 rows; planned each time, they join by
+# index however the table has grown (`tests/integration/test_plans_as_tables_grow.py`).
 
 
 async def claim(
@@ -95,6 +99,7 @@ async def _stream_versions(
         " AND s.stream_id = k.stream_id AND s.topic = k.topic AND s.partition = k.partition"
         " WHERE s.consumer = %s",
         (*map(list, zip(*keys, strict=True)), consumer),
+        prepare=False,  # NOT_PREPARED, above
     )
     return {(source, stream, topic, partition): version
             for source, stream, topic, partition, version in await cursor.fetchall()}  # fmt: skip

@@ -147,6 +147,7 @@ class OutboxRelay:
                 "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT %s)"
                 " RETURNING id, topic, key, value, headers",
                 (self.batch_size,),
+                prepare=False,  # planned for the backlog of the moment (NOT_PREPARED in inbox.py)
             )
             rows = sorted(await cursor.fetchall(), key=lambda row: row[0])
             if not rows:
