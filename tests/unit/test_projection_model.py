@@ -94,6 +94,17 @@ def test_a_submitted_credential_is_pending_until_validated_then_verified_with_ed
     assert views.audit[3].actor_id == REVIEWER
 
 
+def test_opening_the_review_of_a_pending_version_rewrites_neither_it_nor_its_credential() -> None:
+    views = fold(submitted())
+    views.dirty.clear()  # as stored by the batch that submitted it
+    later = Envelope(event=requested(), source="/test", tenant_id=ORG,
+                     time=datetime(2026, 5, 1, 10, tzinfo=UTC))  # fmt: skip
+    apply(views, later)
+    assert views.dirty == {REVIEW1}  # the new queue item only
+    assert (credential(views).review, credential(views).updated_at) == ("pending", AT)
+    assert [a.action for a in views.audit] == ["submitted", "review_requested"]
+
+
 def test_an_external_certificate_title_is_corrected_and_its_equivalent_outlives_a_rejection() -> (
     None
 ):

@@ -161,7 +161,11 @@ def apply(views: Views, envelope: Envelope) -> None:
                 event.version_number, event.holder_id, event.credential_type_id, event.routing,
                 list(event.reviewer_ids), event.import_id, at, "open",
             ))  # fmt: skip
-            _set_review(views, event.credential_id, event.version_id, "pending", at)
+            version = views.versions.get(event.version_id)
+            if version is None or version.review != "pending":
+                _set_review(views, event.credential_id, event.version_id, "pending", at)
+            # else the version and its credential stay as they are, unwritten: a new
+            # submission's review changes nothing on them (half the rows of a bulk import)
         case ReviewClaimed():
             item = views.review_items.get(event.review_id)
             if item is not None:
