@@ -26,7 +26,7 @@ from credflow.demo import create_demo
 from credflow_contracts.topics import ALL_TOPICS
 from credflow_importer.csvfile import MAX_ROWS, Directory, KnownType, KnownUser, validate
 from tests.bench.event_runtime import drop_database, fresh_database
-from tests.bench.processes import serve_services, stop_services
+from tests.bench.processes import CpuMeter, serve_services, stop_services
 from tests.integration.runtime_support import create_topics, delete_topics_with_prefix
 
 ROWS = MAX_ROWS
@@ -114,6 +114,8 @@ async def bench_import(url: str, bootstrap: str, prefix: str, floor: float) -> N
                 await listener.execute("LISTEN bench_credentials")
                 before = await _projected(conn, demo.organisation_id)  # the demo's own
                 import_id = uuid.UUID(report["import_id"])
+                meter = CpuMeter(dict(zip(PORTS, processes, strict=True)))
+                meter.start()
                 started = time.perf_counter()
                 response = await client.post(f"{base}/imports/{import_id}/finish")
                 response.raise_for_status()
@@ -121,9 +123,11 @@ async def bench_import(url: str, bootstrap: str, prefix: str, floor: float) -> N
                     conn, listener, import_id, demo.organisation_id, before
                 )
                 finished = time.perf_counter()
+                meter.stop()
         seconds_line(f"finish → all {ROWS:,} rows sent as commands", sent_at - started)
         seconds_line(f"finish → all {ROWS:,} credentials in the worker view", finished - started,
                      floor)  # fmt: skip
+        print(f"    {meter.line()}")
         assert projected == ROWS
     finally:
         await stop_services(processes)

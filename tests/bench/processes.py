@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import os
 import sys
+import time
+from pathlib import Path
 
 import httpx
 
@@ -46,3 +48,58 @@ async def stop_services(processes: list[asyncio.subprocess.Process]) -> None:
             process.terminate()
     for process in processes:
         await process.wait()
+
+
+class CpuMeter:
+    """CPU seconds used by each service process, by PostgreSQL and by Kafka (all of their
+    processes on this machine) between `start()` and `stop()`: where a run's time went when it
+    is bound by the machine's cores rather than by waiting."""
+
+    def __init__(self, services: dict[str, asyncio.subprocess.Process]) -> None:
+        self.services = {process.pid: name for name, process in services.items()}
+        self.services[os.getpid()] = "bench"
+        self.used: dict[str, float] = {}
+        self.wall = 0.0
+
+    def start(self) -> None:
+        self.used, self.wall = self._sample(), time.perf_counter()
+
+    def stop(self) -> None:
+        ended = self._sample()
+        self.used = {name: ended[name] - self.used.get(name, 0.0) for name in ended}
+        self.wall = time.perf_counter() - self.wall
+
+    def line(self) -> str:
+        """The seconds of each, their sum, and the cores busy on average."""
+        busy = sorted(
+            ((name, seconds) for name, seconds in self.used.items() if seconds >= 0.05),
+            key=lambda item: -item[1],
+        )
+        total = sum(self.used.values())
+        return (
+            f"CPU seconds: {', '.join(f'{name} {seconds:.1f}' for name, seconds in busy)};"
+            f" total {total:.1f} s in {self.wall:.1f} s = {total / self.wall:.2f} of"
+            f" {os.cpu_count()} cores busy"
+        )
+
+    def _sample(self) -> dict[str, float]:
+        used: dict[str, float] = {}
+        ticks = os.sysconf("SC_CLK_TCK")
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError):
+                name = self.services.get(int(stat.parent.name)) or _infrastructure(
+                    stat.parent / "cmdline"
+                )
+                if name:
+                    fields = stat.read_text().rsplit(")", 1)[1].split()
+                    used[name] = used.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+        return used
+
+
+def _infrastructure(cmdline: Path) -> str | None:
+    command = cmdline.read_bytes()
+    if b"postgres" in command:
+        return "postgres"
+    if b"kafka.Kafka" in command:
+        return "kafka"
+    return None

@@ -52,7 +52,7 @@ from credflow_projection.model import action_of
 from credflow_projection.projector import CONSUMER, views_consumer
 from credflow_projection.rebuild import rebuild
 from tests.bench.event_runtime import drop_database, fresh_database, latency_line, line
-from tests.bench.processes import serve_services, stop_services
+from tests.bench.processes import CpuMeter, serve_services, stop_services
 from tests.bench.scale import produce
 from tests.integration.runtime_support import create_topics, delete_topics_with_prefix
 
@@ -226,7 +226,10 @@ async def bench_queue_latency(url: str, bootstrap: str, prefix: str) -> None:
 
             warm: dict[str, float] = {}
             await load(LATENCY_RATE * LATENCY_WARMUP_SECONDS, warm)
+            meter = CpuMeter(dict(zip(LATENCY_PORTS, processes, strict=True)))
+            meter.start()
             achieved = await load(total, started)
+            meter.stop()
             for _ in range(1200):  # up to a minute for the last items
                 if set(started) <= set(seen):
                     break
@@ -239,6 +242,7 @@ async def bench_queue_latency(url: str, bootstrap: str, prefix: str) -> None:
             latency_line(label, latencies, None)
             if missing := len(sent) - len(latencies):
                 print(f"  !! {missing} submissions never reached the queue view")
+        print(f"    while submitting: {meter.line()}")
     finally:
         await stop_services(processes)
 
