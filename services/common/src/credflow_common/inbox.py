@@ -31,7 +31,7 @@ import structlog
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from credflow_common.delivery import Delivery, StreamKey
+from credflow_common.delivery import Delivery
 
 log = structlog.get_logger("credflow.consumer")
 INBOX_RETENTION = timedelta(days=1)
@@ -48,61 +48,68 @@ async def claim(
     conn: AsyncConnection[Any], consumer: str, deliveries: Sequence[Delivery]
 ) -> list[Delivery]:
     """Record the deliveries as applied; return those not applied before, in order (a repeat
-    inside the same batch included)."""
+    inside the same batch included). One statement: both guards and both records."""
     if not deliveries:
         return []
-    streams = [delivery.stream for delivery in deliveries]
-    applied = await _stream_versions(conn, consumer, {s for s in streams if s is not None})
-    passed: list[Delivery] = []
-    raised: dict[StreamKey, int] = {}
-    for delivery, stream in zip(deliveries, streams, strict=True):
-        version = delivery.envelope.aggregate_version
-        if stream is not None and version is not None:
-            if not delivery.redriven and version <= applied.get(stream, 0):
-                continue
-            applied[stream] = raised[stream] = max(version, applied.get(stream, 0))
-        passed.append(delivery)
-    cursor = await conn.execute(
-        "INSERT INTO consumer_inbox (consumer, event_id)"
-        " SELECT %s, unnest(%b::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id",
-        (consumer, [delivery.event_id for delivery in passed]),
+    streams = [delivery.stream or (None, None, None, None) for delivery in deliveries]
+    sources, stream_ids, topics, partitions = (
+        list(column) for column in zip(*streams, strict=True)
     )
-    new_ids = {row[0] for row in await cursor.fetchall()}
-    fresh = []
-    for delivery in passed:
-        if delivery.event_id in new_ids:
-            new_ids.discard(delivery.event_id)  # a repeat inside the same batch
-            fresh.append(delivery)
-    if raised:
-        keys = list(zip(*raised, strict=True))
-        await conn.execute(
-            "INSERT INTO consumer_streams (consumer, source, stream_id, topic, partition, version)"
-            " SELECT %s, unnest(%s::text[]), unnest(%s::text[]), unnest(%s::text[]),"
-            " unnest(%s::int[]), unnest(%s::bigint[])"
-            " ON CONFLICT (consumer, source, stream_id, topic, partition) DO UPDATE"
-            " SET version = GREATEST(consumer_streams.version, EXCLUDED.version)",
-            (consumer, *map(list, keys), list(raised.values())),
-        )
-    return fresh
+    cursor = await conn.execute(
+        _CLAIM,
+        {
+            "consumer": consumer,
+            "ids": [delivery.event_id for delivery in deliveries],
+            "sources": sources,
+            "streams": stream_ids,
+            "topics": topics,
+            "partitions": partitions,
+            "versions": [delivery.envelope.aggregate_version for delivery in deliveries],
+            "redriven": [delivery.redriven for delivery in deliveries],
+        },
+        prepare=False,  # NOT_PREPARED, above: its subquery reads `consumer_streams` by key
+    )
+    return [deliveries[position - 1] for (position,) in await cursor.fetchall()]
 
 
-async def _stream_versions(
-    conn: AsyncConnection[Any], consumer: str, streams: set[StreamKey]
-) -> dict[StreamKey, int]:
-    keys = list(streams)
-    if not keys:
-        return {}
-    cursor = await conn.execute(
-        "SELECT s.source, s.stream_id, s.topic, s.partition, s.version FROM consumer_streams s"
-        " JOIN unnest(%s::text[], %s::text[], %s::text[], %s::int[])"
-        " AS k (source, stream_id, topic, partition) ON s.source = k.source"
-        " AND s.stream_id = k.stream_id AND s.topic = k.topic AND s.partition = k.partition"
-        " WHERE s.consumer = %s",
-        (*map(list, zip(*keys, strict=True)), consumer),
-        prepare=False,  # NOT_PREPARED, above
-    )
-    return {(source, stream, topic, partition): version
-            for source, stream, topic, partition, version in await cursor.fetchall()}  # fmt: skip
+# A delivery with a stream version passes when it is above both the stored version of its
+# stream and every version of the same stream earlier in the batch (those that passed raised
+# it; those that did not were below it already), or when it is a re-driven dead letter. The
+# inbox records the ids that pass, and the first delivery of each id it had not recorded
+# before is returned; the stream positions rise to the highest version that passed.
+_CLAIM = """
+WITH batch AS (
+    SELECT * FROM unnest(%(ids)b::uuid[], %(sources)b::text[], %(streams)b::text[],
+                         %(topics)b::text[], %(partitions)b::integer[], %(versions)b::bigint[],
+                         %(redriven)b::boolean[])
+        WITH ORDINALITY AS b (event_id, source, stream_id, topic, partition, version, redriven,
+                              position)
+), judged AS (
+    SELECT b.*, b.stream_id IS NULL OR b.version IS NULL OR b.redriven OR b.version > greatest(
+        (SELECT s.version FROM consumer_streams s
+         WHERE s.consumer = %(consumer)s AND s.source = b.source AND s.stream_id = b.stream_id
+           AND s.topic = b.topic AND s.partition = b.partition),
+        max(b.version) OVER (PARTITION BY b.source, b.stream_id, b.topic, b.partition
+                             ORDER BY b.position ROWS BETWEEN UNBOUNDED PRECEDING
+                             AND 1 PRECEDING),
+        0) AS passes
+    FROM batch b
+), recorded AS (
+    INSERT INTO consumer_inbox (consumer, event_id)
+    SELECT %(consumer)s, event_id FROM judged WHERE passes ORDER BY position
+    ON CONFLICT DO NOTHING
+    RETURNING event_id
+), raised AS (
+    INSERT INTO consumer_streams (consumer, source, stream_id, topic, partition, version)
+    SELECT %(consumer)s, source, stream_id, topic, partition, max(version) FROM judged
+    WHERE passes AND stream_id IS NOT NULL AND version IS NOT NULL
+    GROUP BY source, stream_id, topic, partition
+    ON CONFLICT (consumer, source, stream_id, topic, partition) DO UPDATE
+    SET version = GREATEST(consumer_streams.version, EXCLUDED.version)
+)
+SELECT min(j.position) FROM judged j JOIN recorded r USING (event_id) WHERE j.passes
+GROUP BY j.event_id ORDER BY 1
+"""
 
 
 class Pruner:

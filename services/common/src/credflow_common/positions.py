@@ -59,14 +59,14 @@ async def save_positions(
     for record in records:
         key = (record.topic, record.partition)
         next_offsets[key] = max(next_offsets.get(key, 0), record.offset + 1)
-    async with conn.cursor() as cur:
-        await cur.executemany(
-            "INSERT INTO consumer_positions (consumer, topic, partition, next_offset)"
-            " VALUES (%s, %s, %s, %s) ON CONFLICT (consumer, topic, partition)"
-            " DO UPDATE SET next_offset = GREATEST(consumer_positions.next_offset,"
-            " EXCLUDED.next_offset), updated_at = now()",
-            [(consumer, t, p, o) for (t, p), o in next_offsets.items()],
-        )
+    keys = list(next_offsets)
+    await conn.execute(
+        "INSERT INTO consumer_positions (consumer, topic, partition, next_offset)"
+        " SELECT %s, unnest(%b::text[]), unnest(%b::integer[]), unnest(%b::bigint[])"
+        " ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset ="
+        " GREATEST(consumer_positions.next_offset, EXCLUDED.next_offset), updated_at = now()",
+        (consumer, [t for t, _ in keys], [p for _, p in keys], list(next_offsets.values())),
+    )
 
 
 async def wait_until_applied(
