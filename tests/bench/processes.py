@@ -92,7 +92,9 @@ class CpuMeter:
                 )
                 if name:
                     fields = stat.read_text().rsplit(")", 1)[1].split()
-                    used[name] = used.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+                    # utime, stime, and those of its children that ended (the rebuild's
+                    # workers, PostgreSQL's backends of closed connections)
+                    used[name] = used.get(name, 0.0) + sum(map(int, fields[11:15])) / ticks
         return used
 
 

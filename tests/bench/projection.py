@@ -135,6 +135,8 @@ async def live_apply(url: str, bootstrap: str, prefix: str, total: int, base: fl
     runner = ConsumerRunner(
         views_consumer(prefix), pool, bootstrap, settings=ConsumerSettings(max_batch=5000)
     )
+    meter = CpuMeter({})
+    meter.start()
     started = time.perf_counter()
     task = asyncio.create_task(runner.run())
     first: tuple[float, int] | None = None
@@ -152,6 +154,7 @@ async def live_apply(url: str, bootstrap: str, prefix: str, total: int, base: fl
             break
         await asyncio.sleep(0.05)
     finished = time.perf_counter()
+    meter.stop()
     runner.stop()
     await task
     await pool.close()
@@ -159,6 +162,7 @@ async def live_apply(url: str, bootstrap: str, prefix: str, total: int, base: fl
     assert first is not None
     line("live apply, steady (batched load-fold-store)", total - first[1],
          finished - first[0], base)  # fmt: skip
+    print(f"    {meter.line()}")
 
 
 async def settle(url: str) -> None:
@@ -308,6 +312,8 @@ async def run() -> None:
         del envelopes
         await live_apply(url, bootstrap, prefix, total, base)
         await settle(url)
+        meter = CpuMeter({})
+        meter.start()
         started = time.perf_counter()
         report = await rebuild(
             InfraSettings(database_url=url, kafka_bootstrap_servers=bootstrap),
@@ -315,6 +321,8 @@ async def run() -> None:
         )
         line("rebuild into a fresh schema, then swap", report.events_applied,
              time.perf_counter() - started, base)  # fmt: skip
+        meter.stop()
+        print(f"    {meter.line()} (bench: this process and its replay workers)")
     finally:
         await drop_database(admin_url, url)
         await delete_topics_with_prefix(bootstrap, prefix)
