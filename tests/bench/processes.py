@@ -16,21 +16,31 @@ async def serve_services(
     url: str, bootstrap: str, prefix: str, ports: dict[str, int], **extra_env: str
 ) -> list[asyncio.subprocess.Process]:
     """Start each named service on its port and wait until every one is ready."""
+    return await serve_instances(url, bootstrap, prefix, list(ports.items()), **extra_env)
+
+
+async def serve_instances(
+    url: str, bootstrap: str, prefix: str, instances: list[tuple[str, int]], **extra_env: str
+) -> list[asyncio.subprocess.Process]:
+    """Start a process per (service, port), a service possibly several times (instances
+    sharing its consumer groups), and wait until every one is ready. Every process is told
+    the services' ports (the console calls the others), each its own last."""
     env = {
         **os.environ, "DATABASE_URL": url, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "CREDFLOW_TOPIC_PREFIX": prefix, "CREDFLOW_LOG_LEVEL": "WARNING",
-        **{f"CREDFLOW_{name.upper()}_PORT": str(port) for name, port in ports.items()},
+        **{f"CREDFLOW_{name.upper()}_PORT": str(port) for name, port in reversed(instances)},
         **extra_env,
     }  # fmt: skip
     quiet = asyncio.subprocess.DEVNULL
     processes = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "credflow", "serve", name, env=env, stdout=quiet, stderr=quiet
+            sys.executable, "-m", "credflow", "serve", name,
+            env={**env, f"CREDFLOW_{name.upper()}_PORT": str(port)}, stdout=quiet, stderr=quiet,
         )
-        for name in ports
-    ]
+        for name, port in instances
+    ]  # fmt: skip
     async with httpx.AsyncClient() as client:
-        for port in ports.values():
+        for _, port in instances:
             for _ in range(600):
                 with contextlib.suppress(httpx.HTTPError):
                     if (await client.get(f"http://127.0.0.1:{port}/ready")).status_code == 200:

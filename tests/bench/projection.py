@@ -52,7 +52,7 @@ from credflow_projection.model import action_of
 from credflow_projection.projector import CONSUMER, views_consumer
 from credflow_projection.rebuild import rebuild
 from tests.bench.event_runtime import drop_database, fresh_database, latency_line, line
-from tests.bench.processes import CpuMeter, serve_services, stop_services
+from tests.bench.processes import CpuMeter, serve_instances, serve_services, stop_services
 from tests.bench.scale import produce
 from tests.integration.runtime_support import create_topics, delete_topics_with_prefix
 
@@ -165,6 +165,44 @@ async def live_apply(url: str, bootstrap: str, prefix: str, total: int, base: fl
     print(f"    {meter.line()}")
 
 
+async def live_apply_in_processes(
+    admin_url: str, bootstrap: str, prefix: str, total: int, base: float, count: int
+) -> None:
+    """The same log applied by `count` projection service processes (one consumer group
+    sharing the partitions) into a fresh database, start-up included."""
+    url = await fresh_database(admin_url)
+    meter = CpuMeter({})
+    meter.start()
+    started = time.perf_counter()
+    ports = [("projection", SCALE_OUT_PORT + index) for index in range(count)]
+    processes = await serve_instances(url, bootstrap, prefix, ports)
+    meter.services.update({process.pid: f"projection {n + 1}" for n, process in
+                           enumerate(processes)})  # fmt: skip
+    try:
+        async with await AsyncConnection.connect(url, autocommit=True) as conn:
+            while True:
+                if await _applied(conn) >= total:
+                    break
+                await asyncio.sleep(0.05)
+        meter.stop()
+        line(f"live apply, {count} projection processes (start-up included)", total,
+             time.perf_counter() - started, base)  # fmt: skip
+        print(f"    {meter.line()}")
+    finally:
+        await stop_services(processes)
+        await drop_database(admin_url, url)
+
+
+async def _applied(conn: AsyncConnection[Any]) -> int:
+    cursor = await conn.execute(
+        "SELECT coalesce(sum(next_offset), 0) FROM projection.consumer_positions"
+        " WHERE consumer = %s",
+        (CONSUMER,),
+    )
+    row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
 async def settle(url: str) -> None:
     """VACUUM ANALYZE what the live apply wrote, as autovacuum would within the minute: the
     rebuild is measured on a settled database, not racing that (16 s of one core here)."""
@@ -179,6 +217,7 @@ LATENCY_SECONDS = int(os.environ.get("BENCH_LATENCY_SECONDS", "20"))
 # The services' first seconds under load open pool connections and prepare statements; the
 # figures are for the steady state after them.
 LATENCY_WARMUP_SECONDS = 3
+SCALE_OUT_PORT = 18311
 LATENCY_PORTS = {"directory": 18301, "submission": 18302, "review": 18303, "projection": 18304}
 
 
@@ -323,6 +362,7 @@ async def run() -> None:
              time.perf_counter() - started, base)  # fmt: skip
         meter.stop()
         print(f"    {meter.line()} (bench: this process and its replay workers)")
+        await live_apply_in_processes(admin_url, bootstrap, prefix, total, base, 2)
     finally:
         await drop_database(admin_url, url)
         await delete_topics_with_prefix(bootstrap, prefix)
