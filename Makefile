@@ -24,6 +24,10 @@ export MAIL_API_URL ?= http://127.0.0.1:18025
 
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
+# Helm renders the Kubernetes chart (deploy/k8s) for its offline tests; built from source once.
+HELM_VERSION := v3.22.0
+export CREDFLOW_HELM ?= $(CACHE)/bin/helm-$(HELM_VERSION)
+
 .PHONY: help
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -74,8 +78,18 @@ fmt: install ## format and auto-fix
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
+$(CACHE)/bin/helm-$(HELM_VERSION):
+	@echo "building Helm $(HELM_VERSION) with go install (first run only, a few minutes)"
+	mkdir -p $(CACHE)/gobuild/helm
+	GOBIN=$(CACHE)/gobuild/helm CGO_ENABLED=0 GOFLAGS=-trimpath \
+		go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	mv $(CACHE)/gobuild/helm/helm $@
+
+.PHONY: helm
+helm: $(CACHE)/bin/helm-$(HELM_VERSION) ## build Helm (for the Kubernetes chart's tests)
+
 .PHONY: test-unit
-test-unit: install ## unit tests (no infrastructure)
+test-unit: install helm ## unit tests (no infrastructure; the Kubernetes chart rendered offline)
 	$(PYTEST) tests/unit tests/contract
 
 .PHONY: test-integration

@@ -176,3 +176,13 @@ def test_bars_scale_against_the_largest_and_stack_by_row() -> None:
     assert north.segments[1].x == BAR_AREA * 3 / 4
     assert [s.width for s in south.segments] == [0, BAR_AREA / 2]
     assert bar_chart([]) == ([], 0)
+
+
+def test_in_production_the_console_will_not_start_on_the_development_session_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CREDFLOW_ENVIRONMENT", "production")
+    with pytest.raises(RuntimeError, match="CREDFLOW_CONSOLE_SESSION_SECRET"):
+        create_app(InfraSettings(), ConsoleSettings(signing_key_file=tmp_path / "key.pem"))
+    own = ConsoleSettings(signing_key_file=tmp_path / "key.pem", session_secret="x" * 64)
+    assert create_app(InfraSettings(), own).title

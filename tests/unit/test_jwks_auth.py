@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from credflow_common.auth import AuthSettings, TokenVerifier
+from credflow_common.auth import AuthSettings, TokenVerifier, issue_dev_token
 from credflow_common.problems import ProblemError
 from credflow_contracts.ids import uuid7
 
@@ -79,3 +79,19 @@ def test_rs256_is_refused_when_no_jwks_url_is_configured(provider: tuple[Any, st
     key, _ = provider
     with pytest.raises(ProblemError, match="not accepted"):
         TokenVerifier(AuthSettings()).verify(rs256(key))
+
+
+def test_in_production_the_development_secret_signs_nothing(provider: tuple[Any, str]) -> None:
+    """Anyone can read the development secret: in production a token it signs is refused, while
+    the provider's tokens are still accepted and a configured secret still works."""
+    key, url = provider
+    forged = issue_dev_token(uuid7(), uuid7(), ["admin"])
+    TokenVerifier(AuthSettings().for_environment("development")).verify(forged)
+    settings = AuthSettings(jwks_url=url, audience="credflow", issuer="https://idp.example.test")
+    production = TokenVerifier(settings.for_environment("production"))
+    with pytest.raises(ProblemError):
+        production.verify(forged)
+    assert production.verify(rs256(key, roles=["reviewer"])).has_role("reviewer")
+    own = AuthSettings(jwt_secret="a-real-secret-of-this-deployment")
+    token = issue_dev_token(uuid7(), uuid7(), ["admin"], secret=own.jwt_secret)
+    assert TokenVerifier(own.for_environment("production")).verify(token).has_role("admin")

@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from credflow_common.problems import ProblemError
 
+log = structlog.get_logger("credflow.auth")
 DEV_SECRET = "credflow-development-secret-change-me"  # noqa: S105 - development only
 READ_ONLY_ROLES = frozenset({"client_viewer"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -40,10 +41,21 @@ class AuthSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CREDFLOW_AUTH_", env_file=".env", extra="ignore")
 
     jwt_secret: str = DEV_SECRET
+    """HS256 key; empty: HS256 tokens are refused. `for_environment` empties the development
+    default in production, where anyone could sign with it."""
     jwks_url: str | None = None
     audience: str | None = None
     issuer: str | None = None
     leeway_s: int = 30
+
+    def for_environment(self, environment: str) -> AuthSettings:
+        if environment == "production" and self.jwt_secret == DEV_SECRET:
+            log.warning(
+                "HS256 tokens refused: CREDFLOW_AUTH_JWT_SECRET is the development default;"
+                " set it, or sign tokens for CREDFLOW_AUTH_JWKS_URL"
+            )
+            return self.model_copy(update={"jwt_secret": ""})
+        return self
 
 
 @dataclass(frozen=True)
@@ -133,7 +145,7 @@ class TokenVerifier:
         try:
             header = jwt.get_unverified_header(token)
             algorithm = header.get("alg", "")
-            if algorithm == "HS256":
+            if algorithm == "HS256" and self.settings.jwt_secret:
                 key: Any = self.settings.jwt_secret
             elif self.settings.jwks_url and algorithm in ("RS256", "RS384", "RS512", "ES256"):
                 if self._jwks is None:

@@ -197,7 +197,8 @@ def create_app(
                     log.exception("background task ended with an error", task=name)
             await pool.close()
 
-    app = create_service_app(info, registry, AuthSettings(), lifespan)
+    auth = AuthSettings().for_environment(runtime.environment)
+    app = create_service_app(info, registry, auth, lifespan)
     if definition.user_status is not None:
         status_of = definition.user_status
 

@@ -49,7 +49,7 @@ from credflow_console.routes import (
     team,
 )
 from credflow_console.security import SecurityHeaders, origin
-from credflow_console.settings import ConsoleSettings
+from credflow_console.settings import DEV_SESSION_SECRET, ConsoleSettings
 from credflow_console.web import Console, install_page_errors
 
 STATIC = Path(__file__).parent / "static"
@@ -59,6 +59,13 @@ SESSION_COOKIE = "credflow_session"
 def create_app(infra: InfraSettings, console_settings: ConsoleSettings | None = None) -> FastAPI:
     config = console_settings or ConsoleSettings()
     runtime = RuntimeSettings()
+    if runtime.environment == "production" and (
+        config.session_secret.get_secret_value() == DEV_SESSION_SECRET
+    ):
+        # Anyone can read the default: with it, anyone could forge a signed-in session.
+        raise RuntimeError(
+            "CREDFLOW_CONSOLE_SESSION_SECRET must be set in production (a long random value)"
+        )
     minter = TokenMinter(
         load_or_create_key(config.signing_key_file), config.public_url, config.api_token_ttl_s
     )

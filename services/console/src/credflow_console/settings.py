@@ -21,6 +21,9 @@ def local_url(service: str) -> str:
     return f"http://127.0.0.1:{port}"
 
 
+DEV_SESSION_SECRET = "credflow-console-development-session-secret"  # noqa: S105 - development only
+
+
 def _state_dir() -> Path:
     return Path(os.environ.get("CREDFLOW_CACHE", Path.home() / ".cache" / "credflow")) / "state"
 
@@ -42,7 +45,7 @@ class ConsoleSettings(BaseSettings):
     views_url: str = Field(default_factory=lambda: local_url("projection"))
 
     session_secret: SecretStr = Field(
-        default=SecretStr("credflow-console-development-session-secret"),
+        default=SecretStr(DEV_SESSION_SECRET),
         description="Signs the session cookie; set a long random value outside development.",
     )
     session_max_age_s: int = Field(default=8 * 3600, ge=60)
