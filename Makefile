@@ -80,7 +80,7 @@ fmt: install ## format and auto-fix
 
 $(CACHE)/bin/helm-$(HELM_VERSION):
 	@echo "building Helm $(HELM_VERSION) with go install (first run only, a few minutes)"
-	mkdir -p $(CACHE)/gobuild/helm
+	mkdir -p $(CACHE)/gobuild/helm $(CACHE)/bin
 	GOBIN=$(CACHE)/gobuild/helm CGO_ENABLED=0 GOFLAGS=-trimpath \
 		go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 	mv $(CACHE)/gobuild/helm/helm $@
