@@ -103,6 +103,10 @@ test-e2e: up ## end-to-end tests with the services as separate processes
 .PHONY: test
 test: lint test-unit test-integration test-e2e ## everything CI runs: lint, then every test tier
 
+.PHONY: chaos
+chaos: up ## several instances killed under load, three runs in a row (tests/chaos)
+	for run in 1 2 3; do echo "== chaos run $$run"; $(PYTEST) tests/chaos; done
+
 .PHONY: contracts
 contracts: install ## regenerate contracts/ schemas, AsyncAPI, golden samples, README catalogue
 	$(PY) -m credflow_contracts.generate contracts

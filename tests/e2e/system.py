@@ -55,7 +55,11 @@ def service_env(
         "CREDFLOW_TOPIC_PREFIX": prefix,
         "CREDFLOW_EXIT_ON_TASK_FAILURE": "true",
         "CREDFLOW_LOG_LEVEL": "INFO",
-        **{f"CREDFLOW_{name.upper()}_PORT": str(port) for name, port in ports.items()},
+        **{
+            f"CREDFLOW_{name.upper()}_PORT": str(port)
+            for name, port in ports.items()
+            if "@" not in name
+        },
         **console,
         **extra,
     }
@@ -85,11 +89,15 @@ class System:
         return f"http://127.0.0.1:{self.ports[name]}"
 
     def start(self, name: str) -> None:
-        """Start `name`; its log goes to `log_dir/NAME.log` (appended to across restarts)."""
+        """Start `name`, a service or another instance of one (`review@2`: a second review
+        process, on a port of its own, in the same consumer groups); its log goes to
+        `log_dir/NAME.log` (appended to across restarts)."""
+        service = name.split("@")[0]
+        env = {**self.env, f"CREDFLOW_{service.upper()}_PORT": str(self.ports[name])}
         with (self.log_dir / f"{name}.log").open("ab") as log:
             self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "credflow", "serve", name],
-                env=self.env,
+                [sys.executable, "-m", "credflow", "serve", service],
+                env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -177,6 +177,10 @@ class ConsumerRunner:
                     continue
                 async with self.batch_lock:
                     if generation != self.assignment_generation:
+                        # Fetched across a rebalance: maybe from before its seek, maybe after
+                        # it. Dropped, so the fetch position must go back to the stored one,
+                        # or the records fetched after the seek would never be applied.
+                        await self.seek_to_stored_positions(consumer.assignment())
                         continue
                     assignment = consumer.assignment()
                     records = [r for tp, rs in batch.items() if tp in assignment for r in rs]
