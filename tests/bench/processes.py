@@ -68,16 +68,17 @@ class CpuMeter:
     def __init__(self, services: dict[str, asyncio.subprocess.Process]) -> None:
         self.services = {process.pid: name for name, process in services.items()}
         self.services[os.getpid()] = "bench"
+        self._started: tuple[dict[str, float], float] = ({}, 0.0)
         self.used: dict[str, float] = {}
         self.wall = 0.0
 
     def start(self) -> None:
-        self.used, self.wall = self._sample(), time.perf_counter()
+        self._started = self._sample(), time.perf_counter()
 
     def stop(self) -> None:
-        ended = self._sample()
-        self.used = {name: ended[name] - self.used.get(name, 0.0) for name in ended}
-        self.wall = time.perf_counter() - self.wall
+        (started, at), ended = self._started, self._sample()
+        self.used = {name: ended[name] - started.get(name, 0.0) for name in ended}
+        self.wall = time.perf_counter() - at
 
     def line(self) -> str:
         """The seconds of each, their sum, and the cores busy on average."""

@@ -12,6 +12,7 @@ the statistics, read before and after).
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -21,9 +22,8 @@ from psycopg_pool import AsyncConnectionPool
 from credflow_common.delivery import Delivery
 from credflow_common.inbox import claim
 from credflow_common.relay import OutboxRelay
-from credflow_contracts.envelope import Envelope
-from tests.factories import ORG, credential_submitted
 from tests.infrastructure import Infrastructure
+from tests.integration.test_inbox_claim import event
 
 pytestmark = pytest.mark.integration
 Pool = AsyncConnectionPool[AsyncConnection[Any]]
@@ -32,12 +32,7 @@ CONSUMER = "svc.views"
 
 
 def delivery(partition: int = 0) -> Delivery:
-    event = credential_submitted()
-    envelope = Envelope(
-        event=event, source="/credflow/submission", tenant_id=ORG, aggregate_version=1,
-        stream_id=f"credential-{event.credential_id}",
-    )  # fmt: skip
-    return Delivery(envelope, "credflow.credentials", partition, offset=0)
+    return event(f"credential-{uuid4()}", 1, partition)
 
 
 async def rows_read(conn: AsyncConnection[Any], table: str) -> int:
