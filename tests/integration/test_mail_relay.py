@@ -28,7 +28,7 @@ async def test_two_relays_send_each_mail_once_and_a_restart_sends_nothing_again(
     await pool.open()
     try:
         async with pool.connection() as conn:
-            for n in range(40):
+            queued = [
                 await mail.enqueue(
                     conn,
                     ORG,
@@ -36,6 +36,8 @@ async def test_two_relays_send_each_mail_once_and_a_restart_sends_nothing_again(
                     f"Reminder {n} {unique}",
                     "Your first aid certificate expires in 30 days.",
                 )
+                for n in range(40)
+            ]
         relays = [
             mail.MailRelay(pool, infra.smtp_host, infra.smtp_port, batch_size=7) for _ in range(2)
         ]
@@ -59,6 +61,32 @@ async def test_two_relays_send_each_mail_once_and_a_restart_sends_nothing_again(
         ours = found.json()["messages"]
         assert len(ours) == 40
         assert len({m["To"][0]["Address"] for m in ours}) == 40
+        assert {m["MessageID"] for m in ours} == {mail.message_id(i) for i in queued}
+    finally:
+        await pool.close()
+
+
+async def test_a_mail_sent_again_after_a_crash_carries_the_same_message_id(
+    infra: Infrastructure, database_url: str, unique: str
+) -> None:
+    """Killed after the SMTP server accepted a mail and before the relay marked it sent, the
+    relay sends it again: the copy must be recognisable as the same mail."""
+    await migrate(database_url, "mailer", [mail.MIGRATIONS])
+    pool: AsyncConnectionPool[AsyncConnection[Any]] = schema_pool(database_url, "mailer")
+    await pool.open()
+    try:
+        async with pool.connection() as conn:
+            mail_id = await mail.enqueue(conn, ORG, f"again-{unique}@example.test",
+                                         f"Once {unique}", "Sent twice.")  # fmt: skip
+        relay = mail.MailRelay(pool, infra.smtp_host, infra.smtp_port)
+        assert await relay.send_due() == 1
+        async with pool.connection() as conn:  # what a kill before the commit leaves
+            await conn.execute("UPDATE mail_outbox SET sent_at = NULL")
+        assert await relay.send_due() == 1
+        async with httpx.AsyncClient(base_url=infra.mail_api_url) as client:
+            found = await client.get("/api/v1/search", params={"query": f"subject:{unique}"})
+        copies = found.json()["messages"]
+        assert [m["MessageID"] for m in copies] == [mail.message_id(mail_id)] * 2
     finally:
         await pool.close()
 

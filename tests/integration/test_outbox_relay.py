@@ -19,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 from credflow_common.consumer import ConsumerRunner
 from credflow_common.eventstore import EventStore, Metadata
 from credflow_common.relay import OutboxRelay, outbox_pending
+from tests.e2e.system import free_port
 from tests.factories import ORG, credential_submitted
 from tests.infrastructure import Infrastructure
 from tests.integration.kafka_support import Landed, read_topic
@@ -127,6 +128,25 @@ async def test_two_relays_at_once_publish_each_event_once(
     assert len(landed) == 100
     assert len({r.envelope.id for r in landed}) == 100
     assert first_occurrences_by_key(landed) == written
+
+
+async def test_a_leader_that_lost_the_broker_and_then_its_leadership_is_ready_as_a_standby(
+    infra: Infrastructure, pool: Pool, database_url: str, credentials_topic: str, topic_prefix: str
+) -> None:
+    """A relay whose broker went away lets go of the lock while it waits; another instance
+    takes over. Waiting as a standby needs only the database: the outage is over for it (it
+    reported one to /ready for as long as the other instance led)."""
+    cut_off = OutboxRelay(database_url, "svc", f"127.0.0.1:{free_port()}", leader_retry_s=0.2)
+    healthy = OutboxRelay(database_url, "svc", infra.kafka_bootstrap_servers, leader_retry_s=0.2)
+    async with running(cut_off):
+        await eventually(lambda: asyncio.sleep(0, cut_off.outage.current is not None))
+        async with running(healthy):
+            await eventually(lambda: asyncio.sleep(0, healthy.is_leader), timeout_s=30)
+            await eventually(lambda: asyncio.sleep(0, cut_off.outage.current is None))
+            written = await write_streams(pool, topic_prefix, streams=2, per_stream=2)
+            landed = await read_topic(infra.kafka_bootstrap_servers, credentials_topic, 4)
+            assert not cut_off.is_leader
+    assert {r.envelope.id for r in landed} == {i for ids in written.values() for i in ids}
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -209,11 +208,17 @@ def one_line(text: str) -> str:
     return " ".join("".join(" " if unicodedata.category(c) == "Cc" else c for c in text).split())
 
 
+def message_id(mail_id: UUID) -> str:
+    """The Message-ID of a mail: the same every time its row is sent (a copy sent again after
+    a crash is recognisably the same mail)."""
+    return f"<{mail_id}@credflow.local>"
+
+
 def _message(mail_id: UUID, to_address: str, subject: str, body: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = SENDER
     message["To"] = one_line(to_address)
     message["Subject"] = one_line(subject)
-    message["Message-ID"] = make_msgid(idstring=str(mail_id), domain="credflow.local")
+    message["Message-ID"] = message_id(mail_id)
     message.set_content(body)
     return message

@@ -91,39 +91,44 @@ class OutboxRelay:
         async with conn:
             if not await self._acquire_leadership(conn):
                 return
-            log.info("relay is the leader", schema=self.schema)
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap_servers,
-                acks="all",
-                enable_idempotence=True,
-                linger_ms=0,
-                max_batch_size=1024 * 1024,
-                # A batch the broker cannot take fails within seconds; the relay then starts
-                # over with backoff (aiokafka retries metadata without pause while it waits).
-                request_timeout_ms=PUBLISH_TIMEOUT_MS,
-            )
             try:
-                await producer.start()
-            except BaseException:
-                await producer.stop()  # a broker out of reach: let go of what start() opened
-                raise
-            notified = asyncio.Event()
-            listener = asyncio.create_task(
-                set_on_notify(self.database_url, outbox_channel(self.schema), notified)
-            )
-            try:
-                while not self._stopping.is_set():
-                    notified.clear()
-                    published = await self.publish_batch(conn, producer)
-                    self.outage.cleared()
-                    if published < self.batch_size:
-                        await self._wait_for_work(notified)
+                await self._publish_while_leading(conn)
             finally:
-                listener.cancel()
-                with contextlib.suppress(asyncio.CancelledError, psycopg.Error, OSError):
-                    await listener
-                await producer.stop()
-                self._set_leader(False)
+                self._set_leader(False)  # the lock goes with this connection
+
+    async def _publish_while_leading(self, conn: AsyncConnection[Any]) -> None:
+        log.info("relay is the leader", schema=self.schema)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap_servers,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=0,
+            max_batch_size=1024 * 1024,
+            # A batch the broker cannot take fails within seconds; the relay then starts
+            # over with backoff (aiokafka retries metadata without pause while it waits).
+            request_timeout_ms=PUBLISH_TIMEOUT_MS,
+        )
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()  # a broker out of reach: let go of what start() opened
+            raise
+        notified = asyncio.Event()
+        listener = asyncio.create_task(
+            set_on_notify(self.database_url, outbox_channel(self.schema), notified)
+        )
+        try:
+            while not self._stopping.is_set():
+                notified.clear()
+                published = await self.publish_batch(conn, producer)
+                self.outage.cleared()
+                if published < self.batch_size:
+                    await self._wait_for_work(notified)
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, psycopg.Error, OSError):
+                await listener
+            await producer.stop()
 
     async def _acquire_leadership(self, conn: AsyncConnection[Any]) -> bool:
         key = relay_lock_key(self.schema)
@@ -133,6 +138,9 @@ class OutboxRelay:
             if row and row[0]:
                 self._set_leader(True)
                 return True
+            # A standby needs only the database, which just answered: an outage it met while
+            # it led (a broker away, its leadership lost meanwhile) is over for it.
+            self.outage.cleared()
             await self._sleep(self.leader_retry_s)
         return False
 

@@ -8,9 +8,12 @@ CredentialValidated and CredentialRejected on `credflow.credentials`.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from credflow_common import directory_replica, mail
 from credflow_common.service import ServiceContext, ServiceDefinition
@@ -18,11 +21,22 @@ from credflow_common.service import create_app as create_service
 from credflow_common.settings import InfraSettings, RuntimeSettings
 from credflow_review.api import build_router
 from credflow_review.consumers import credentials_consumer, directory_consumer
-from credflow_review.service import Reviews
+from credflow_review.service import IMPORT_MAIL_DELAY, Reviews
+
+
+class ReviewSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CREDFLOW_REVIEW_", extra="ignore")
+
+    import_mail_delay_s: float = Field(
+        default=IMPORT_MAIL_DELAY.total_seconds(), ge=0,
+        description="How long after a bulk import's review items arrive its reviewers get"
+        " their one mail about them (the import's items gathered in one mail).",
+    )  # fmt: skip
 
 
 def _reviews(context: ServiceContext) -> Reviews:
-    return Reviews(context.event_store)
+    delay = timedelta(seconds=ReviewSettings().import_mail_delay_s)
+    return Reviews(context.event_store, import_mail_delay=delay)
 
 
 DEFINITION = ServiceDefinition(

@@ -40,14 +40,23 @@ def stream_id(review_id: UUID) -> str:
     return f"review-{review_id}"
 
 
+IMPORT_MAIL_DELAY = timedelta(minutes=2)
+
+
 class Reviews:
-    def __init__(self, store: EventStore, replica: DirectoryReplica | None = None) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        replica: DirectoryReplica | None = None,
+        import_mail_delay: timedelta = IMPORT_MAIL_DELAY,
+    ) -> None:
         self.store = store
         self.replica = replica or DirectoryReplica()
+        self.import_mail_delay = import_mail_delay
 
     def for_batch(self, replica: BatchReplica) -> Reviews:
         """The same service, with directory lookups remembered for one consumer batch."""
-        return Reviews(self.store, replica)
+        return Reviews(self.store, replica, self.import_mail_delay)
 
     # -- routing --------------------------------------------------------------------------------
 
@@ -186,7 +195,7 @@ class Reviews:
         settings = await self.replica.settings(conn, org)
         holder = await self.replica.user(conn, org, event.holder_id)
         type_name = await self._type_name(conn, org, event.credential_type_id)
-        digest_key, deliver_after = _mail_grouping(event, settings)
+        digest_key, deliver_after = _mail_grouping(event, settings, self.import_mail_delay)
         mails = []
         for reviewer_id in event.reviewer_ids:
             reviewer = await self.replica.user(conn, org, reviewer_id)
@@ -239,18 +248,15 @@ class Reviews:
         ]
 
 
-IMPORT_MAIL_DELAY = timedelta(minutes=2)
-
-
 def _mail_grouping(
-    event: ReviewRequested, settings: OrganisationSettings | None
+    event: ReviewRequested, settings: OrganisationSettings | None, import_delay: timedelta
 ) -> tuple[str | None, datetime | None]:
     """How a review request is mailed: alone at once; in the organisation's hourly digest; or,
     for a row of a bulk import, in one mail per reviewer for the whole import, sent a little
     after its items arrive (twenty thousand rows must not mean twenty thousand mails)."""
     now = datetime.now(UTC)
     if event.import_id is not None:
-        return f"import-{event.import_id}", now + IMPORT_MAIL_DELAY
+        return f"import-{event.import_id}", now + import_delay
     if settings is not None and settings.review_notifications == "digest":
         return "review-digest", now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     return None, None
