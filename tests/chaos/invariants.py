@@ -161,8 +161,8 @@ async def exact_counts(load: MixedLoad, mail_api_url: str) -> dict[str, int]:
     validated = Counter(dict(query(
         load, "SELECT data->>'review_id', count(*) FROM review.events"
         " WHERE event_type LIKE 'credflow.credential.validated.%%' AND tenant_id = %s"
-        " AND recorded_at >= %s AND data->>'credential_id' = ANY(%s) GROUP BY 1",
-        org, load.started_at, list(load.accepted),
+        " AND recorded_at >= %s GROUP BY 1",
+        org, load.started_at,
     )))  # fmt: skip
     assert validated == Counter(dict.fromkeys(load.decided, 1)), "each 200 decision once"
 

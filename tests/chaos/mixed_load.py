@@ -63,7 +63,7 @@ def import_file(emails: list[str], rows: int) -> bytes:
 
 @dataclass(frozen=True)
 class Answer:
-    at: float  # time.monotonic()
+    at: float  # time.monotonic() when the request was sent
     what: str
     status: int  # 0: no answer in time; -1: every instance refused the connection
 
@@ -99,7 +99,7 @@ class MixedLoad:
                    **kwargs: Any) -> httpx.Response | None:  # fmt: skip
         """One request to `service` (to its instances in turn), its answer recorded."""
         names = [service, f"{service}@2"] if service in DOUBLED else [service]
-        first = next(self._turn)
+        first, sent_at = next(self._turn), time.monotonic()
         status, response = -1, None
         for name in (names[(first + i) % len(names)] for i in range(len(names))):
             try:
@@ -112,7 +112,7 @@ class MixedLoad:
                 break
             status = response.status_code
             break
-        self.answers.append(Answer(time.monotonic(), what, status))
+        self.answers.append(Answer(sent_at, what, status))
         return response if status > 0 else None
 
     async def submit_forever(self) -> None:

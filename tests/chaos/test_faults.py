@@ -97,16 +97,14 @@ async def demo(system: System) -> tuple[DemoOrganisation, str]:
 async def scenario(
     system: System,
     demo: tuple[DemoOrganisation, str],
-    fault: Callable[[MixedLoad], Awaitable[None]],
+    fault: Callable[[MixedLoad], Awaitable[tuple[float, float]]],
 ) -> Outcome:
     """The load, the fault 3 s after the import's finish, the load kept on until the import
     completed, then every invariant checked."""
     pids = {name: process.pid for name, process in system.processes.items()}
     async with mixed_load(system, *demo) as load:
         await asyncio.sleep(FAULT_AFTER_S)
-        started = time.monotonic()
-        await fault(load)
-        ended = time.monotonic()
+        started, ended = await fault(load)
         ready_s = await invariants.all_ready(system, within_s=30)
         await invariants.import_completed(load)
         await asyncio.sleep(2)  # the load on a recovered system for a moment
@@ -121,10 +119,14 @@ async def scenario(
     return outcome
 
 
-def outage(server: str) -> Callable[[MixedLoad], Awaitable[None]]:
-    async def fault(load: MixedLoad) -> None:
+def outage(server: str) -> Callable[[MixedLoad], Awaitable[tuple[float, float]]]:
+    async def fault(load: MixedLoad) -> tuple[float, float]:
+        """The server stopped, and started again; returns when it was down."""
         async with stopped(server):
+            down = time.monotonic()
             await asyncio.sleep(DOWN_S[server])
+            back = time.monotonic()
+        return down, back
 
     fault.__name__ = f"{server} down {DOWN_S[server]} s"
     return fault
@@ -137,8 +139,8 @@ async def test_instances_killed_one_after_another(
     print(f"CHAOS_SEED={SEED}")  # to replay a failing run's choice of victims
     kills: list[str] = []
 
-    async def kill_until_the_import_completed(load: MixedLoad) -> None:
-        assert load.job is not None
+    async def kill_until_the_import_completed(load: MixedLoad) -> tuple[float, float]:
+        started = time.monotonic()
         while len(kills) < 2 or not await invariants.import_done(load):
             if kills:
                 await asyncio.sleep(KILL_EVERY_S)
@@ -146,6 +148,8 @@ async def test_instances_killed_one_after_another(
             system.kill(victim)
             system.start(victim)  # as an orchestrator would
             kills.append(victim)
+            await system.ready(victim)  # a disruption budget of one instance per service
+        return started, time.monotonic()
 
     kill_until_the_import_completed.__name__ = "instances killed"
     outcome = await scenario(system, demo, kill_until_the_import_completed)

@@ -6,13 +6,16 @@ import asyncio
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
+from aiosmtpd.controller import Controller
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from credflow_common import mail
 from credflow_common.db import schema_pool
 from credflow_common.migrations import migrate
+from tests.e2e.system import free_port
 from tests.factories import ORG
 from tests.infrastructure import Infrastructure
 from tests.polling import eventually, running
@@ -88,6 +91,50 @@ async def test_a_mail_sent_again_after_a_crash_carries_the_same_message_id(
         copies = found.json()["messages"]
         assert [m["MessageID"] for m in copies] == [mail.message_id(mail_id)] * 2
     finally:
+        await pool.close()
+
+
+class CuttingTheDatabaseOff:
+    """An SMTP server that, as it accepts a mail, ends every other session of the database:
+    the relay's mark that the mail was sent meets a database that went away."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.received: list[str] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        self.received.append(envelope.original_content.decode())
+        return "250 Message accepted for delivery"
+
+
+async def test_a_database_lost_right_after_the_server_took_a_mail_sends_it_once(
+    database_url: str, unique: str
+) -> None:
+    await migrate(database_url, "mailer", [mail.MIGRATIONS])
+    pool: AsyncConnectionPool[AsyncConnection[Any]] = schema_pool(database_url, "mailer")
+    await pool.open()
+    server = CuttingTheDatabaseOff(database_url)
+    controller = Controller(server, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        async with pool.connection() as conn:
+            await mail.enqueue(conn, ORG, f"once-{unique}@example.test", "Once", "Only once.")
+        relay = mail.MailRelay(pool, "127.0.0.1", controller.port)
+        with pytest.raises(psycopg.OperationalError):
+            await relay.send_due()  # sent; the mark met the lost database
+        await pool.check()  # the pool lets go of its ended sessions: the database is back
+        assert await relay.send_due() == 0, "marked first thing, nothing sent again"
+        async with pool.connection() as conn:
+            cursor = await conn.execute("SELECT sent_at IS NOT NULL FROM mail_outbox")
+            assert await cursor.fetchall() == [(True,)]
+        assert len(server.received) == 1
+    finally:
+        controller.stop()
         await pool.close()
 
 

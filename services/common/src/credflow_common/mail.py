@@ -2,12 +2,18 @@
 
 `enqueue` writes a row into `mail_outbox` inside the caller's transaction: the mail exists
 exactly when the decision that caused it committed, and a redelivered event whose effects were
-already applied never queues it again. The `MailRelay` sends due rows one mail at a time and
-marks each sent in a transaction holding its row lock (`FOR UPDATE SKIP LOCKED`), so two relays
-never send the same row and a relay killed mid-batch resends none it finished. Killed after the
-SMTP server accepted a mail but before that commit, it sends that one mail again on restart:
-SMTP offers no way to close that window, so every mail carries a stable Message-ID (its row id)
-that mail clients use to drop the copy.
+already applied never queues it again. The `MailRelay` sends due rows one mail at a time:
+
+1. it claims the mail for `claim_s` seconds and commits (`FOR UPDATE SKIP LOCKED`: two relays
+   never claim the same row);
+2. it hands the mail to the SMTP server (a server that cannot take it now releases the claim);
+3. it marks the mail sent. When the database is away at that moment, the relay keeps the mark
+   and writes it first once the database is back, before it claims anything else.
+
+So neither a second relay nor a restarted database sends a mail twice. A relay killed between
+2 and 3 sends that one mail again once its claim has lapsed: SMTP offers no way to close that
+window, so every mail carries a stable Message-ID (its row id) that mail clients use to drop
+the copy.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from credflow_common import failpoints
-from credflow_common.outages import Outage
+from credflow_common.outages import OUTAGE_ERRORS, Outage
 from credflow_common.waiting import until_any
 from credflow_contracts.ids import uuid7
 
@@ -99,13 +105,16 @@ class MailRelay:
         smtp_port: int,
         poll_interval_s: float = 0.5,
         batch_size: int = 100,
+        claim_s: float = 60.0,
     ) -> None:
         self.pool = pool
         self.smtp_host = smtp_host
         self.smtp_port = smtp_port
         self.poll_interval_s = poll_interval_s
         self.batch_size = batch_size
+        self.claim_s = claim_s
         self._stopping = asyncio.Event()
+        self._sent_unmarked: list[UUID] = []  # accepted by the server, not yet marked sent
         self.outage = Outage("mail relay", self._stopping)
 
     def stop(self) -> None:
@@ -123,34 +132,32 @@ class MailRelay:
                 await until_any(self._stopping, timeout_s=self.poll_interval_s)
 
     async def send_due(self) -> int:
-        """Send due mails (a digest group as one mail), each marked sent in its own
-        transaction right after the SMTP server accepted it, so a process killed in the middle
-        of a batch sends none of the finished ones again. Returns the rows handled."""
+        """Send due mails (a digest group as one mail), each claimed before and marked sent
+        right after the SMTP server accepted it. Returns the rows handled."""
+        await self._mark_sent()  # what a database outage kept from being marked
         handled = 0
         smtp: aiosmtplib.SMTP | None = None
         try:
-            while handled < self.batch_size:
-                async with self.pool.connection() as conn, conn.transaction():
-                    rows = await _claim_next(conn)
-                    if not rows:
-                        break
+            while handled < self.batch_size and (rows := await self._claim()):
+                ids = [row[0] for row in rows]
+                try:
                     if smtp is None:
                         smtp = aiosmtplib.SMTP(hostname=self.smtp_host, port=self.smtp_port)
                         await smtp.connect()
-                    ids = [row[0] for row in rows]
-                    try:
-                        await smtp.send_message(_compose(rows))
-                    except (ValueError, aiosmtplib.SMTPRecipientsRefused) as exc:
-                        await _set_aside(conn, ids, exc)  # never sendable: the next one goes
-                    except aiosmtplib.SMTPDataError as exc:
-                        if exc.code < 500:
-                            raise  # the server asks to try again later: an outage
-                        await _set_aside(conn, ids, exc)
-                    else:
-                        await conn.execute(
-                            "UPDATE mail_outbox SET sent_at = now() WHERE mail_id = ANY(%s)",
-                            (ids,),
-                        )
+                    await smtp.send_message(_compose(rows))
+                except (ValueError, aiosmtplib.SMTPRecipientsRefused) as exc:
+                    await self._set_aside(ids, exc)  # never sendable: the next one goes
+                except aiosmtplib.SMTPDataError as exc:
+                    if exc.code < 500:
+                        await self._release(ids)
+                        raise  # the server asks to try again later: an outage
+                    await self._set_aside(ids, exc)
+                except Exception:
+                    await self._release(ids)
+                    raise
+                else:
+                    self._sent_unmarked += ids
+                    await self._mark_sent()
                 failpoints.hit("mail.after_commit")
                 handled += len(rows)
         finally:
@@ -159,23 +166,61 @@ class MailRelay:
                     await smtp.quit()
         return handled
 
+    async def _claim(self) -> list[tuple[Any, ...]]:
+        async with self.pool.connection() as conn, conn.transaction():
+            rows = await _claim_next(conn)
+            if rows:
+                await conn.execute(
+                    "UPDATE mail_outbox SET claimed_until = now() + make_interval(secs => %s)"
+                    " WHERE mail_id = ANY(%s)",
+                    (self.claim_s, [row[0] for row in rows]),
+                )
+            return rows
 
-async def _set_aside(conn: AsyncConnection[Any], ids: list[UUID], exc: Exception) -> None:
-    """A mail that cannot be composed, or that the server refuses for good (a recipient it
-    rejects, a message it will not take): kept with the reason, and the queue goes on."""
-    log.error("mail refused for good; set aside", mails=[str(i) for i in ids], error=str(exc))
-    await conn.execute(
-        "UPDATE mail_outbox SET failed_at = now(), failure = %s WHERE mail_id = ANY(%s)",
-        (str(exc)[:1000], ids),
-    )
+    async def _mark_sent(self) -> None:
+        if self._sent_unmarked:
+            async with self.pool.connection() as conn:
+                await conn.execute(
+                    "UPDATE mail_outbox SET sent_at = now(), claimed_until = NULL"
+                    " WHERE mail_id = ANY(%s)",
+                    (self._sent_unmarked,),
+                )
+            self._sent_unmarked = []
+
+    async def _release(self, ids: list[UUID]) -> None:
+        """Not sent: another try may claim it at once (if the database answers; else the
+        claim lapses)."""
+        with contextlib.suppress(*OUTAGE_ERRORS):
+            async with self.pool.connection() as conn:
+                await conn.execute(
+                    "UPDATE mail_outbox SET claimed_until = NULL WHERE mail_id = ANY(%s)", (ids,)
+                )
+
+    async def _set_aside(self, ids: list[UUID], exc: Exception) -> None:
+        """A mail that cannot be composed, or that the server refuses for good (a recipient
+        it rejects, a message it will not take): kept with the reason, and the queue goes
+        on."""
+        log.error("mail refused for good; set aside", mails=[str(i) for i in ids],
+                  error=str(exc))  # fmt: skip
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "UPDATE mail_outbox SET failed_at = now(), failure = %s, claimed_until = NULL"
+                " WHERE mail_id = ANY(%s)",
+                (str(exc)[:1000], ids),
+            )
+
+
+_SELECT_DUE = (  # due, and neither sent, set aside nor claimed by a relay at work on it
+    "SELECT mail_id, to_address, subject, body, digest_key FROM mail_outbox"
+    " WHERE sent_at IS NULL AND failed_at IS NULL AND deliver_after <= now()"
+    " AND (claimed_until IS NULL OR claimed_until < now())"
+)
 
 
 async def _claim_next(conn: AsyncConnection[Any]) -> list[tuple[Any, ...]]:
     """The next due mail, locked; with a digest key, every due row of its (key, recipient)."""
     cursor = await conn.execute(
-        "SELECT mail_id, to_address, subject, body, digest_key FROM mail_outbox"
-        " WHERE sent_at IS NULL AND failed_at IS NULL AND deliver_after <= now()"
-        " ORDER BY deliver_after LIMIT 1 FOR UPDATE SKIP LOCKED"
+        _SELECT_DUE + " ORDER BY deliver_after LIMIT 1 FOR UPDATE SKIP LOCKED"
     )
     first = await cursor.fetchone()
     if first is None:
@@ -183,10 +228,8 @@ async def _claim_next(conn: AsyncConnection[Any]) -> list[tuple[Any, ...]]:
     if first[4] is None:
         return [first]
     cursor = await conn.execute(
-        "SELECT mail_id, to_address, subject, body, digest_key FROM mail_outbox"
-        " WHERE sent_at IS NULL AND failed_at IS NULL AND deliver_after <= now()"
-        " AND digest_key = %s"
-        " AND to_address = %s AND mail_id <> %s ORDER BY created_at FOR UPDATE SKIP LOCKED",
+        _SELECT_DUE + " AND digest_key = %s AND to_address = %s AND mail_id <> %s"
+        " ORDER BY created_at FOR UPDATE SKIP LOCKED",
         (first[4], first[1], first[0]),
     )
     return [first, *await cursor.fetchall()]
