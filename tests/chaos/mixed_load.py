@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ class Answer:
     at: float  # time.monotonic() when the request was sent
     what: str
     status: int  # 0: no answer in time; -1: every instance refused the connection
+    seconds: float
 
 
 @dataclass
@@ -80,6 +82,7 @@ class MixedLoad:
     decided: dict[str, str] = field(default_factory=dict)  # review id -> credential id (200s)
     job: Import | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    retried: int = 0  # requests cut off by a killed instance, sent again
     _turn: count[int] = field(default_factory=count)
 
     @property
@@ -107,22 +110,29 @@ class MixedLoad:
                                                      **kwargs)  # fmt: skip
             except httpx.ConnectError:
                 continue  # that instance is down: the next one, as a load balancer would
+            except (httpx.RemoteProtocolError, httpx.ReadError):
+                self.retried += 1  # killed while answering: again, on the next instance (every
+                continue  # request here is a read or carries an Idempotency-Key)
             except httpx.TimeoutException:
                 status = 0
                 break
             status = response.status_code
             break
-        self.answers.append(Answer(sent_at, what, status))
+        self.answers.append(Answer(sent_at, what, status, time.monotonic() - sent_at))
+        if response is not None and status == 503:  # a problem telling when to try again
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.headers["Retry-After"].isdigit()
+            assert "unavailable" in response.json()["detail"]
         return response if status > 0 else None
 
     async def submit_forever(self) -> None:
         path = f"/organisations/{self.org}/credentials"
         fields = {"credential_type_id": self.electrical_id, "issued_on": "2026-01-05",
                   "expires_on": (date.today() + timedelta(days=5)).isoformat()}  # fmt: skip
-        ella = self.as_(HOLDER)
         for n in count(1):
             if self.stop.is_set():
                 return
+            ella = self.as_(HOLDER) | {"Idempotency-Key": str(uuid.uuid4())}
             if n % 4 == 0:
                 response = await self.call(
                     "upload", "submission", "POST", path, headers=ella,
@@ -146,9 +156,11 @@ class MixedLoad:
             for item in items:
                 if self.stop.is_set():
                     return
-                decision = await self.call("decide", "review", "POST",
-                                           f"{queue}/{item['review_id']}/validate", headers=sam,
-                                           json={"comment": "Checked"})  # fmt: skip
+                decision = await self.call(
+                    "decide", "review", "POST", f"{queue}/{item['review_id']}/validate",
+                    headers=sam | {"Idempotency-Key": str(uuid.uuid4())},
+                    json={"comment": "Checked"},
+                )  # fmt: skip
                 if decision is not None and decision.status_code == 200:
                     self.decided[item["review_id"]] = item["credential_id"]
             await asyncio.sleep(0.3)

@@ -1,7 +1,9 @@
-"""Outages, as an operator restarting servers would cause them: the six services run as separate
-processes under load while the real PostgreSQL restarts, Kafka is stopped for over a minute and
-MinIO goes away. Nothing answers 500, nothing hangs, every background task carries on by itself
-(no service is restarted), and every write that was accepted reaches the views.
+"""A long outage, as an operator stopping a server would cause it: the six services run as
+separate processes under load while Kafka is stopped for over a minute. Nothing answers 500,
+nothing hangs, writes go on into the outboxes (the relays' gauges show the backlog), every
+background task carries on by itself (no service is restarted), and every write that was
+accepted reaches the views. Shorter outages of each server, with two instances of the busiest
+services and exact counts, are `tests/chaos`'s.
 
 These tests stop the native servers of `deploy/local` (`infra.py stop --only NAME`) and start
 them again (`infra.py up --only NAME`), so they need that stack: `make test` uses it.
@@ -34,7 +36,6 @@ from tests.polling import eventually
 pytestmark = pytest.mark.e2e
 LAUNCHER = REPO / "deploy" / "local" / "infra.py"
 NATIVE_PORTS = {"postgres": 15432, "kafka": 19092, "minio": 19000}
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 256
 
 
 def require_native_stack(infra: Infrastructure) -> None:
@@ -190,17 +191,12 @@ async def rig(infra: Infrastructure) -> AsyncIterator[Rig]:
         yield rig
 
 
-async def test_postgres_restarted_and_kafka_stopped_for_a_minute_under_load(rig: Rig) -> None:
+async def test_kafka_stopped_for_a_minute_under_load(rig: Rig) -> None:
     pids = rig.pids()
     load = Load(rig.system, rig.org, rig.worker, rig.type_id)
     loads = [asyncio.create_task(load.run(rig.client)) for _ in range(2)]
     try:
         await asyncio.sleep(3)
-        async with stopped("postgres"):
-            await asyncio.sleep(10)
-            assert load.statuses[503] > 0, "requests that need the database answer 503"
-        await rig.all_ready(within_s=30)
-
         before = load.statuses[201]
         async with stopped("kafka"):
             await asyncio.sleep(20)
@@ -239,34 +235,3 @@ async def test_postgres_restarted_and_kafka_stopped_for_a_minute_under_load(rig:
                 return set(load.accepted) <= seen
 
     await eventually(all_in_views, timeout_s=60)
-
-
-async def test_object_storage_away_fails_only_uploads_and_only_for_a_while(rig: Rig) -> None:
-    url = f"{rig.system.url('submission')}/organisations/{rig.org}/credentials"
-    fields = f'{{"credential_type_id": "{rig.type_id}", "issued_on": "2026-02-01"}}'
-
-    async def upload() -> httpx.Response:
-        return await rig.client.post(
-            url, headers=rig.worker, data={"data": fields},
-            files=[("files", ("photo.png", PNG, "image/png"))],
-        )  # fmt: skip
-
-    async def plain() -> tuple[int, float]:
-        started = time.monotonic()
-        response = await rig.client.post(
-            url, headers=rig.worker | {"content-type": "application/json"}, content=fields
-        )
-        return response.status_code, time.monotonic() - started
-
-    assert (await upload()).status_code == 201
-    async with stopped("minio"):
-        uploads = await asyncio.gather(*(upload() for _ in range(12)))
-        plains = await asyncio.gather(*(plain() for _ in range(20)))
-        assert {r.status_code for r in uploads} == {503}, [r.text for r in uploads]
-        assert all(r.headers["Retry-After"] for r in uploads)
-        assert "object storage" in uploads[0].json()["detail"]
-        assert {status for status, _ in plains} == {201}, "writes without files go on"
-        slowest = max(seconds for _, seconds in plains)
-        assert slowest < 5, f"requests without files are not held up: {slowest:.1f} s"
-    assert (await upload()).status_code == 201, "uploads work again once it is back"
-    rig.alive()

@@ -105,7 +105,7 @@ class MailRelay:
         smtp_port: int,
         poll_interval_s: float = 0.5,
         batch_size: int = 100,
-        claim_s: float = 60.0,
+        claim_s: float = 30.0,
     ) -> None:
         self.pool = pool
         self.smtp_host = smtp_host
