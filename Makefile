@@ -30,7 +30,7 @@ export CREDFLOW_HELM ?= $(CACHE)/bin/helm-$(HELM_VERSION)
 
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(CACHE)/tools/bin/uv:
 	python3 -m venv $(CACHE)/tools

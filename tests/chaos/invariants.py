@@ -21,8 +21,10 @@ from typing import Any
 import httpx
 import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from credflow_common.mail import message_id
+from credflow_contracts.topics import ALL_TOPICS
 from tests.chaos.mixed_load import HOLDER, ROWS, MixedLoad
 from tests.e2e.system import System
 from tests.e2e.test_bulk_import import credentials_of, import_state, until
@@ -34,16 +36,22 @@ DIGEST_SUBJECT = re.compile(r"^(\d+) credential\(s\) waiting for your review$")
 
 
 async def end_offsets(system: System) -> dict[TopicPartition, int]:
-    """The end of every partition of this run's topics."""
+    """The end of every partition of this run's topics (dead-letter topics included), as the
+    broker knows them now."""
     bootstrap, prefix = system.env["KAFKA_BOOTSTRAP_SERVERS"], system.env["CREDFLOW_TOPIC_PREFIX"]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        topics = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(d["topic"], p["partition"])
+                  for d in described for p in d["partitions"]]  # fmt: skip
+    assert {tp.topic for tp in partitions} >= {prefix + t for t in ALL_TOPICS}, topics
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
     await consumer.start()
     try:
-        topics = [t for t in await consumer.topics() if t.startswith(prefix)]
-        partitions = [
-            TopicPartition(topic, p) for topic in topics
-            for p in consumer.partitions_for_topic(topic) or ()
-        ]  # fmt: skip
         return dict(await consumer.end_offsets(partitions))
     finally:
         await consumer.stop()
@@ -85,7 +93,8 @@ async def settled(load: MixedLoad) -> None:
         extent = await log_extent(load.system)
         lagging = await behind(load)
         assert time.monotonic() < deadline, f"the system never settled: {lagging[:5]}"
-        if extent != last or lagging or outbox_rows(load):
+        waiting = outbox_rows(load)
+        if extent != last or lagging or waiting:
             last, still_since = extent, time.monotonic()
         await asyncio.sleep(0.5)
 
