@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import traceback
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -34,13 +34,14 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
-from tenacity import AsyncRetrying, RetryCallState, wait_exponential
 
 from credflow_common import failpoints, inbox, positions
+from credflow_common.batch_retries import BatchRetries
 from credflow_common.delivery import REDRIVE_CONSUMER_HEADER, Record
 from credflow_common.delivery import Delivery as Delivery  # handlers take it from here
 from credflow_common.dlq import write_dead_letter
 from credflow_common.inbox import INBOX_RETENTION
+from credflow_common.kafka import batch_consumer, idempotent_producer
 from credflow_common.metrics import ConsumerMetrics
 from credflow_common.outages import OUTAGE_ERRORS, Outage
 from credflow_contracts.catalogue import UnknownEventTypeError
@@ -131,6 +132,10 @@ class ConsumerRunner:
         self.assignment_generation = 0
         self._stopping = asyncio.Event()
         self.outage = Outage(f"consumer:{spec.name}", self._stopping)
+        self.retries = BatchRetries(
+            spec.name, self.settings.max_retries, self.settings.retry_backoff_s,
+            self.settings.max_backoff_s, self._stopping, self.outage, metrics,
+        )  # fmt: skip
         self._consumer: AIOKafkaConsumer | None = None
         self._dlq_producer: AIOKafkaProducer | None = None
         self.assigned = asyncio.Event()
@@ -149,19 +154,11 @@ class ConsumerRunner:
         await self.outage.retry(self._consume)
 
     async def _consume(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers,
-            group_id=self.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset=self.spec.start_from,
-            max_poll_records=self.settings.max_batch,
-            fetch_max_bytes=64 * 1024 * 1024,
-            max_partition_fetch_bytes=16 * 1024 * 1024,
+        consumer = batch_consumer(
+            self.bootstrap_servers, self.group_id, self.settings.max_batch, self.spec.start_from
         )
         consumer.subscribe(list(self.spec.topics), listener=_PositionListener(self))
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap_servers, acks="all", enable_idempotence=True
-        )
+        producer = idempotent_producer(self.bootstrap_servers)
         self._consumer, self._dlq_producer = consumer, producer
         try:
             await producer.start()
@@ -203,17 +200,8 @@ class ConsumerRunner:
         """Without joining the consumer group, read `targets`' partitions from the stored
         positions and apply them as `run` does, until every partition's stored position has
         reached its target offset (a rebuild replays the log this way)."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers,
-            group_id=None,
-            enable_auto_commit=False,
-            max_poll_records=self.settings.max_batch,
-            fetch_max_bytes=64 * 1024 * 1024,
-            max_partition_fetch_bytes=16 * 1024 * 1024,
-        )
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap_servers, acks="all", enable_idempotence=True
-        )
+        consumer = batch_consumer(self.bootstrap_servers, None, self.settings.max_batch, "latest")
+        producer = idempotent_producer(self.bootstrap_servers)
         self._consumer, self._dlq_producer = consumer, producer
         await producer.start()
         await consumer.start()
@@ -277,7 +265,7 @@ class ConsumerRunner:
 
     async def process(self, records: Sequence[Record]) -> None:
         items = [await self._prepare(record) for record in records]
-        if await self._apply_with_retries(items):
+        if await self.retries.apply(functools.partial(self._apply, items)) is None:
             return
         log.warning(
             "batch keeps failing; applying its records one by one",
@@ -285,8 +273,9 @@ class ConsumerRunner:
             size=len(items),
         )
         for item in items:
-            if not await self._apply_with_retries([item]):
-                await self._dead_letter(item.record, self._last_error)
+            failure = await self.retries.apply(functools.partial(self._apply, [item]))
+            if failure is not None:
+                await self._dead_letter(item.record, failure)
                 await self._apply_until_database_answers([_Item(item.record, None)])
 
     async def _prepare(self, record: Record) -> _Item:
@@ -316,82 +305,9 @@ class ConsumerRunner:
                             redriven=redrive_for is not None)  # fmt: skip
         return _Item(record, delivery)
 
-    _last_error: str = ""
-
-    async def _apply_with_retries(self, items: Sequence[_Item]) -> bool:
-        """Apply items in one transaction; True when committed, False when the handler keeps
-        failing. Database outages are retried until the database answers (or `stop()`)."""
-        try:
-            # The usual case builds no retry state: tenacity's objects form reference cycles,
-            # and freeing a few thousand batches' worth paused the service for 100+ ms.
-            await self._apply(items)
-            return True
-        except Exception as exc:
-            first_failure = exc
-        if self._stopping.is_set() and isinstance(first_failure, psycopg.OperationalError):
-            raise first_failure
-        if not isinstance(first_failure, psycopg.OperationalError) and self._out_of_attempts(1):
-            return self._poisoned(first_failure)
-        self._note_failure(first_failure, attempt=1)
-        await asyncio.sleep(self.settings.retry_backoff_s)
-        retrying = AsyncRetrying(
-            stop=self._give_up,
-            wait=wait_exponential(
-                multiplier=self.settings.retry_backoff_s * 2, max=self.settings.max_backoff_s
-            ),
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    await self._apply(items)
-        except psycopg.OperationalError:
-            raise  # only when stopping: the batch is left for the next run
-        except Exception as exc:  # the handler's failure, after every retry: poison
-            return self._poisoned(exc)
-        return True
-
-    def _poisoned(self, failure: BaseException) -> bool:
-        self._last_error = "".join(traceback.format_exception_only(failure)).strip()
-        if self.metrics:
-            self.metrics.failed.labels(self.spec.name).inc()
-        return False
-
-    def _out_of_attempts(self, attempts: int) -> bool:
-        return attempts >= self.settings.max_retries
-
-    def _give_up(self, state: RetryCallState) -> bool:
-        """Tenacity's stop rule; its attempts come after the first one `_apply_with_retries`
-        made on its own."""
-        if self._stopping.is_set():
-            return True
-        failure = state.outcome.exception() if state.outcome else None
-        if isinstance(failure, psycopg.OperationalError):
-            return False
-        return self._out_of_attempts(state.attempt_number + 1)
-
-    def _log_retry(self, state: RetryCallState) -> None:
-        failure = state.outcome.exception() if state.outcome else None
-        if failure is not None:
-            self._note_failure(failure, attempt=state.attempt_number + 1)
-
-    def _note_failure(self, failure: BaseException, attempt: int) -> None:
-        if isinstance(failure, psycopg.OperationalError):
-            self.outage.failed(failure)  # logged once per outage
-            return
-        if self.metrics:
-            self.metrics.failed.labels(self.spec.name).inc()
-        log.warning(
-            "handler failed; retrying",
-            consumer=self.spec.name,
-            attempt=attempt,
-            error=repr(failure),
-        )
-
     async def _apply_until_database_answers(self, items: Sequence[_Item]) -> None:
         """Commit items that carry nothing to apply (only a position to store)."""
-        while not await self._apply_with_retries(items):
+        while await self.retries.apply(functools.partial(self._apply, items)) is not None:
             pass
 
     async def _apply(self, items: Sequence[_Item]) -> None:

@@ -20,11 +20,12 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from psycopg import AsyncConnection
 
 from credflow_common.delivery import REDRIVE_CONSUMER_HEADER, Delivery, StreamKey
 from credflow_common.inbox import older_than_retention
+from credflow_common.kafka import batch_consumer
 from credflow_contracts.catalogue import UnknownEventTypeError
 from credflow_contracts.envelope import Envelope, EnvelopeError
 from credflow_projection import model
@@ -43,14 +44,7 @@ async def replay_into_empty_tables(
 ) -> None:
     """Apply every record of `targets`' partitions from their beginning up to the target
     offsets, in `conn`'s transaction (the caller commits)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
-        group_id=None,
-        enable_auto_commit=False,
-        max_poll_records=FETCH_RECORDS,
-        fetch_max_bytes=64 * 1024 * 1024,
-        max_partition_fetch_bytes=16 * 1024 * 1024,
-    )
+    consumer = batch_consumer(bootstrap_servers, None, FETCH_RECORDS, "latest")
     await consumer.start()
     try:
         consumer.assign(list(targets))
