@@ -195,8 +195,16 @@ class MixedLoad:
         await finish(self.system, self.job)
         return self.job
 
-    def statuses(self, since: float = 0.0, until: float = float("inf")) -> Counter[int]:
-        return Counter(a.status for a in self.answers if since <= a.at < until)
+    def statuses(
+        self, since: float = 0.0, until: float = float("inf"), what: str | None = None
+    ) -> Counter[int]:
+        """The answers' statuses, for requests sent in [since, until) (of one kind)."""
+        return Counter(a.status for a in self.answers
+                       if since <= a.at < until and what in (None, a.what))  # fmt: skip
+
+    @property
+    def slowest_s(self) -> float:
+        return max(answer.seconds for answer in self.answers)
 
     def first_success_after(self, moment: float, what: str = "submit") -> float | None:
         return next((a.at - moment for a in self.answers
