@@ -34,11 +34,8 @@ from credflow_submission.domain import (
     EditLatest,
     HolderInfo,
     NotFoundError,
-    Reinstate,
     RemoveMedia,
-    Revoke,
     Submit,
-    Suspend,
     VersionDetails,
 )
 from credflow_submission.files import Files
@@ -49,12 +46,10 @@ from credflow_submission.inputs import (
     EditInput,
     IdempotencyKey,
     IfMatch,
-    ReasonInput,
-    ReinstateInput,
-    SuspendInput,
     VersionInput,
     read_input,
 )
+from credflow_submission.lifecycle_routes import add_lifecycle_routes
 from credflow_submission.service import (
     Access,
     Conn,
@@ -442,80 +437,5 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
         deleted = sum(1 for r in results if "error" not in r)
         return {"deleted": deleted, "failed": len(results) - deleted, "results": results}
 
-    async def lifecycle(
-        request: Request,
-        principal: Principal,
-        org: UUID,
-        credential_id: UUID,
-        key: str | None,
-        payload: Any,
-        command: domain.Command,
-    ) -> Body:
-        async def command_for(conn: Conn, state: domain.Credential) -> domain.Command:
-            return command
-
-        return await change(
-            request, principal, org, credential_id, key, None, payload, command_for, admin_only=True
-        )
-
-    @router.post("/{credential_id}/revoke")
-    async def revoke(
-        org: UUID,
-        credential_id: UUID,
-        body: ReasonInput,
-        request: Request,
-        principal: CurrentPrincipal,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Body:
-        """Revoke (final). Admins only; the reason is kept."""
-        return await lifecycle(
-            request,
-            principal,
-            org,
-            credential_id,
-            idempotency_key,
-            ["revoke", body.reason],
-            Revoke(body.reason, principal.user_id),
-        )
-
-    @router.post("/{credential_id}/suspend")
-    async def suspend(
-        org: UUID,
-        credential_id: UUID,
-        body: SuspendInput,
-        request: Request,
-        principal: CurrentPrincipal,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Body:
-        """Suspend until reinstated. Admins only; the reason is kept."""
-        return await lifecycle(
-            request,
-            principal,
-            org,
-            credential_id,
-            idempotency_key,
-            ["suspend", body.model_dump(mode="json")],
-            Suspend(body.reason, principal.user_id, body.until),
-        )
-
-    @router.post("/{credential_id}/reinstate")
-    async def reinstate(
-        org: UUID,
-        credential_id: UUID,
-        body: ReinstateInput,
-        request: Request,
-        principal: CurrentPrincipal,
-        idempotency_key: IdempotencyKey = None,
-    ) -> Body:
-        """Lift a suspension. Admins only."""
-        return await lifecycle(
-            request,
-            principal,
-            org,
-            credential_id,
-            idempotency_key,
-            ["reinstate", body.note],
-            Reinstate(principal.user_id, body.note),
-        )
-
+    add_lifecycle_routes(router, change)
     return router

@@ -1,6 +1,9 @@
 """The Credential aggregate, as a decider: `decide(command, state, context) -> events` and
 `evolve(state, event) -> state`, pure functions with no I/O.
 
+The state and `evolve` live in `state.py`, the commands in `intents.py`; both are
+re-exported here, so callers name everything through `domain`.
+
 A credential has one holder, one type and an ordered list of versions; the latest version is
 the one that counts. Revocation is final; suspension can be lifted. A deleted credential takes
 no further commands.
@@ -8,11 +11,7 @@ no further commands.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Literal
-from uuid import UUID
 
 from credflow_common.errors import (  # re-exported: the domain's refusals
     ConflictError as ConflictError,
@@ -40,7 +39,58 @@ from credflow_contracts.events.credentials import (
     MediaRemoved,
     VersionAdded,
 )
-from credflow_contracts.events.values import Certification, Issuer, MediaFile
+from credflow_contracts.events.values import Certification, Issuer
+from credflow_submission.intents import (
+    AddVersion as AddVersion,
+)
+from credflow_submission.intents import (
+    AttachMedia as AttachMedia,
+)
+from credflow_submission.intents import (
+    Command as Command,
+)
+from credflow_submission.intents import (
+    Delete as Delete,
+)
+from credflow_submission.intents import (
+    EditLatest as EditLatest,
+)
+from credflow_submission.intents import (
+    HolderInfo as HolderInfo,
+)
+from credflow_submission.intents import (
+    Reinstate as Reinstate,
+)
+from credflow_submission.intents import (
+    RemoveMedia as RemoveMedia,
+)
+from credflow_submission.intents import (
+    Revoke as Revoke,
+)
+from credflow_submission.intents import (
+    Submit as Submit,
+)
+from credflow_submission.intents import (
+    Suspend as Suspend,
+)
+from credflow_submission.intents import (  # re-exported: the decider's inputs
+    TypeRules as TypeRules,
+)
+from credflow_submission.intents import (
+    VersionDetails as VersionDetails,
+)
+from credflow_submission.state import (
+    Credential as Credential,
+)
+from credflow_submission.state import (  # re-exported: the aggregate's state
+    Version as Version,
+)
+from credflow_submission.state import (
+    evolve as evolve,
+)
+from credflow_submission.state import (
+    fold as fold,
+)
 
 # -- errors -----------------------------------------------------------------------------------
 
@@ -50,149 +100,6 @@ CredentialError = DomainError
 
 class TransitionError(ConflictError):
     """The command makes no sense in the credential's current state."""
-
-
-# -- state ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Version:
-    version_id: UUID
-    number: int
-    issued_on: date
-    expires_on: date | None
-    certification: Certification | None
-    issuer: Issuer | None
-    notes: str | None
-    media: tuple[MediaFile, ...] = ()
-    title: str | None = None
-
-
-@dataclass(frozen=True)
-class Credential:
-    credential_id: UUID
-    organisation_id: UUID
-    holder_id: UUID
-    credential_type_id: UUID
-    versions: tuple[Version, ...]
-    lifecycle: Literal["active", "suspended", "revoked", "deleted"] = "active"
-
-    @property
-    def latest(self) -> Version:
-        return self.versions[-1]
-
-    def media(self, media_id: UUID) -> tuple[Version, MediaFile] | None:
-        for version in self.versions:
-            for item in version.media:
-                if item.media_id == media_id:
-                    return version, item
-        return None
-
-
-# -- what decisions need to know from the directory ---------------------------------------------
-
-
-@dataclass(frozen=True)
-class TypeRules:
-    expires: bool
-    default_validity_months: int | None = None
-    archived: bool = False
-    media_required: bool = False
-
-
-@dataclass(frozen=True)
-class HolderInfo:
-    active: bool
-
-
-# -- commands ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class VersionDetails:
-    issued_on: date
-    expires_on: date | None = None
-    certification: Certification | None = None
-    issuer: Issuer | None = None
-    notes: str | None = None
-    media: tuple[MediaFile, ...] = ()
-    title: str | None = None
-
-
-@dataclass(frozen=True)
-class Submit:
-    credential_id: UUID
-    organisation_id: UUID
-    holder_id: UUID
-    credential_type_id: UUID
-    version_id: UUID
-    details: VersionDetails
-    by: UUID
-    import_id: UUID | None = None
-
-
-@dataclass(frozen=True)
-class AddVersion:
-    version_id: UUID
-    details: VersionDetails
-    by: UUID
-    import_id: UUID | None = None
-
-
-@dataclass(frozen=True)
-class EditLatest:
-    by: UUID
-    changes: dict[EditableField, object] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class AttachMedia:
-    media: MediaFile
-    by: UUID
-
-
-@dataclass(frozen=True)
-class RemoveMedia:
-    media_id: UUID
-    by: UUID
-
-
-@dataclass(frozen=True)
-class Delete:
-    by: UUID
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class Revoke:
-    reason: str
-    by: UUID
-
-
-@dataclass(frozen=True)
-class Suspend:
-    reason: str
-    by: UUID
-    until: date | None = None
-
-
-@dataclass(frozen=True)
-class Reinstate:
-    by: UUID
-    note: str | None = None
-
-
-Command = (
-    Submit
-    | AddVersion
-    | EditLatest
-    | AttachMedia
-    | RemoveMedia
-    | Delete
-    | Revoke
-    | Suspend
-    | Reinstate
-)
 
 
 # -- rules ------------------------------------------------------------------------------------
@@ -464,88 +371,3 @@ def decide(
                 )
             ]
     raise TypeError(f"unknown command {command!r}")
-
-
-# -- evolve -----------------------------------------------------------------------------------
-
-
-def evolve(state: Credential | None, event: Event) -> Credential | None:
-    match event:
-        case CredentialSubmitted():
-            return Credential(
-                credential_id=event.credential_id,
-                organisation_id=event.organisation_id,
-                holder_id=event.holder_id,
-                credential_type_id=event.credential_type_id,
-                versions=(_version(event, event.version_number),),
-            )
-        case VersionAdded():
-            assert state is not None
-            return replace(state, versions=(*state.versions, _version(event, event.version_number)))
-        case CredentialVersionEdited():
-            assert state is not None
-            latest = replace(
-                state.latest,
-                issued_on=event.issued_on or state.latest.issued_on,
-                expires_on=event.expires_on,
-                certification=event.certification,
-                issuer=event.issuer,
-                notes=event.notes,
-            )
-            return replace(state, versions=(*state.versions[:-1], latest))
-        case MediaAttached():
-            assert state is not None
-            return _with_version(
-                state, event.version_id, lambda v: replace(v, media=(*v.media, event.media))
-            )
-        case MediaRemoved():
-            assert state is not None
-            return _with_version(
-                state,
-                event.version_id,
-                lambda v: replace(
-                    v, media=tuple(m for m in v.media if m.media_id != event.media_id)
-                ),
-            )
-        case CredentialDeleted():
-            assert state is not None
-            return replace(state, lifecycle="deleted")
-        case CredentialRevoked():
-            assert state is not None
-            return replace(state, lifecycle="revoked")
-        case CredentialSuspended():
-            assert state is not None
-            return replace(state, lifecycle="suspended")
-        case CredentialReinstated():
-            assert state is not None
-            return replace(state, lifecycle="active")
-    return state  # events of other services (reviews) do not change the aggregate
-
-
-def fold(events: list[Event], state: Credential | None = None) -> Credential | None:
-    for event in events:
-        state = evolve(state, event)
-    return state
-
-
-def _version(event: CredentialSubmitted | VersionAdded, number: int) -> Version:
-    return Version(
-        version_id=event.version_id,
-        number=number,
-        issued_on=event.issued_on,
-        expires_on=event.expires_on,
-        certification=event.certification,
-        issuer=event.issuer,
-        notes=event.notes,
-        media=tuple(event.media),
-        title=event.title,
-    )
-
-
-def _with_version(
-    state: Credential, version_id: UUID, change: Callable[[Version], Version]
-) -> Credential:
-    return replace(
-        state,
-        versions=tuple(change(v) if v.version_id == version_id else v for v in state.versions),
-    )
