@@ -174,3 +174,41 @@ async def test_a_subject_with_line_breaks_is_sent_on_one_line_and_the_relay_goes
         ]
     finally:
         await pool.close()
+
+
+async def test_a_digest_sent_again_after_a_crash_is_the_same_mail(
+    infra: Infrastructure, database_url: str, unique: str
+) -> None:
+    """A digest's copy after a crash carries the same rows under the same Message-ID, even
+    when its rows were queued at the same moment and more rows of the digest arrived since:
+    those go in a digest of their own."""
+    await migrate(database_url, "mailer", [mail.MIGRATIONS])
+    pool: AsyncConnectionPool[AsyncConnection[Any]] = schema_pool(database_url, "mailer")
+    await pool.open()
+    address, key = f"digest-{unique}@example.test", f"import-{unique}"
+
+    def rows(count: int) -> list[mail.Mail]:
+        return [mail.Mail(ORG, address, f"Row {unique}", "Waiting.", digest_key=key)
+                for _ in range(count)]  # fmt: skip
+
+    try:
+        async with pool.connection() as conn:
+            await mail.enqueue_many(conn, rows(3))  # one statement: one deliver_after for all
+        relay = mail.MailRelay(pool, infra.smtp_host, infra.smtp_port)
+        assert await relay.send_due() == 3
+        async with pool.connection() as conn:  # what a kill before the mark leaves, lapsed
+            await conn.execute("UPDATE mail_outbox SET sent_at = NULL,"
+                               " claimed_until = now() - interval '1 second'")  # fmt: skip
+            await mail.enqueue_many(conn, rows(2))
+        assert await relay.send_due() == 5
+        async with httpx.AsyncClient(base_url=infra.mail_api_url) as client:
+            found = await client.get("/api/v1/search", params={"query": f"to:{address}"})
+        subjects: dict[str, list[str]] = {}
+        for message in reversed(found.json()["messages"]):
+            subjects.setdefault(message["MessageID"], []).append(message["Subject"])
+        assert sorted(subjects.values()) == [
+            ["2 credential(s) waiting for your review"],
+            ["3 credential(s) waiting for your review"] * 2,
+        ]
+    finally:
+        await pool.close()

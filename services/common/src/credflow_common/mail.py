@@ -5,7 +5,8 @@ exactly when the decision that caused it committed, and a redelivered event whos
 already applied never queues it again. The `MailRelay` sends due rows one mail at a time:
 
 1. it claims the mail for `claim_s` seconds and commits (`FOR UPDATE SKIP LOCKED`: two relays
-   never claim the same row);
+   never claim the same row); a digest's rows are claimed as one group, and a lapsed claim is
+   taken again whole, so a mail sent again has the same rows and the same Message-ID;
 2. it hands the mail to the SMTP server (a server that cannot take it now releases the claim);
 3. it marks the mail sent. When the database is away at that moment, the relay keeps the mark
    and writes it first once the database is back, before it claims anything else.
@@ -171,9 +172,9 @@ class MailRelay:
             rows = await _claim_next(conn)
             if rows:
                 await conn.execute(
-                    "UPDATE mail_outbox SET claimed_until = now() + make_interval(secs => %s)"
-                    " WHERE mail_id = ANY(%s)",
-                    (self.claim_s, [row[0] for row in rows]),
+                    "UPDATE mail_outbox SET claimed_until = now() + make_interval(secs => %s),"
+                    " claim_group = %s WHERE mail_id = ANY(%s)",
+                    (self.claim_s, rows[0][0], [row[0] for row in rows]),
                 )
             return rows
 
@@ -211,32 +212,42 @@ class MailRelay:
 
 
 _SELECT_DUE = (  # due, and neither sent, set aside nor claimed by a relay at work on it
-    "SELECT mail_id, to_address, subject, body, digest_key FROM mail_outbox"
+    "SELECT mail_id, to_address, subject, body, digest_key, claim_group FROM mail_outbox"
     " WHERE sent_at IS NULL AND failed_at IS NULL AND deliver_after <= now()"
     " AND (claimed_until IS NULL OR claimed_until < now())"
 )
 
 
 async def _claim_next(conn: AsyncConnection[Any]) -> list[tuple[Any, ...]]:
-    """The next due mail, locked; with a digest key, every due row of its (key, recipient)."""
+    """The next due mail, locked; with a digest key, every due row of its (key, recipient).
+    A lapsed claim is taken again whole, its leader first: the same rows make the same mail."""
     cursor = await conn.execute(
-        _SELECT_DUE + " ORDER BY deliver_after LIMIT 1 FOR UPDATE SKIP LOCKED"
+        _SELECT_DUE + " AND (claim_group IS NULL OR claim_group = mail_id)"
+        " ORDER BY deliver_after, mail_id LIMIT 1 FOR UPDATE SKIP LOCKED"
     )
     first = await cursor.fetchone()
     if first is None:
         return []
+    if first[5] is not None:  # only the leader starts a claim, so its followers are free
+        cursor = await conn.execute(
+            "SELECT mail_id, to_address, subject, body, digest_key, claim_group"
+            " FROM mail_outbox WHERE claim_group = %s AND mail_id <> %s"
+            " AND sent_at IS NULL AND failed_at IS NULL ORDER BY created_at, mail_id FOR UPDATE",
+            (first[5], first[0]),
+        )
+        return [first, *await cursor.fetchall()]
     if first[4] is None:
         return [first]
     cursor = await conn.execute(
-        _SELECT_DUE + " AND digest_key = %s AND to_address = %s AND mail_id <> %s"
-        " ORDER BY created_at FOR UPDATE SKIP LOCKED",
+        _SELECT_DUE + " AND claim_group IS NULL AND digest_key = %s AND to_address = %s"
+        " AND mail_id <> %s ORDER BY created_at, mail_id FOR UPDATE SKIP LOCKED",
         (first[4], first[1], first[0]),
     )
     return [first, *await cursor.fetchall()]
 
 
 def _compose(rows: Sequence[tuple[Any, ...]]) -> EmailMessage:
-    mail_id, to_address, subject, body, digest_key = rows[0]
+    mail_id, to_address, subject, body, digest_key, _ = rows[0]
     if digest_key is None:
         return _message(mail_id, to_address, subject, body)
     subject = f"{len(rows)} credential(s) waiting for your review"
