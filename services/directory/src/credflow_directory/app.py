@@ -1,27 +1,49 @@
 """Composition root of the directory service: organisations and their reference data.
 
-HTTP routes: `credflow_directory.api.build_router`, and `credflow_directory.people` (sign-in's
-lookup of people by email). It publishes on `credflow.directory` and
-consumes nothing.
+It publishes on `credflow.directory` and consumes nothing. Every route is in one module of
+`routes/` per resource, each built here around the service layer (`service.Directory`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
-from credflow_common.service import ServiceDefinition
+from credflow_common.service import ServiceContext, ServiceDefinition
 from credflow_common.service import create_app as create_service
 from credflow_common.settings import InfraSettings
 from credflow_directory import store
-from credflow_directory.api import build_router
-from credflow_directory.people import build_people_router
+from credflow_directory.routes import (
+    assessments,
+    companies,
+    credential_types,
+    organisations,
+    people,
+    requirements,
+    users,
+)
+from credflow_directory.service import Directory
+
+
+def routers(context: ServiceContext) -> Sequence[APIRouter]:
+    directory = Directory(context)
+    return [
+        organisations.build(directory),
+        users.build(directory),
+        companies.build(directory),
+        credential_types.build(directory),
+        requirements.build(directory),
+        assessments.build(directory),
+        people.build(context),  # sign-in's lookup of people by email
+    ]
+
 
 DEFINITION = ServiceDefinition(
     name="directory",
     migrations=[Path(__file__).resolve().parent / "migrations"],
-    routers=lambda context: [build_router(context), build_people_router(context)],
+    routers=routers,
     user_status=store.user_status,
 )
 

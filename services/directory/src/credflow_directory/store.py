@@ -68,7 +68,7 @@ class DirectoryStore:
         return await cursor.fetchone() is not None
 
     async def select(
-        self, conn: AsyncConnection[Any], org: UUID, kind: str, model: type[Model],
+        self, conn: AsyncConnection[Any], org: UUID, kind: str, model: type[Model], *,
         where: str = "", params: Sequence[Any] = (), limit: int = 1000, after: str | None = None,
     ) -> list[Model]:  # fmt: skip
         """Entities of one kind, ordered by id; `where` is extra SQL on `state` (trusted)."""
@@ -99,7 +99,7 @@ class DirectoryStore:
         return str(row[0]) if row else None
 
     async def save(
-        self, conn: AsyncConnection[Any], org: UUID, kind: str, entity_id: str | UUID,
+        self, conn: AsyncConnection[Any], org: UUID, kind: str, entity_id: str | UUID, *,
         expected_version: int, events: Sequence[Event], state: BaseModel | None,
         metadata: Metadata,
     ) -> list[RecordedEvent]:  # fmt: skip

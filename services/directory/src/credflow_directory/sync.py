@@ -240,22 +240,17 @@ async def sync_users(
                         **values,
                     )
                     created = domain.create_user(org, None, user)
-                    await store.save(conn, org, "user", user.user_id, 0, created, user, metadata)
+                    await store.save(conn, org, "user", user.user_id, expected_version=0,
+                                     events=created, state=user, metadata=metadata)  # fmt: skip
                     report.created += 1
                 else:
                     _, version = await store.get(conn, org, "user", current.user_id, UserState)
                     events = domain.update_user(org, current, values)
                     if events:
                         await store.save(
-                            conn,
-                            org,
-                            "user",
-                            current.user_id,
-                            version,
-                            events,
-                            events[-1].user,
-                            metadata,
-                        )
+                            conn, org, "user", current.user_id, expected_version=version,
+                            events=events, state=events[-1].user, metadata=metadata,
+                        )  # fmt: skip
                         report.updated += 1
                     else:
                         report.unchanged += 1

@@ -20,7 +20,7 @@ Body = dict[str, Any]
 LIMIT = 500
 
 
-def build_people_router(context: ServiceContext) -> APIRouter:
+def build(context: ServiceContext) -> APIRouter:
     router = APIRouter(prefix="/people", tags=["sign-in"])
 
     @router.get("")

@@ -1,0 +1,1 @@
+"""The directory's HTTP routes, one module per resource; `app.py` includes each router."""
