@@ -6,11 +6,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from credflow_common import access_rules
 from credflow_common.auth import Principal
 from credflow_common.problems import ProblemError
-
-STAFF_ROLES = ("manager", "reviewer", "client_viewer")
-ORG_WIDE_ROLES = ("admin", "reviewer", "client_viewer")
 
 
 def require_admin(principal: Principal, org: UUID) -> None:
@@ -21,7 +19,7 @@ def require_admin(principal: Principal, org: UUID) -> None:
 
 def require_staff(principal: Principal, org: UUID) -> None:
     principal.require_organisation(org)
-    if not (principal.has_role("admin", *STAFF_ROLES) or principal.can("users:manage")):
+    if not access_rules.sees_others(principal):
         raise ProblemError(403, "Forbidden", "workers see only their own profile")
 
 
@@ -29,7 +27,7 @@ def managed_by(principal: Principal, org: UUID) -> UUID | None:
     """Whose people the caller sees, as in the views: everyone (None) for admins, reviewers,
     client viewers and `users:manage`; a manager only the people they manage (and themselves)."""
     require_staff(principal, org)
-    if principal.has_role(*ORG_WIDE_ROLES) or principal.can("users:manage"):
+    if access_rules.sees_everyone(principal):
         return None
     return principal.user_id
 

@@ -24,6 +24,7 @@ from uuid import UUID, uuid5
 from fastapi import APIRouter, Query, Request, Response
 from starlette.datastructures import UploadFile
 
+from credflow_common import access_rules
 from credflow_common.auth import CurrentPrincipal, Principal
 from credflow_common.errors import ForbiddenError, NotFoundError
 from credflow_common.inputs import Input
@@ -86,7 +87,7 @@ def build_router(context: ServiceContext, media: MediaStore) -> APIRouter:
 
     def require_importer(principal: Principal, org: UUID) -> None:
         principal.require_organisation(org)
-        if not (principal.has_role("admin") or principal.can("users:manage")):
+        if not access_rules.administers_people(principal):
             raise ForbiddenError("only admins and users with users:manage import credentials")
 
     async def the_uploader(conn: Conn, org: UUID, principal: Principal) -> Uploader:

@@ -19,6 +19,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
+from credflow_common import access_rules
+from credflow_common.access_rules import ORG_WIDE_ROLES
 from credflow_common.auth import CurrentPrincipal, Principal
 from credflow_common.positions import wait_until_applied
 from credflow_common.problems import FieldError, ProblemError
@@ -40,7 +42,6 @@ Compliant = Annotated[
 Cursor = Annotated[
     str | None, Query(max_length=1000, description="The `next_cursor` of the previous page.")
 ]
-ORG_WIDE_ROLES = ("admin", "reviewer", "client_viewer")
 
 
 async def viewing(
@@ -51,7 +52,7 @@ async def viewing(
 
 
 async def scope_of(conn: Conn, principal: Principal) -> Scope:
-    if principal.has_role(*ORG_WIDE_ROLES) or principal.can("users:manage"):
+    if access_rules.sees_everyone(principal):
         return Scope(everyone=True)
     holders = {principal.user_id}
     if principal.has_role("manager"):
@@ -332,7 +333,7 @@ async def _profiles(
 
 
 def require_views_of_others(principal: Principal) -> None:
-    if not (principal.has_role(*ORG_WIDE_ROLES, "manager") or principal.can("users:manage")):
+    if not access_rules.sees_others(principal):
         raise ProblemError(403, "Forbidden", "workers see their own profile and credentials")
 
 

@@ -13,6 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import Field, field_validator
 
+from credflow_common import access_rules
 from credflow_common.auth import CurrentPrincipal, Principal
 from credflow_common.directory_replica import DirectoryReplica
 from credflow_common.errors import ForbiddenError, InvalidError, NotFoundError
@@ -50,9 +51,7 @@ def build_router(context: ServiceContext) -> APIRouter:
             user_id = UUID(user)
         except ValueError:
             raise InvalidError("give a user id or `me`", "path.user") from None
-        if user_id != principal.user_id and not (
-            principal.has_role("admin") or principal.can("users:manage")
-        ):
+        if user_id != principal.user_id and not access_rules.administers_people(principal):
             raise ForbiddenError("only admins see and change other people's settings")
         async with context.pool.connection() as conn:
             if await DirectoryReplica().user(conn, org, user_id) is None:

@@ -19,15 +19,16 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.datastructures import UploadFile
 
 from credflow_common import idempotency
-from credflow_common.auth import Principal
 from credflow_common.eventstore import EventStore
 from credflow_common.media import MediaStore, detect_kind, object_key
 from credflow_common.outages import OUTAGE_ERRORS
+from credflow_common.requests import Command
 from credflow_contracts.events.directory import OrganisationSettings
 from credflow_contracts.events.values import MediaFile
 from credflow_contracts.ids import uuid7
+from credflow_submission.access import Access
 from credflow_submission.domain import CredentialError, NotFoundError
-from credflow_submission.service import Access, load
+from credflow_submission.store import load
 
 log = structlog.get_logger("credflow.submission")
 
@@ -53,11 +54,10 @@ class Files:
 
     async def stage(
         self,
-        principal: Principal,
-        org: UUID,
+        command: Command,
         credential_id: UUID,
         files: Sequence[UploadFile],
-        key: str | None,
+        *,
         holder_id: UUID | None = None,
     ) -> list[MediaFile]:
         """Check the caller may manage the holder's credentials (a new credential's `holder_id`,
@@ -65,9 +65,9 @@ class Files:
         idempotency key stores nothing: its first outcome will be answered."""
         if not files:
             return []
+        org, key = command.organisation_id, command.idempotency_key
         async with self.pool.connection() as conn:
-            caller = idempotency.Caller(org, principal.user_id)
-            if key is not None and await idempotency.earlier_outcome(conn, caller, key):
+            if key is not None and await idempotency.earlier_outcome(conn, command.caller, key):
                 return []
             settings = await self.access.settings(conn, org)
             if holder_id is None:
@@ -76,7 +76,7 @@ class Files:
                     raise NotFoundError("no such credential")
                 holder_id = state.holder_id
             holder = await self.access.holder(conn, org, holder_id)
-            await self.access.require_manage(conn, principal, holder)
+            await self.access.require_manage(conn, command.principal, holder)
         stored: list[MediaFile] = []
         try:
             for index, upload in enumerate(files):
@@ -122,14 +122,19 @@ class Files:
         outage of the database they stay behind (unreferenced, under the organisation's key)."""
         if not stored:
             return
-        keys = [(object_key(org, credential_id, m.media_id),) for m in stored]
+        keys = [object_key(org, credential_id, m.media_id) for m in stored]
         with contextlib.suppress(*OUTAGE_ERRORS):
             async with self.pool.connection() as conn, conn.transaction():
-                await conn.cursor().executemany(
-                    "INSERT INTO media_deletions (object_key) VALUES (%s) ON CONFLICT DO NOTHING",
-                    keys,
-                )
+                await self.queue_deletions(conn, keys)
             await self.sweep()
+
+    async def queue_deletions(self, conn: AsyncConnection[Any], keys: Sequence[str]) -> None:
+        """Queue objects for deletion in the caller's transaction (`sweep` removes them)."""
+        if keys:
+            await conn.cursor().executemany(
+                "INSERT INTO media_deletions (object_key) VALUES (%s) ON CONFLICT DO NOTHING",
+                [(key,) for key in keys],
+            )
 
     async def sweep(self) -> None:
         """Remove objects whose deletion was committed; failures stay queued for later."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated, ClassVar, TypeVar
 from uuid import UUID
 
-from fastapi import Header, Request
+from fastapi import Depends, Header, Request
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
 
@@ -68,11 +68,18 @@ class DeleteManyInput(Input):
 
 
 Model = TypeVar("Model", bound=BaseModel)
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
-IfMatch = Annotated[
+IfMatchHeader = Annotated[
     int | None,
     Header(alias="If-Match", ge=0, le=2**31 - 1, description="the version you read"),
 ]
+
+
+def if_match_header(if_match: IfMatchHeader = None) -> int | None:
+    return if_match
+
+
+IfMatch = Annotated[int | None, Depends(if_match_header)]
+"""The version the caller read (a dependency, so it follows `Asking`'s Idempotency-Key)."""
 MULTIPART_BODY = {
     "requestBody": {
         "content": {

@@ -1,167 +1,185 @@
-"""The submission service layer: loads a credential, checks permissions against the directory
-replica, decides, and appends the events in one transaction."""
+"""The submission service layer: each command loads its credential, checks the caller against
+the directory replica, decides and appends, in one transaction with its idempotency key. Files
+are stored before the transaction and discarded when the command fails."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from psycopg import AsyncConnection
+from starlette.datastructures import UploadFile
 
-from credflow_common.auth import Principal
-from credflow_common.directory_replica import BatchReplica, DirectoryReplica
-from credflow_common.eventstore import EventStore, Metadata, RecordedEvent
-from credflow_contracts.events.directory import OrganisationSettings, UserState
+from credflow_common import access_rules, requests
+from credflow_common.directory_replica import DirectoryReplica
+from credflow_common.errors import DomainError
+from credflow_common.media import MediaStore, object_key
+from credflow_common.problems import ProblemError
+from credflow_common.requests import Body, Command
+from credflow_common.service import ServiceContext
+from credflow_contracts.events.values import MediaFile
+from credflow_contracts.ids import uuid7
 from credflow_submission import domain
-from credflow_submission.domain import (
-    Command,
-    Credential,
-    HolderInfo,
-    InvalidError,
-    NotFoundError,
-    TypeRules,
-)
+from credflow_submission.access import Access, ForbiddenError
+from credflow_submission.domain import Delete, HolderInfo, NotFoundError, Submit, VersionDetails
+from credflow_submission.files import Files
+from credflow_submission.inputs import CredentialInput, DeleteManyInput
+from credflow_submission.store import Conn, Decision, Loaded, execute, load
 
-Conn = AsyncConnection[Any]
-
-
-class ForbiddenError(domain.CredentialError):
-    status = 403
-
-
-def stream_id(credential_id: UUID) -> str:
-    return f"credential-{credential_id}"
+Work = Callable[[Conn, Access], Awaitable[tuple[Body, Sequence[Any]]]]
+CommandFor = Callable[[Conn, domain.Credential], Awaitable[domain.Command]]
 
 
 @dataclass(frozen=True)
-class Loaded:
-    state: Credential | None
-    version: int
+class Change:
+    """A change to an existing credential: which, guarded by which version, checked how."""
+
+    credential_id: UUID
+    if_match: int | None = None
+    needs_rules: bool = False  # the type's rules (a new version, an edit)
+    admin_only: bool = False  # revoke, suspend, reinstate
+    staged: Sequence[MediaFile] = ()
 
 
-async def load(store: EventStore, conn: Conn, credential_id: UUID) -> Loaded:
-    recorded = await store.load(conn, stream_id(credential_id))
-    return Loaded(domain.fold([r.event for r in recorded]), len(recorded))
+def answer(credential_id: UUID, version: int, extra: Body | None = None) -> Body:
+    return {"credential_id": str(credential_id), "version": version, **(extra or {})}
 
 
-_lookups_in_request: ContextVar[BatchReplica | None] = ContextVar(
-    "lookups_in_request", default=None
-)
+class Credentials:
+    def __init__(self, context: ServiceContext, media: MediaStore) -> None:
+        self.pool = context.pool
+        self.store = context.event_store
+        self.files = Files(context.pool, self.store, Access(DirectoryReplica()), media)
 
+    async def run(
+        self,
+        command: Command,
+        work: Work,
+        *,
+        new: tuple[UUID, UUID] | None = None,
+        staged: tuple[UUID, Sequence[MediaFile]] | None = None,
+    ) -> Body:
+        """`work` in the command's transaction, with an `Access` of its own. `new`: a new
+        credential's holder and type, read with the settings in one query; `staged`: the
+        credential's files stored for this command, discarded if it fails."""
+        org = command.organisation_id
+        command.principal.require_organisation(org)
+        access = Access.for_command()
 
-@contextmanager
-def remembering_lookups() -> Iterator[None]:
-    """Within one request, read each replica fact once (a command asks for the organisation's
-    settings up to three times)."""
-    token = _lookups_in_request.set(BatchReplica())
-    try:
-        yield
-    finally:
-        _lookups_in_request.reset(token)
+        async def checked(conn: Conn) -> tuple[Body, Sequence[Any]]:
+            if new is not None:
+                await access.preload(conn, org, *new)
+            await access.settings(conn, org)  # 404 for an organisation this replica lacks
+            return await work(conn, access)
 
+        try:
+            return await requests.run(self.pool, command, checked)
+        except BaseException:
+            if staged is not None:
+                await self.files.discard(org, *staged)
+            raise
 
-class Access:
-    """Who may do what with whose credentials (PRODUCT.md, "Submission")."""
+    async def add(
+        self, command: Command, body: CredentialInput, files: Sequence[UploadFile]
+    ) -> Body:
+        """Record a credential with its first version and files."""
+        org, actor = command.organisation_id, command.actor_id
+        credential_id = uuid7()
+        holder_id = body.holder_id or actor
+        stored = await self.files.stage(command, credential_id, files, holder_id=holder_id)
 
-    def __init__(self, replica: DirectoryReplica) -> None:
-        self._replica = replica
+        async def work(conn: Conn, access: Access) -> tuple[Body, Sequence[Any]]:
+            holder = await access.holder(conn, org, holder_id)
+            await access.require_manage(conn, command.principal, holder)
+            rules = await access.rules(conn, org, body.credential_type_id)
+            details = VersionDetails(
+                **body.model_dump(exclude={"credential_type_id", "holder_id"}), media=tuple(stored)
+            )
+            submit = Submit(credential_id, org, holder.user_id, body.credential_type_id, uuid7(),
+                            details, actor)  # fmt: skip
+            decision = Decision(rules=rules, holder=HolderInfo(active=holder.status == "active"))
+            state, version, recorded = await execute(
+                self.store, conn, credential_id, submit, command.metadata,
+                loaded=Loaded(None, 0), decision=decision,  # a new id: no stream to load
+            )  # fmt: skip
+            assert state is not None
+            expires_on = state.latest.expires_on
+            return answer(credential_id, version, {
+                "expires_on": expires_on.isoformat() if expires_on else None,
+                "media": [m.model_dump(mode="json") for m in stored],
+            }), recorded  # fmt: skip
 
-    @property
-    def replica(self) -> DirectoryReplica:
-        """The request's remembering replica inside `remembering_lookups()`."""
-        return _lookups_in_request.get() or self._replica
+        return await self.run(command, work, new=(holder_id, body.credential_type_id),
+                              staged=(credential_id, stored))  # fmt: skip
 
-    async def preload(self, conn: Conn, org: UUID, user_id: UUID, type_id: UUID) -> None:
-        """Read the settings, the user and the type a new credential needs in one query."""
-        remembering = _lookups_in_request.get()
-        if remembering is not None:
-            await remembering.preload(conn, org, [user_id], [type_id], with_admins=False)
+    async def change(self, command: Command, change: Change, command_for: CommandFor) -> Body:
+        org, principal = command.organisation_id, command.principal
 
-    async def settings(self, conn: Conn, org: UUID) -> OrganisationSettings:
-        settings = await self.replica.settings(conn, org)
-        if settings is None:
-            raise NotFoundError(f"no organisation {org}")
-        return settings
+        async def work(conn: Conn, access: Access) -> tuple[Body, Sequence[Any]]:
+            loaded = await self._existing(conn, org, change.credential_id)
+            assert loaded.state is not None
+            holder = await access.holder(conn, org, loaded.state.holder_id)
+            if change.admin_only:
+                if not access_rules.administers_people(principal):
+                    raise ForbiddenError("only admins revoke, suspend or reinstate credentials")
+            else:
+                await access.require_manage(conn, principal, holder)
+            rules = (await access.rules(conn, org, loaded.state.credential_type_id)
+                     if change.needs_rules else None)  # fmt: skip
+            decided = await command_for(conn, loaded.state)
+            decision = Decision(change.if_match, rules, HolderInfo(holder.status == "active"))
+            _, version, recorded = await execute(
+                self.store, conn, change.credential_id, decided, command.metadata,
+                loaded=loaded, decision=decision,
+            )  # fmt: skip
+            return answer(change.credential_id, version), recorded
 
-    async def holder(self, conn: Conn, org: UUID, holder_id: UUID) -> UserState:
-        holder = await self.replica.user(conn, org, holder_id)
-        if holder is None:
-            raise InvalidError("no such user", "body.holder_id")
-        return holder
+        return await self.run(command, work, staged=(change.credential_id, change.staged))
 
-    async def can_manage(self, conn: Conn, principal: Principal, holder: UserState) -> bool:
-        """May `principal` add, edit or delete `holder`'s credentials?"""
-        if principal.can("users:manage") or principal.has_role("admin"):
-            return True
-        if principal.has_role("reviewer"):
-            return True
-        if principal.has_role("manager") and holder.manager_id == principal.user_id:
-            return True
-        if holder.user_id == principal.user_id:
-            settings = await self.settings(conn, principal.organisation_id)
-            return settings.credential_management == "self_service"
-        return False
+    async def delete(self, command: Command, credential_id: UUID, reason: str | None) -> Body:
+        """Delete a credential with its versions; its files are removed afterwards."""
+        org = command.organisation_id
 
-    async def may_manage_anyone(self, conn: Conn, principal: Principal) -> bool:
-        """Has `principal` the right to manage any credential at all (their own included)?"""
-        if principal.can("users:manage") or principal.has_role("admin", "reviewer", "manager"):
-            return True
-        settings = await self.settings(conn, principal.organisation_id)
-        return settings.credential_management == "self_service"
+        async def work(conn: Conn, access: Access) -> tuple[Body, Sequence[Any]]:
+            loaded = await self._existing(conn, org, credential_id)
+            state = loaded.state
+            assert state is not None
+            holder = await access.holder(conn, org, state.holder_id)
+            await access.require_manage(conn, command.principal, holder)
+            _, version, recorded = await execute(
+                self.store, conn, credential_id, Delete(command.actor_id, reason),
+                command.metadata, loaded=loaded,
+            )  # fmt: skip
+            keys = [object_key(org, credential_id, m.media_id)
+                    for v in state.versions for m in v.media]  # fmt: skip
+            await self.files.queue_deletions(conn, keys)
+            return answer(credential_id, version), recorded
 
-    async def require_manage(self, conn: Conn, principal: Principal, holder: UserState) -> None:
-        if not await self.can_manage(conn, principal, holder):
-            if holder.user_id == principal.user_id:
-                raise ForbiddenError(
-                    "this organisation manages credentials for its workers: ask an admin, "
-                    "your manager or a reviewer"
+        return await self.run(command, work)
+
+    async def delete_many(self, command: Command, body: DeleteManyInput) -> Body:
+        """Each succeeds or fails on its own, with its reason. A caller with no right to manage
+        credentials at all is refused as a whole (403)."""
+        command.principal.require_organisation(command.organisation_id)
+        async with self.pool.connection() as conn:
+            if not await Access.for_command().may_manage_anyone(conn, command.principal):
+                raise ForbiddenError("you may not delete credentials in this organisation")
+        results: list[Body] = []
+        for credential_id in body.credential_ids:
+            try:
+                results.append(await self.delete(command, credential_id, body.reason))
+            except (DomainError, ProblemError) as exc:
+                detail = exc.message if isinstance(exc, DomainError) else exc.detail
+                results.append(
+                    {"credential_id": str(credential_id), "status": exc.status, "error": detail}
                 )
-            raise ForbiddenError("you may not manage this person's credentials")
+        await self.files.sweep()
+        deleted = sum(1 for r in results if "error" not in r)
+        return {"deleted": deleted, "failed": len(results) - deleted, "results": results}
 
-    async def can_read(self, conn: Conn, principal: Principal, holder_id: UUID) -> bool:
-        if holder_id == principal.user_id:
-            return True
-        if principal.can("users:manage") or principal.has_role(
-            "admin", "reviewer", "client_viewer"
-        ):
-            return True
-        holder = await self.replica.user(conn, principal.organisation_id, holder_id)
-        return bool(
-            holder and principal.has_role("manager") and holder.manager_id == principal.user_id
-        )
-
-
-async def rules_for(replica: DirectoryReplica, conn: Conn, org: UUID, type_id: UUID) -> TypeRules:
-    credential_type = await replica.credential_type(conn, org, type_id)
-    if credential_type is None:
-        raise InvalidError("no such credential type", "body.credential_type_id")
-    return TypeRules(
-        expires=credential_type.expires,
-        default_validity_months=credential_type.default_validity_months,
-        archived=credential_type.archived,
-        media_required=credential_type.media_required,
-    )
-
-
-async def execute(
-    store: EventStore,
-    conn: Conn,
-    credential_id: UUID,
-    command: Command,
-    metadata: Metadata,
-    expected_version: int | None,
-    rules: TypeRules | None = None,
-    holder: HolderInfo | None = None,
-    loaded: Loaded | None = None,
-) -> tuple[Credential | None, int, Sequence[RecordedEvent]]:
-    """Decide and append. `expected_version` (from If-Match) must match the stream's."""
-    loaded = loaded or await load(store, conn, credential_id)
-    version = loaded.version if expected_version is None else expected_version
-    events = domain.decide(command, loaded.state, rules, holder)
-    recorded = await store.append(conn, stream_id(credential_id), version, events, metadata)
-    state = domain.fold(list(events), loaded.state)
-    return state, version + len(recorded), recorded
+    async def _existing(self, conn: Conn, org: UUID, credential_id: UUID) -> Loaded:
+        loaded = await load(self.store, conn, credential_id)
+        if loaded.state is None or loaded.state.organisation_id != org:
+            raise NotFoundError("no such credential")
+        return loaded

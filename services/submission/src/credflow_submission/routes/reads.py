@@ -13,13 +13,14 @@ from credflow_common.directory_replica import DirectoryReplica
 from credflow_common.media import MediaStore, object_key
 from credflow_common.service import ServiceContext
 from credflow_submission import domain
+from credflow_submission.access import Access
 from credflow_submission.domain import NotFoundError
-from credflow_submission.service import Access, Conn, load
+from credflow_submission.store import Conn, load
 
 Body = dict[str, Any]
 
 
-def build_read_router(context: ServiceContext, media: MediaStore) -> APIRouter:
+def build(context: ServiceContext, media: MediaStore) -> APIRouter:
     store = context.event_store
     access = Access(DirectoryReplica())
     router = APIRouter(prefix="/organisations/{org}/credentials", tags=["credentials"])

@@ -24,6 +24,7 @@ from credflow_contracts.events.commands import SubmitCredential
 from credflow_contracts.events.imports import ImportRowRefused
 from credflow_contracts.topics import SUBMISSION_COMMANDS
 from credflow_submission import domain
+from credflow_submission.access import rules_for
 from credflow_submission.domain import (
     DomainError,
     HolderInfo,
@@ -31,7 +32,7 @@ from credflow_submission.domain import (
     Submit,
     VersionDetails,
 )
-from credflow_submission.service import Conn, rules_for, stream_id
+from credflow_submission.store import Conn, stream_id
 
 
 def refusal_stream_id(credential_id: UUID) -> str:

@@ -1,0 +1,1 @@
+"""The submission service's HTTP routes, one module per resource; `app.py` includes each."""
