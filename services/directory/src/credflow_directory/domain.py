@@ -12,8 +12,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel
-
 from credflow_common.errors import (  # re-exported: the domain's refusals
     ConflictError as ConflictError,
 )
@@ -50,14 +48,15 @@ from credflow_contracts.events.directory import (
     UserState,
     UserUpdated,
 )
+from credflow_contracts.events.values import Value
 
 DirectoryError = DomainError
 
 
-State = TypeVar("State", bound=BaseModel)
+State = TypeVar("State", bound=Value)
 
 
-def changed_fields(before: BaseModel, after: BaseModel) -> list[str]:
+def changed_fields(before: Value, after: Value) -> list[str]:
     return [
         name for name in type(after).model_fields if getattr(before, name) != getattr(after, name)
     ]
@@ -339,7 +338,8 @@ def answer_assessment(
 
 # -- evolve -----------------------------------------------------------------------------------
 
-Snapshot = BaseModel
+Snapshot = Value | Event
+"""An entity's state: a value (a user, a type...) or the event that is one (an organisation)."""
 
 
 def evolve(state: Snapshot | None, event: Event) -> Snapshot | None:

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel
-
 from credflow_common import requests
 from credflow_common.requests import Body, Command, Conn
 from credflow_common.service import ServiceContext
@@ -28,7 +26,7 @@ from credflow_directory.inputs import OrganisationInput, default_settings
 from credflow_directory.store import DirectoryStore
 from credflow_directory.sync import SyncReport, Upload, sync_users
 
-Model = TypeVar("Model", bound=BaseModel)
+Model = TypeVar("Model", bound=domain.Snapshot)
 Check = Callable[[Conn, Any], Awaitable[None]]
 
 

@@ -1,7 +1,7 @@
 """Composition root of the review service.
 
-HTTP routes: `credflow_review.api.build_router`. Consumers: `credflow_review.consumers`
-(credential events; directory replica with re-routing). Background: the mail relay.
+HTTP routes: `routes.reviews`, around the service layer (`service.Reviews`). Consumers:
+`consumers.py` (credential events; directory replica with re-routing). Background: the mail relay.
 Publishes ReviewRequested, ReviewClaimed, ReviewReleased, CredentialAccepted,
 CredentialValidated and CredentialRejected on `credflow.credentials`.
 """
@@ -19,9 +19,10 @@ from credflow_common import directory_replica, mail
 from credflow_common.service import ServiceContext, ServiceDefinition
 from credflow_common.service import create_app as create_service
 from credflow_common.settings import InfraSettings, RuntimeSettings
-from credflow_review.api import build_router
 from credflow_review.consumers import credentials_consumer, directory_consumer
-from credflow_review.service import IMPORT_MAIL_DELAY, Reviews
+from credflow_review.mails import IMPORT_MAIL_DELAY
+from credflow_review.routes import reviews
+from credflow_review.service import Reviews
 
 
 class ReviewSettings(BaseSettings):
@@ -46,7 +47,7 @@ DEFINITION = ServiceDefinition(
         mail.MIGRATIONS,
         Path(__file__).resolve().parent / "migrations",
     ],
-    routers=lambda context: [build_router(context, _reviews(context))],
+    routers=lambda context: [reviews.build(context.pool, _reviews(context))],
     consumers=lambda context: [
         directory_consumer(_reviews(context), context.runtime.topic_prefix),
         credentials_consumer(_reviews(context), context.runtime.topic_prefix),

@@ -26,7 +26,8 @@ from credflow_contracts.events.directory import GroupUpdated, UserUpdated
 from credflow_contracts.topics import CREDENTIALS, DIRECTORY
 from credflow_review import domain
 from credflow_review.domain import Reroute, Version
-from credflow_review.service import Conn, ReviewAppend, Reviews, review_id_for
+from credflow_review.service import Reviews
+from credflow_review.store import Conn, ReviewAppend, review_id_for
 
 
 def credentials_consumer(service: Reviews, topic_prefix: str = "") -> ConsumerSpec:
@@ -237,4 +238,4 @@ async def _reroute(
         events = domain.decide(Reroute(reviewer_ids, mode), review, context)
         if events:
             metadata = Metadata(org, cause.envelope.correlation_id, cause.event_id)
-            await reviews.append(conn, review_id, version, events, metadata, review)
+            await reviews.append(conn, ReviewAppend(review_id, version, events, metadata, review))

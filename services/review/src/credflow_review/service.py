@@ -1,46 +1,29 @@
 """The review service layer: routing from the directory replica, review streams and their
-snapshots, mails. Used by the consumers (opening and re-routing reviews) and the HTTP API
-(claims and decisions)."""
+snapshots (with their mails), and the decisions of the HTTP API (claims, validations,
+rejections, bulk approval). The consumers use it to open and re-route reviews."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
-from uuid import UUID, uuid5
+from datetime import timedelta
+from uuid import UUID
 
-from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 
-from credflow_common import mail
+from credflow_common import mail, requests
 from credflow_common.directory_replica import BatchReplica, DirectoryReplica
-from credflow_common.eventstore import Append, EventStore, Metadata, RecordedEvent
-from credflow_contracts.events.base import Event
-from credflow_contracts.events.credentials import (
-    CredentialRejected,
-    CredentialValidated,
-    ReviewClaimed,
-    ReviewerRouting,
-    ReviewRequested,
-)
+from credflow_common.errors import ForbiddenError, InvalidError
+from credflow_common.eventstore import Append, EventStore, RecordedEvent
+from credflow_common.requests import Body, Command
+from credflow_contracts.events.credentials import ReviewerRouting
 from credflow_contracts.events.directory import OrganisationSettings
-from credflow_review import domain
-from credflow_review.domain import Context, Review, Routing, Version
+from credflow_review import domain, store
+from credflow_review.domain import Actor, Context, Review, ReviewError, Routing, Validate, Version
+from credflow_review.inputs import BulkApproveInput
+from credflow_review.mails import IMPORT_MAIL_DELAY, ReviewMails
+from credflow_review.store import Conn, ReviewAppend, save_rows, stream_id
 
-Conn = AsyncConnection[Any]
-REVIEW_NAMESPACE = UUID("0d9d6c7e-7f33-4a4e-a0c6-0c8d1c1f6a52")
-
-
-def review_id_for(version_id: UUID, cause_id: UUID) -> UUID:
-    """One review per (version, triggering event): a repeated trigger names the same review."""
-    return uuid5(REVIEW_NAMESPACE, f"{version_id}:{cause_id}")
-
-
-def stream_id(review_id: UUID) -> str:
-    return f"review-{review_id}"
-
-
-IMPORT_MAIL_DELAY = timedelta(minutes=2)
+BULK_CHUNK = 100
 
 
 class Reviews:
@@ -53,6 +36,7 @@ class Reviews:
         self.store = store
         self.replica = replica or DirectoryReplica()
         self.import_mail_delay = import_mail_delay
+        self.mails = ReviewMails(self.replica, import_mail_delay)
 
     def for_batch(self, replica: BatchReplica) -> Reviews:
         """The same service, with directory lookups remembered for one consumer batch."""
@@ -135,17 +119,9 @@ class Reviews:
         return review, stream_version, context
 
     async def append(
-        self,
-        conn: Conn,
-        review_id: UUID,
-        expected: int,
-        events: Sequence[Event],
-        metadata: Metadata,
-        before: Review | None,
+        self, conn: Conn, append: ReviewAppend
     ) -> tuple[Review | None, list[RecordedEvent]]:
-        [outcome] = await self.append_many(
-            conn, [ReviewAppend(review_id, expected, events, metadata, before)]
-        )
+        [outcome] = await self.append_many(conn, [append])
         return outcome
 
     async def append_many(
@@ -163,150 +139,83 @@ class Reviews:
             after = domain.fold(list(append.events), append.before)
             if after is not None and events:
                 rows.append((after, append.expected + len(events)))
-            mails += await self.mails(conn, append.events, after)
+            mails += await self.mails.of(conn, append.events, after)
             outcomes.append((after, events))
-        await _save_rows(conn, rows)
+        await save_rows(conn, rows)
         await mail.enqueue_many(conn, mails)
         return outcomes
 
-    # -- mail -----------------------------------------------------------------------------------
+    # -- decisions ------------------------------------------------------------------------------
 
-    async def mails(
-        self, conn: Conn, events: Sequence[Event], review: Review | None
-    ) -> list[mail.Mail]:
-        found: list[mail.Mail] = []
-        for event in events:
-            match event:
-                case ReviewRequested():
-                    found += await self._to_reviewers(conn, event)
-                case CredentialValidated() | CredentialRejected():
-                    assert review is not None
-                    found += await self._to_holder(conn, event, review)
-                case ReviewClaimed():
-                    pass
-        return found
+    async def act(self, conn: Conn, command: Command, review_id: UUID,
+                  decided: domain.Command) -> tuple[Body, list[RecordedEvent]]:  # fmt: skip
+        """Decide `decided` on the review and append its events (in the caller's transaction)."""
+        org = command.organisation_id
+        equivalent = getattr(decided, "internal_equivalent_id", None)
+        if equivalent is not None and not await self.replica.credential_type(conn, org, equivalent):
+            raise InvalidError("no such credential type", "body.internal_equivalent_id")
+        review, version, review_context = await self.load(conn, org, review_id)
+        events = domain.decide(decided, review, review_context)
+        after, recorded = await self.append(
+            conn, ReviewAppend(review_id, version, events, command.metadata, review)
+        )
+        return {
+            "review_id": str(review_id),
+            "status": after.status if after else None,
+            "claimed_by": str(after.claimed_by) if after and after.claimed_by else None,
+            "version": version + len(recorded),
+        }, recorded
 
-    async def _type_name(self, conn: Conn, org: UUID, type_id: UUID) -> str:
-        credential_type = await self.replica.credential_type(conn, org, type_id)
-        return credential_type.name if credential_type else "credential"
+    async def decide(self, pool: AsyncConnectionPool[Conn], command: Command, review_id: UUID,
+                     decided: domain.Command) -> Body:  # fmt: skip
+        """One decision as one command, honouring its idempotency key."""
+        command.principal.require_organisation(command.organisation_id)
 
-    async def _to_reviewers(self, conn: Conn, event: ReviewRequested) -> list[mail.Mail]:
-        org = event.organisation_id
-        settings = await self.replica.settings(conn, org)
-        holder = await self.replica.user(conn, org, event.holder_id)
-        type_name = await self._type_name(conn, org, event.credential_type_id)
-        digest_key, deliver_after = _mail_grouping(event, settings, self.import_mail_delay)
-        mails = []
-        for reviewer_id in event.reviewer_ids:
-            reviewer = await self.replica.user(conn, org, reviewer_id)
-            if reviewer is None:
-                continue
-            mails.append(mail.Mail(
-                org,
-                reviewer.email,
-                f"Review needed: {type_name} of {holder.name if holder else 'a worker'}",
-                f"{holder.name if holder else 'A worker'} submitted a {type_name} "
-                f"(version {event.version_number}). Review item {event.review_id}.",
-                digest_key=digest_key,
-                deliver_after=deliver_after,
-                mail_id=uuid5(
-                    REVIEW_NAMESPACE,
-                    f"request:{event.review_id}:{reviewer_id}:"
-                    f"{','.join(map(str, event.reviewer_ids))}",
-                ),
-            ))  # fmt: skip
-        return mails
+        async def work(conn: Conn) -> tuple[Body, Sequence[RecordedEvent]]:
+            return await self.act(conn, command, review_id, decided)
 
-    async def _to_holder(
-        self, conn: Conn, event: CredentialValidated | CredentialRejected, review: Review
-    ) -> list[mail.Mail]:
-        org = event.organisation_id
-        holder = await self.replica.user(conn, org, review.holder_id)
-        if holder is None:
-            return []
-        type_name = await self._type_name(conn, org, review.credential_type_id)
-        if isinstance(event, CredentialValidated):
-            subject, body = (
-                f"Your {type_name} was verified",
-                f"Your {type_name} (version {review.version_number}) was verified."
-                + (f"\n\nComment: {event.comment}" if event.comment else ""),
+        return await requests.run(pool, command, work)
+
+    async def bulk_approve(self, conn: Conn, command: Command, approval: BulkApproveInput) -> Body:
+        """Validate many items; each is decided on its own: one that cannot be approved is
+        reported, the others go ahead."""
+        org, principal = command.organisation_id, command.principal
+        if not await self.may_bulk_approve(conn, command, approval.import_id):
+            raise ForbiddenError(
+                "only admins, the item's reviewers and an import's uploader approve in bulk"
             )
+        if approval.review_ids is not None:
+            ids = list(dict.fromkeys(approval.review_ids))
         else:
-            subject, body = (
-                f"Your {type_name} was not accepted",
-                f"Your {type_name} (version {review.version_number}) was not "
-                f"accepted.\n\nReason: {event.comment}\n\nPlease add a new version.",
-            )
-        return [
-            mail.Mail(
-                org,
-                holder.email,
-                subject,
-                body,
-                mail_id=uuid5(REVIEW_NAMESPACE, f"decision:{event.review_id}"),
-            )
-        ]
+            assert approval.import_id is not None
+            ids = await store.open_reviews_of_import(conn, org, approval.import_id)
+        approved, failures = 0, []
+        actor = Actor(principal.user_id, principal.has_role("admin"))
+        for start in range(0, len(ids), BULK_CHUNK):
+            async with conn.transaction():
+                for review_id in ids[start : start + BULK_CHUNK]:
+                    try:
+                        async with conn.transaction():  # one item: all or nothing
+                            validate = Validate(actor, approval.comment, bulk=True)
+                            await self.act(conn, command, review_id, validate)
+                        approved += 1
+                    except ReviewError as exc:
+                        failures.append({"review_id": str(review_id), "status": exc.status,
+                                         "error": exc.message})  # fmt: skip
+        return {"approved": approved, "failed": len(failures), "failures": failures}
 
-
-def _mail_grouping(
-    event: ReviewRequested, settings: OrganisationSettings | None, import_delay: timedelta
-) -> tuple[str | None, datetime | None]:
-    """How a review request is mailed: alone at once; in the organisation's hourly digest; or,
-    for a row of a bulk import, in one mail per reviewer for the whole import, sent a little
-    after its items arrive (twenty thousand rows must not mean twenty thousand mails)."""
-    now = datetime.now(UTC)
-    if event.import_id is not None:
-        return f"import-{event.import_id}", now + import_delay
-    if settings is not None and settings.review_notifications == "digest":
-        return "review-digest", now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    return None, None
-
-
-@dataclass(frozen=True)
-class ReviewAppend:
-    review_id: UUID
-    expected: int
-    events: Sequence[Event]
-    metadata: Metadata
-    before: Review | None
-
-
-async def _save_rows(conn: Conn, rows: Sequence[tuple[Review, int]]) -> None:
-    """Upsert the reviews' rows (the queryable snapshot of each stream) in one statement."""
-    if not rows:
-        return
-    reviews = [review for review, _ in rows]
-    await conn.execute(
-        "INSERT INTO reviews (review_id, organisation_id, credential_id, version_id,"
-        " version_number, holder_id, credential_type_id, status, reviewer_ids, routing,"
-        " claimed_by, import_id, submitted_by, stream_version, decided_at)"
-        " SELECT r.review_id, r.organisation_id, r.credential_id, r.version_id,"
-        " r.version_number, r.holder_id, r.credential_type_id, r.status,"
-        " r.reviewer_ids::uuid[], r.routing, r.claimed_by, r.import_id, r.submitted_by,"
-        " r.stream_version, CASE WHEN r.status IN ('validated', 'rejected') THEN now() END"
-        " FROM unnest(%b::uuid[], %b::uuid[], %b::uuid[], %b::uuid[], %b::integer[],"
-        " %b::uuid[], %b::uuid[], %b::text[], %b::text[], %b::text[], %b::uuid[], %b::uuid[],"
-        " %b::uuid[], %b::integer[]) AS r (review_id, organisation_id, credential_id,"
-        " version_id, version_number, holder_id, credential_type_id, status, reviewer_ids,"
-        " routing, claimed_by, import_id, submitted_by, stream_version)"
-        " ON CONFLICT (review_id) DO UPDATE SET status = EXCLUDED.status,"
-        " reviewer_ids = EXCLUDED.reviewer_ids, routing = EXCLUDED.routing,"
-        " claimed_by = EXCLUDED.claimed_by, stream_version = EXCLUDED.stream_version,"
-        " decided_at = EXCLUDED.decided_at",
-        [
-            [r.review_id for r in reviews],
-            [r.organisation_id for r in reviews],
-            [r.credential_id for r in reviews],
-            [r.version_id for r in reviews],
-            [r.version_number for r in reviews],
-            [r.holder_id for r in reviews],
-            [r.credential_type_id for r in reviews],
-            [r.status for r in reviews],
-            ["{" + ",".join(map(str, r.reviewer_ids)) + "}" for r in reviews],
-            [r.routing or "managers" for r in reviews],
-            [r.claimed_by for r in reviews],
-            [r.import_id for r in reviews],
-            [r.submitted_by for r in reviews],
-            [version for _, version in rows],
-        ],
-    )
+    async def may_bulk_approve(self, conn: Conn, command: Command, import_id: UUID | None) -> bool:
+        """Admins, reviewers with open items routed to them, and the uploader of the import
+        named (each item is still checked on its own)."""
+        org, principal = command.organisation_id, command.principal
+        if principal.has_role("admin"):
+            return True
+        if await store.has_open_items_for(conn, org, principal.user_id):
+            return True
+        if import_id is None:
+            return False
+        first = await store.first_review_of_import(conn, org, import_id)
+        if first is None:
+            return False
+        review, _, _ = await self.load(conn, org, first)
+        return review is not None and review.submitted_by == principal.user_id
