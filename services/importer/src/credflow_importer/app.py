@@ -1,8 +1,8 @@
 """Composition root of the importer service.
 
-HTTP routes: `credflow_importer.api.build_router`. Consumers: the directory replica
-(`importer.directory-replica`) and `credflow_importer.finishing.progress_consumer` (rows applied
-by the submission service). Background: `credflow_importer.finishing.Finisher`.
+HTTP routes: `routes.imports`, around the service layer (`service.Imports`). Consumers: the
+directory replica (`importer.directory-replica`) and `consumers.progress_consumer` (rows applied
+by the submission service). Background: `tasks.Finisher`.
 Publishes SubmitCredential on `credflow.submission.commands` and ImportCompleted on
 `credflow.imports`.
 """
@@ -18,13 +18,15 @@ from credflow_common.media import MediaStore
 from credflow_common.service import ServiceDefinition
 from credflow_common.service import create_app as create_service
 from credflow_common.settings import InfraSettings, RuntimeSettings
-from credflow_importer.api import build_router
-from credflow_importer.finishing import Finisher, progress_consumer
+from credflow_importer.consumers import progress_consumer
+from credflow_importer.routes import imports
+from credflow_importer.service import Imports
+from credflow_importer.tasks import Finisher
 
 DEFINITION = ServiceDefinition(
     name="importer",
     migrations=[directory_replica.MIGRATIONS, Path(__file__).resolve().parent / "migrations"],
-    routers=lambda context: [build_router(context, MediaStore(context.infra))],
+    routers=lambda context: [imports.build(Imports(context.pool, MediaStore(context.infra)))],
     consumers=lambda context: [
         directory_replica.replica_consumer("importer", context.runtime.topic_prefix),
         progress_consumer(context.event_store, context.runtime.topic_prefix),

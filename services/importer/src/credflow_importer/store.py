@@ -92,6 +92,7 @@ async def create(
     org: UUID,
     by: Uploader,
     file_name: str,
+    *,
     validation: Validation,
     approval_required: bool,
 ) -> None:
@@ -110,6 +111,7 @@ async def replace(
     import_id: UUID,
     file_name: str,
     date_format: DateFormat,
+    *,
     validation: Validation,
     approval_required: bool,
 ) -> None:
@@ -301,3 +303,7 @@ async def start_finishing(conn: Conn, import_id: UUID) -> None:
         {"import": import_id},
     )
     await conn.execute("SELECT pg_notify(%s, %s)", (FINISHING_CHANNEL, str(import_id)))
+
+
+def stream_id(import_id: UUID) -> str:
+    return f"import-{import_id}"

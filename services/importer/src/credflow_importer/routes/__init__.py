@@ -1,0 +1,1 @@
+"""The importer's HTTP routes; `app.py` includes each."""
