@@ -18,7 +18,7 @@ from credflow_contracts.topics import ALL_TOPICS
 from credflow_projection.app import definition as projection_service
 from credflow_reminder.app import ReminderSettings
 from credflow_reminder.app import definition as reminder_service
-from credflow_reminder.scheduler import Scheduler
+from credflow_reminder.tasks import Scheduler
 from tests.infrastructure import Infrastructure
 from tests.integration.directory.conftest import Org, token
 from tests.integration.review.conftest import Services, running_services

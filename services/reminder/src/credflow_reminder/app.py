@@ -1,10 +1,9 @@
 """Composition root of the reminder service.
 
-HTTP routes: `credflow_reminder.api.build_router` (notification settings). Consumers: the
-directory replica (`reminder.directory-replica`) and `credflow_reminder.schedule`
-(`reminder.credentials`: the schedule). Background: `credflow_reminder.scheduler.Scheduler`
-and the mail relay. Publishes ReminderSent on `credflow.reminders` and CredentialExpired on
-`credflow.credentials`.
+HTTP routes: `routes.notification_settings`, around `service.NotificationSettingsService`.
+Consumers: the directory replica (`reminder.directory-replica`) and `consumers.py`
+(`reminder.credentials`: the schedule). Background: `tasks.Scheduler` and the mail relay.
+Publishes ReminderSent on `credflow.reminders` and CredentialExpired on `credflow.credentials`.
 """
 
 from __future__ import annotations
@@ -21,9 +20,10 @@ from credflow_common import directory_replica, mail
 from credflow_common.service import ServiceDefinition
 from credflow_common.service import create_app as create_service
 from credflow_common.settings import InfraSettings, RuntimeSettings
-from credflow_reminder.api import build_router
-from credflow_reminder.schedule import credentials_consumer
-from credflow_reminder.scheduler import Scheduler
+from credflow_reminder.consumers import credentials_consumer
+from credflow_reminder.routes import notification_settings
+from credflow_reminder.service import NotificationSettingsService
+from credflow_reminder.tasks import Scheduler
 
 Clock = Callable[[], datetime]
 
@@ -57,7 +57,9 @@ def definition(
             mail.MIGRATIONS,
             Path(__file__).resolve().parent / "migrations",
         ],
-        routers=lambda context: [build_router(context)],
+        routers=lambda context: [
+            notification_settings.build(NotificationSettingsService(context.pool))
+        ],
         consumers=lambda context: [
             directory_replica.replica_consumer("reminder", context.runtime.topic_prefix),
             credentials_consumer(context.runtime.topic_prefix),

@@ -1,5 +1,5 @@
-"""The schedule: one row per credential, kept from `credflow.credentials`, and the holders'
-notification settings it is computed with.
+"""The reminder service's SQL: the schedule (one row per credential, kept from
+`credflow.credentials`) and the holders' notification settings it is computed with.
 
 A batch of credential events (an import brings thousands) is folded per credential in memory
 and written back with one statement; `next_due_on` is the first local date anything may fall
@@ -14,44 +14,15 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 
-from credflow_common.consumer import ConsumerSpec, Delivery, types_of
-from credflow_contracts.events.credentials import CredentialEvent
-from credflow_contracts.topics import CREDENTIALS
 from credflow_reminder import domain
 from credflow_reminder.domain import NotificationSettings, Tracked
 
 Conn = AsyncConnection[Any]
 
-TRACKED_EVENTS = types_of(*domain.TRACKED_EVENTS)
-
 COLUMNS = (
     "credential_id, organisation_id, holder_id, credential_type_id, version_id, expires_on,"
     " standing, review, expired_version_id"
 )
-
-
-def credentials_consumer(topic_prefix: str = "") -> ConsumerSpec:
-    async def apply(conn: Conn, deliveries: Sequence[Delivery]) -> None:
-        events = [
-            event
-            for delivery in deliveries
-            if isinstance(event := delivery.envelope.event, CredentialEvent)
-        ]
-        known = await load(conn, list(dict.fromkeys(event.credential_id for event in events)))
-        changed: dict[UUID, Tracked] = {}
-        for event in events:
-            before = changed.get(event.credential_id) or known.get(event.credential_id)
-            after = domain.evolve(before, event)
-            if after is not None and after != before:
-                changed[event.credential_id] = after
-        await save(conn, list(changed.values()))
-
-    return ConsumerSpec(
-        name="reminder.credentials",
-        topics=[topic_prefix + CREDENTIALS],
-        handler=apply,
-        event_types=TRACKED_EVENTS,
-    )
 
 
 async def load(conn: Conn, credential_ids: Sequence[UUID]) -> dict[UUID, Tracked]:
@@ -129,3 +100,17 @@ async def reschedule_holder(conn: Conn, org: UUID, holder_id: UUID) -> None:
         (org, holder_id),
     )
     await save(conn, [Tracked(*row) for row in await cursor.fetchall()])
+
+
+async def save_settings(
+    conn: Conn, org: UUID, user_id: UUID, settings: NotificationSettings, updated_by: UUID
+) -> None:
+    await conn.execute(
+        "INSERT INTO notification_settings (organisation_id, user_id, enabled, lead_days,"
+        " copy_manager, updated_by) VALUES (%s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (organisation_id, user_id) DO UPDATE SET enabled = EXCLUDED.enabled,"
+        " lead_days = EXCLUDED.lead_days, copy_manager = EXCLUDED.copy_manager,"
+        " updated_by = EXCLUDED.updated_by, updated_at = now()",
+        (org, user_id, settings.enabled, list(settings.lead_days), settings.copy_manager,
+         updated_by),
+    )  # fmt: skip

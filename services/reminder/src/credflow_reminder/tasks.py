@@ -33,7 +33,7 @@ from credflow_contracts.events.directory import OrganisationSettings, UserState
 from credflow_contracts.events.reminders import ReminderSent
 from credflow_reminder import domain
 from credflow_reminder.domain import NotificationSettings, Person, Stage, Tracked
-from credflow_reminder.schedule import COLUMNS, settings_of
+from credflow_reminder.store import COLUMNS, settings_of
 
 log = structlog.get_logger("credflow.reminder")
 Conn = AsyncConnection[Any]

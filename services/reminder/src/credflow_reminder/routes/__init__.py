@@ -1,0 +1,1 @@
+"""The reminder service's HTTP routes; `app.py` includes each."""
