@@ -13,7 +13,7 @@ from uuid import uuid4
 import pytest
 
 from credflow_common.spreadsheets import safe_cell
-from credflow_projection import exports
+from credflow_projection.routes import exports
 from tests.integration.projection.conftest import Stack
 from tests.integration.projection.world import World, build_world
 from tests.integration.review.conftest import as_user

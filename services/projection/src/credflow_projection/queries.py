@@ -155,6 +155,7 @@ async def credentials(
     org: Organisation,
     scope: Scope,
     filters: CredentialFilters,
+    *,
     today: date,
     limit: int,
     cursor: str | None,

@@ -21,7 +21,7 @@ class QueueFilters:
 
 
 async def review_queue(
-    conn: Conn, org: UUID, reviewer_id: UUID, limit: int, cursor: str | None,
+    conn: Conn, org: UUID, reviewer_id: UUID, *, limit: int, cursor: str | None,
     chosen: QueueFilters = QueueFilters(),
 ) -> Page:  # fmt: skip
     """Open items routed to `reviewer_id`, oldest first, with who holds a claim; optionally

@@ -26,7 +26,7 @@ EXPIRING_WINDOWS = (30, 60, 90)
 
 
 async def summary(
-    conn: Conn, org: Organisation, scope: Scope, filters: CredentialFilters, today: date,
+    conn: Conn, org: Organisation, scope: Scope, filters: CredentialFilters, *, today: date,
     reviewer_id: UUID | None,
 ) -> dict[str, Any]:  # fmt: skip
     """`reviewer_id`: the queue routed to that person; None: every open item."""

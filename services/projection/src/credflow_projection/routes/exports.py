@@ -9,7 +9,7 @@ import csv
 import io
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -18,11 +18,11 @@ from fastapi.responses import StreamingResponse
 
 from credflow_common.auth import CurrentPrincipal, Principal
 from credflow_common.openapi import CSV_RESPONSE
-from credflow_common.service import ServiceContext
 from credflow_common.spreadsheets import safe_cell
 from credflow_projection import queries, workforce
-from credflow_projection.api import credential_filters, require_views_of_others, viewing
+from credflow_projection.inputs import credential_filters
 from credflow_projection.queries import Conn
+from credflow_projection.service import Views, require_views_of_others, viewing
 
 Row = dict[str, Any]
 Clock = Callable[[], datetime]
@@ -35,7 +35,8 @@ WORKERS_PER_READ = 1000
 FLUSH_BYTES = 64 * 1024
 
 
-def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UTC)) -> APIRouter:
+def build(views: Views) -> APIRouter:
+    clock = views.clock
     router = APIRouter(prefix="/organisations/{org}", tags=["views"])
 
     def download(name: str, columns: Sequence[str],
@@ -49,7 +50,7 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
     def stream(name: str, chunks: Callable[[Conn], AsyncIterator[str | bytes]]
                ) -> StreamingResponse:  # fmt: skip
         async def body() -> AsyncIterator[str | bytes]:
-            async with context.pool.connection() as conn:
+            async with views.pool.connection() as conn:
                 async for chunk in chunks(conn):
                     yield chunk
 
@@ -71,8 +72,10 @@ def build_router(context: ServiceContext, clock: Clock = lambda: datetime.now(UT
     ) -> StreamingResponse:
         """The worker credentials view as CSV, with the same filters."""
         principal.require_organisation(org)
-        chosen = credential_filters(status, credential_type_id, company_id, worker_id,
-                                    expiring_within_days, q)  # fmt: skip
+        chosen = credential_filters(
+            status, credential_type_id=credential_type_id, company_id=company_id,
+            worker_id=worker_id, expiring_within_days=expiring_within_days, q=q,
+        )  # fmt: skip
 
         async def copied(conn: Conn) -> AsyncIterator[bytes]:
             organisation, scope = await viewing(conn, principal, org)

@@ -1,0 +1,1 @@
+"""The projection's HTTP routes (read-only views); `app.py` includes each."""
