@@ -186,10 +186,12 @@ def test_dates_and_mail_text_in_the_recipients_terms() -> None:
     manager = recipients(stages(EXPIRES, (7,))[0], NotificationSettings(copy_manager=True),
                          holder, Person(uuid7(), "m@x.test", "Max", True))[1]  # fmt: skip
     seven = stages(EXPIRES, (7,))[0]
-    text = mail_text(seven, manager, holder, "First aid", EXPIRES, "MM/DD/YYYY", day(-7))
+    text = mail_text(seven, manager, holder, "First aid", expires_on=EXPIRES,
+                     date_format="MM/DD/YYYY", holder_today=day(-7))  # fmt: skip
     assert text.subject == "Holly's First aid expires in 7 days (12/31/2026)"
     # Sent late (after downtime), it says how many days are actually left.
-    late_text = mail_text(seven, manager, holder, "First aid", EXPIRES, "MM/DD/YYYY", day(-6))
+    late_text = mail_text(seven, manager, holder, "First aid", expires_on=EXPIRES,
+                          date_format="MM/DD/YYYY", holder_today=day(-6))  # fmt: skip
     assert late_text.subject == "Holly's First aid expires in 6 days (12/31/2026)"
     with pytest.raises(ValueError, match="between 0 and 365"):
         valid_lead_days([30, 400])

@@ -181,6 +181,7 @@ def issue_dev_token(
     organisation_id: UUID,
     roles: list[str],
     permissions: list[str] | None = None,
+    *,
     secret: str = DEV_SECRET,
     ttl: timedelta = timedelta(hours=12),
     name: str | None = None,

@@ -114,6 +114,7 @@ class ConsumerRunner:
         pool: AsyncConnectionPool[AsyncConnection[Any]],
         bootstrap_servers: str,
         metrics: ConsumerMetrics | None = None,
+        *,
         settings: ConsumerSettings | None = None,
         group_prefix: str = "",
     ) -> None:
@@ -325,7 +326,7 @@ class ConsumerRunner:
                 async with conn.pipeline():
                     if self.spec.before_batch is not None:
                         await self.spec.before_batch(conn)
-                    fresh = await self._claim(conn, deliveries)
+                    fresh = await inbox.claim(conn, self.spec.name, deliveries)
                 if fresh:
                     await self.spec.handler(conn, fresh)
                 failpoints.hit("consumer.before_commit")
@@ -349,27 +350,12 @@ class ConsumerRunner:
                     self.spec.name, items[0].record.topic, "duplicate"
                 ).inc()
 
-    async def _claim(
-        self, conn: AsyncConnection[Any], deliveries: Sequence[Delivery]
-    ) -> list[Delivery]:
-        """Record the deliveries as applied; return those not applied before, in order."""
-        return await inbox.claim(conn, self.spec.name, deliveries)
-
     # -- dead letters ------------------------------------------------------------------------
 
     async def _dead_letter(self, record: Record, error: str) -> None:
         producer = self._dlq_producer
         assert producer is not None
-        target = await write_dead_letter(producer, record, self.spec.name, error)
-        log.error(
-            "record dead-lettered",
-            consumer=self.spec.name,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            dlq=target,
-            error=error,
-        )
+        await write_dead_letter(producer, record, self.spec.name, error)
         if self.metrics:
             self.metrics.dead_lettered.labels(self.spec.name, record.topic).inc()
 

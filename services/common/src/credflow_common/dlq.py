@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from credflow_common.delivery import (
@@ -25,6 +26,8 @@ from credflow_common.kafka import topic_partitions
 from credflow_contracts.envelope import header
 from credflow_contracts.topics import DLQ_SUFFIX
 from credflow_contracts.topics import dlq_topic as dlq_topic_of
+
+log = structlog.get_logger("credflow.consumer")
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,10 @@ async def write_dead_letter(
     headers = _without_runtime_headers(record.headers)
     headers += [(name, value.encode()) for name, value in zip(DLQ_HEADERS, dlq_values, strict=True)]
     await producer.send_and_wait(target, value=record.value, key=record.key, headers=headers)
+    log.error(
+        "record dead-lettered", consumer=consumer, topic=record.topic,
+        partition=record.partition, offset=record.offset, dlq=target, error=error,
+    )  # fmt: skip
     return target
 
 

@@ -98,14 +98,14 @@ async def run_command(
     pool: AsyncConnectionPool[AsyncConnection[Any]],
     caller: Caller,
     key: str | None,
-    request_path: str,
-    payload: Any,
+    content: Any,
     work: Work,
 ) -> dict[str, Any]:
     """Run a command's `work` in one transaction, honouring its idempotency key, and answer
-    with its body plus `position` (the id of its last event, for read-your-writes)."""
+    with its body plus `position` (the id of its last event, for read-your-writes). `content`
+    (the route and the command's payload) tells a retry from a different command."""
     async with pool.connection() as conn, conn.transaction():
-        command_fingerprint = fingerprint([request_path, payload])
+        command_fingerprint = fingerprint(content)
         if key is not None:
             earlier = await claim(conn, caller, key, command_fingerprint)
             if earlier is not None:

@@ -104,6 +104,7 @@ class MailRelay:
         pool: AsyncConnectionPool[AsyncConnection[Any]],
         smtp_host: str,
         smtp_port: int,
+        *,
         poll_interval_s: float = 0.5,
         batch_size: int = 100,
         claim_s: float = 30.0,

@@ -66,9 +66,8 @@ class Command:
 async def run(pool: AsyncConnectionPool[Conn], command: Command, work: Work) -> Body:
     """`work` in one transaction, honouring the command's idempotency key; its body plus
     `position` (the id of its last event, for read-your-writes)."""
-    route, payload = command.fingerprint
     return await idempotency.run_command(
-        pool, command.caller, command.idempotency_key, route, payload, work
+        pool, command.caller, command.idempotency_key, list(command.fingerprint), work
     )
 
 

@@ -224,7 +224,8 @@ def check(parsed: ParsedFile, date_format: DateFormat, directory: Directory) -> 
     parse_date = _DATE_PARSERS[date_format]
     first_row_of: dict[tuple[Any, ...], int] = {}
     for number, cells in parsed.body:
-        row, problems = _read_row(number, cells, position, parse_date, date_format, directory)
+        row, problems = _read_row(number, cells, position, parse_date=parse_date,
+                                  date_format=date_format, directory=directory)  # fmt: skip
         if row is not None:
             key = (row.holder_id, row.credential_type_id, row.issued_on, row.expires_on,
                    row.certification_number)  # fmt: skip
@@ -270,6 +271,7 @@ def _read_row(
     number: int,
     cells: list[str],
     position: Mapping[str, int],
+    *,
     parse_date: Any,
     date_format: DateFormat,
     directory: Directory,

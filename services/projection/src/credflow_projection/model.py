@@ -36,7 +36,6 @@ from credflow_contracts.events.credentials import (
     VersionAdded,
 )
 from credflow_contracts.events.reminders import ReminderSent
-from credflow_contracts.events.values import ReviewEdits
 from credflow_projection.rows import (
     AuditRow,
     CredentialRow,
@@ -179,9 +178,9 @@ def apply(views: Views, envelope: Envelope) -> None:
         case CredentialAccepted():
             _set_review(views, event.credential_id, event.version_id, "submitted", at)
         case CredentialValidated():
-            _decide(views, event, "verified", event.validated_by, event.comment, event.edits, at)
+            _decide(views, event, "verified", at)
         case CredentialRejected():
-            _decide(views, event, "not_accepted", event.rejected_by, event.comment, event.edits, at)
+            _decide(views, event, "not_accepted", at)
         case CredentialExpired() | ReminderSent():
             pass  # audit only: statuses follow the date at query time
 
@@ -231,14 +230,10 @@ def _set_review(
 
 
 def _decide(
-    views: Views,
-    event: CredentialValidated | CredentialRejected,
-    review: str,
-    by: UUID,
-    comment: str | None,
-    edits: ReviewEdits | None,
-    at: datetime,
+    views: Views, event: CredentialValidated | CredentialRejected, review: str, at: datetime
 ) -> None:
+    by = event.validated_by if isinstance(event, CredentialValidated) else event.rejected_by
+    comment, edits = event.comment, event.edits
     version = views.versions.get(event.version_id)
     if version is not None:
         if edits is not None:

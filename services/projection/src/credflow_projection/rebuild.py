@@ -75,6 +75,7 @@ async def log_extent(
 async def rebuild(
     infra: InfraSettings,
     runtime: RuntimeSettings,
+    *,
     on_start: Callable[[int], None] = lambda total: None,
     on_applied: Callable[[int], None] = lambda count: None,
     keep_retired: bool = False,

@@ -266,6 +266,7 @@ def mail_text(
     recipient: Recipient,
     holder: Person,
     type_name: str,
+    *,
     expires_on: date,
     date_format: str | None,
     holder_today: date,

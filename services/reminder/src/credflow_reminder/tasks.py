@@ -143,8 +143,9 @@ class Scheduler:
             ledger += [_skipped(tracked, stage) for stage in plan.skip]
             if plan.send is not None:
                 sent = self._reminders(
-                    tracked, plan.send, choice, holder, manager, type_name, org_settings, now
-                )
+                    tracked, plan.send, choice, holder=holder, manager=manager,
+                    type_name=type_name, org_settings=org_settings, now=now,
+                )  # fmt: skip
                 ledger += [entry for entry, _, _ in sent] or [_skipped(tracked, plan.send)]
                 mails += [message for _, message, _ in sent]
                 appends += [append for _, _, append in sent]
@@ -186,6 +187,7 @@ class Scheduler:
         tracked: Tracked,
         stage: Stage,
         choice: NotificationSettings,
+        *,
         holder: Person,
         manager: Person | None,
         type_name: str,
@@ -199,8 +201,9 @@ class Scheduler:
             reminder_id = domain.reminder_id(tracked, stage, recipient.role)
             date_format = recipient.person.date_format or org_settings.default_date_format
             text = domain.mail_text(
-                stage, recipient, holder, type_name, tracked.expires_on, date_format,
-                domain.today_in(holder.time_zone, now, org_settings.time_zone),
+                stage, recipient, holder, type_name, expires_on=tracked.expires_on,
+                date_format=date_format,
+                holder_today=domain.today_in(holder.time_zone, now, org_settings.time_zone),
             )  # fmt: skip
             event = ReminderSent(
                 reminder_id=reminder_id,

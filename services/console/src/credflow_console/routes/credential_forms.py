@@ -67,7 +67,9 @@ def build_router() -> APIRouter:
         data = form.data(page.date_format, with_type=True)
         if not form.values["credential_type_id"]:
             form.errors["credential_type_id"] = "choose the credential's type"
-        answer = await _send(page, form, submitted.get("form_id"), data, "/credentials", "POST")
+        answer = await _send(
+            page, form, submitted.get("form_id"), data, "/credentials", method="POST"
+        )
         if answer is None:
             context = await form_context(page, holder_id)
             return page.render("credential_form.html", 422, mode="new", form=form, **context)
@@ -106,7 +108,7 @@ async def _write_version(page: Page, credential_id: UUID, mode: str) -> Response
         detail = await page.caller.get("views", f"/credentials/{credential_id}")
         data = _changes(form, data, from_version(detail["versions"][-1], page.date_format),
                         page.date_format)  # fmt: skip
-    answer = await _send(page, form, submitted.get("form_id"), data, path, method)
+    answer = await _send(page, form, submitted.get("form_id"), data, path, method=method)
     if answer is None:
         return await _version_form(page, credential_id, mode, form)
     return redirect(page.request, with_position(f"/credentials/{credential_id}", answer))
@@ -132,7 +134,7 @@ def _changed(api_name: str, value: Any, before: dict[str, str], date_format: str
     return bool(value != before.get(api_name))
 
 
-async def _send(page: Page, form: CredentialForm, form_id: Any, data: Body, path: str,
+async def _send(page: Page, form: CredentialForm, form_id: Any, data: Body, path: str, *,
                 method: str) -> Body | None:  # fmt: skip
     """The write's answer; None (with `form.errors` filled) when it cannot be made."""
     if form.errors:

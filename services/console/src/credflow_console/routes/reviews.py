@@ -184,7 +184,7 @@ def build_router() -> APIRouter:
         if decision == "reject" and not comment:
             errors["comment"] = "tell the holder why it is not accepted"
         if errors:
-            return await show_review(page, review_id, CHECK_FIELDS, 422, errors, typed=form)
+            return await show_review(page, review_id, CHECK_FIELDS, 422, errors=errors, typed=form)
         body: Body = {
             "comment": comment or None,
             "edits": edits,
@@ -197,7 +197,8 @@ def build_router() -> APIRouter:
             )  # fmt: skip
         except ApiError as exc:
             if exc.status == 422:
-                return await show_review(page, review_id, CHECK_FIELDS, 422, _api_errors(exc),
+                errors = _api_errors(exc)
+                return await show_review(page, review_id, CHECK_FIELDS, 422, errors=errors,
                                          typed=form)  # fmt: skip
             if exc.status not in (403, 404, 409):
                 raise
@@ -211,7 +212,7 @@ def build_router() -> APIRouter:
 
 
 async def show_review(
-    page: Page, review_id: UUID, message: str | None = None, status: int = 200,
+    page: Page, review_id: UUID, message: str | None = None, status: int = 200, *,
     errors: dict[str, str] | None = None, min_position: str | None = None,
     typed: Any = None,
 ) -> Response:  # fmt: skip
