@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from credflow_common.problems import status_of
 from credflow_contracts.dates import add_months
 from credflow_contracts.events.base import Event
 from credflow_contracts.events.credentials import (
@@ -213,7 +214,7 @@ def test_attaching_the_same_file_twice_is_rejected() -> None:
         when(given(submit(), AttachMedia(file, ACTOR)), AttachMedia(file, ACTOR))
 
 
-EXPIRES = "body.expires_on"
+EXPIRES = "expires_on"
 ARCHIVED_TYPE = TypeRules(expires=True, default_validity_months=12, archived=True)
 PHOTO_LICENCE = TypeRules(expires=True, default_validity_months=60, media_required=True)
 
@@ -238,8 +239,8 @@ def test_a_type_that_needs_media_takes_imported_rows_without_it() -> None:
             EXPIRES,
             "after the issue",
         ),
-        (submit(), ARCHIVED_TYPE, ACTIVE, "body.credential_type_id", "archived"),
-        (submit(), LICENCE, HolderInfo(active=False), "body.holder_id", "deactivated"),
+        (submit(), ARCHIVED_TYPE, ACTIVE, "credential_type_id", "archived"),
+        (submit(), LICENCE, HolderInfo(active=False), "holder_id", "deactivated"),
         (submit(), PHOTO_LICENCE, ACTIVE, "files", "needs a file"),
     ],
 )
@@ -274,7 +275,7 @@ def test_a_version_keeps_the_name_on_its_certificate() -> None:
 def test_edits_keep_expiry_after_issue() -> None:
     with pytest.raises(InvalidError, match="after the issue date") as caught:
         when(SUBMITTED, EditLatest(ACTOR, {"expires_on": date(2025, 12, 31)}))
-    assert caught.value.field == "body.expires_on"
+    assert caught.value.field == "expires_on"
     with pytest.raises(InvalidError, match="cannot be removed"):
         when(SUBMITTED, EditLatest(ACTOR, {"issued_on": None}))
 
@@ -286,19 +287,20 @@ def test_new_versions_of_an_archived_type_or_a_deactivated_holder_are_rejected()
         when(SUBMITTED, NEW_VERSION, holder=HolderInfo(active=False))
 
 
-def test_rejections_carry_http_statuses() -> None:
-    assert (NotFoundError.status, TransitionError.status, InvalidError.status) == (404, 409, 422)
+def test_the_http_layer_maps_each_kind_of_rejection_to_its_status() -> None:
+    rejections = (NotFoundError("gone"), TransitionError("revoked"), InvalidError("bad date"))
+    assert tuple(status_of(rejection) for rejection in rejections) == (404, 409, 422)
 
 
 @pytest.mark.parametrize(
     ("command", "field", "message"),
     [
         # An import's command never passed an HTTP input model: the decider holds the rule too.
-        (submit(issued_on=date(9999, 12, 31)), "body.issued_on", "between 1900-01-01"),
-        (submit(issued_on=date(1899, 12, 31)), "body.issued_on", "between 1900-01-01"),
-        (submit(expires_on=date(2200, 1, 1)), "body.expires_on", "and 2199-12-31"),
+        (submit(issued_on=date(9999, 12, 31)), "issued_on", "between 1900-01-01"),
+        (submit(issued_on=date(1899, 12, 31)), "issued_on", "between 1900-01-01"),
+        (submit(expires_on=date(2200, 1, 1)), "expires_on", "and 2199-12-31"),
         # 60 months of validity from mid-2197 would end after the calendar does.
-        (submit(issued_on=date(2197, 6, 1)), "body.issued_on", "validity of 60 months"),
+        (submit(issued_on=date(2197, 6, 1)), "issued_on", "validity of 60 months"),
     ],
 )
 def test_dates_outside_the_calendar_are_refused_with_their_field(

@@ -61,7 +61,7 @@ async def test_licence_submitted_validated_compliant_and_renewed(journeys: Journ
             org.url("submission", "/credentials"), json=fields, headers=wes.headers
         )
         assert refused.status_code in (404, 422), refused.text
-        return [e["path"] for e in refused.json().get("errors", [])] == ["files"]
+        return [e["path"] for e in refused.json().get("errors", [])] == ["body.files"]
 
     await eventually(refused_for_want_of_a_file, timeout_s=30)
     submitted = await org.accepted(

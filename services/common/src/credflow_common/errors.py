@@ -25,11 +25,11 @@ class IdempotencyKeyReusedError(Exception):
 
 
 class DomainError(Exception):
-    """A command a service's domain refuses. `status` is its HTTP status; `field` names the
-    input at fault (a path such as `body.expires_on`) when there is one. The HTTP layer turns
-    it into problem details, so domain code raises these and never deals with HTTP."""
-
-    status = 422
+    """A command a service's domain refuses. `field` names the command's field at fault
+    (`expires_on`, `questions.2.question_id`) when there is one. The class says what kind of
+    refusal it is; the HTTP layer (`problems.status_of`) maps each class to a status code and
+    `field` to the request path (`body.expires_on`). Domain code raises these and never deals
+    with HTTP; a refusal on Kafka (an import's row) names the same field."""
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -38,18 +38,24 @@ class DomainError(Exception):
 
 
 class NotFoundError(DomainError):
-    status = 404
+    """No such thing (or none the caller may see)."""
 
 
 class ForbiddenError(DomainError):
-    status = 403
+    """The caller may not do this."""
 
 
 class ConflictError(DomainError):
     """The command makes no sense in the current state."""
 
-    status = 409
-
 
 class InvalidError(DomainError):
-    status = 422
+    """The command's content is not acceptable."""
+
+
+class TooLargeError(InvalidError):
+    """A file (or other content) over the size allowed."""
+
+
+class UnsupportedKindError(InvalidError):
+    """A file of a kind that is not accepted."""

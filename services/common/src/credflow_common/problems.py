@@ -17,7 +17,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from credflow_common.errors import ConcurrencyError, DomainError, IdempotencyKeyReusedError
+from credflow_common.errors import (
+    ConcurrencyError,
+    ConflictError,
+    DomainError,
+    ForbiddenError,
+    IdempotencyKeyReusedError,
+    InvalidError,
+    NotFoundError,
+    TooLargeError,
+    UnsupportedKindError,
+)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://credflow.dev/problems/"
@@ -142,10 +152,27 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
 
+STATUS_OF_REFUSAL: dict[type[DomainError], int] = {
+    NotFoundError: 404,
+    ForbiddenError: 403,
+    ConflictError: 409,
+    TooLargeError: 413,
+    UnsupportedKindError: 415,
+    InvalidError: 422,
+}
+
+
+def status_of(exc: DomainError) -> int:
+    """The HTTP status of a domain refusal: its class's, or its nearest base class's."""
+    return next((STATUS_OF_REFUSAL[c] for c in type(exc).__mro__ if c in STATUS_OF_REFUSAL), 422)
+
+
 def domain_problem(exc: DomainError) -> ProblemError:
-    errors = [FieldError(exc.field, exc.message)] if exc.field else []
-    title = "Request is not valid" if exc.status == 422 else _title(exc.status)
-    return ProblemError(exc.status, title, exc.message, errors=errors)
+    """A refusal of the domain as problem details: its field is a field of the request body."""
+    errors = [FieldError(f"body.{exc.field}", exc.message)] if exc.field else []
+    status = status_of(exc)
+    title = "Request is not valid" if status == 422 else _title(status)
+    return ProblemError(status, title, exc.message, errors=errors)
 
 
 def _title(status: int) -> str:

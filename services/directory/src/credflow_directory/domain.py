@@ -90,7 +90,7 @@ def change_settings(
     updated = apply_changes(current, changes)
     if updated.reviewer_routing == "reviewer_group" and updated.reviewer_group_id is None:
         raise InvalidError(
-            "routing to a reviewer group needs reviewer_group_id", "body.reviewer_group_id"
+            "routing to a reviewer group needs reviewer_group_id", "reviewer_group_id"
         )
     changed = changed_fields(current, updated)
     if not changed:
@@ -114,7 +114,7 @@ def create_user(
     if existing is not None:
         raise ConflictError(f"user {user.user_id} already exists")
     if user.manager_id == user.user_id:
-        raise InvalidError("a user cannot be their own manager", "body.manager_id")
+        raise InvalidError("a user cannot be their own manager", "manager_id")
     return [UserCreated(organisation_id=organisation_id, user=user)]
 
 
@@ -125,7 +125,7 @@ def update_user(
         raise NotFoundError("no such user")
     updated = apply_changes(current, changes)
     if updated.manager_id == updated.user_id:
-        raise InvalidError("a user cannot be their own manager", "body.manager_id")
+        raise InvalidError("a user cannot be their own manager", "manager_id")
     changed = changed_fields(current, updated)
     if not changed:
         return []
@@ -196,7 +196,7 @@ def _check_type(credential_type: CredentialTypeState) -> None:
     if not credential_type.expires and credential_type.default_validity_months is not None:
         raise InvalidError(
             "a credential type that does not expire has no default validity",
-            "body.default_validity_months",
+            "default_validity_months",
         )
 
 
@@ -253,19 +253,17 @@ def add_requirement(
     duplicate_of: UUID | None,
 ) -> list[RequirementAdded]:
     if credential_type is None:
-        raise InvalidError("no such credential type", "body.credential_type_id")
+        raise InvalidError("no such credential type", "credential_type_id")
     if credential_type.archived:
-        raise InvalidError("the credential type is archived", "body.credential_type_id")
+        raise InvalidError("the credential type is archived", "credential_type_id")
     if requirement.scope == "company" and requirement.company_id is None:
-        raise InvalidError("a company requirement needs company_id", "body.company_id")
+        raise InvalidError("a company requirement needs company_id", "company_id")
     if requirement.scope == "group" and requirement.group_id is None:
-        raise InvalidError("a group requirement needs group_id", "body.group_id")
+        raise InvalidError("a group requirement needs group_id", "group_id")
     if requirement.scope != "company" and requirement.company_id is not None:
-        raise InvalidError(
-            f"company_id does not apply to scope {requirement.scope}", "body.company_id"
-        )
+        raise InvalidError(f"company_id does not apply to scope {requirement.scope}", "company_id")
     if requirement.scope != "group" and requirement.group_id is not None:
-        raise InvalidError(f"group_id does not apply to scope {requirement.scope}", "body.group_id")
+        raise InvalidError(f"group_id does not apply to scope {requirement.scope}", "group_id")
     if duplicate_of is not None:
         raise ConflictError(f"the same requirement exists already ({duplicate_of})")
     return [RequirementAdded(organisation_id=organisation_id, requirement=requirement)]
@@ -289,17 +287,17 @@ def define_assessment(
     known_type_ids: set[UUID],
 ) -> list[AssessmentDefined]:
     if not questions:
-        raise InvalidError("an assessment needs at least one question", "body.questions")
+        raise InvalidError("an assessment needs at least one question", "questions")
     seen: set[UUID] = set()
     for index, question in enumerate(questions):
         if question.question_id in seen:
-            raise InvalidError("question ids must be unique", f"body.questions.{index}.question_id")
+            raise InvalidError("question ids must be unique", f"questions.{index}.question_id")
         seen.add(question.question_id)
         for type_index, type_id in enumerate(question.requires_credential_type_ids):
             if type_id not in known_type_ids:
                 raise InvalidError(
                     "no such credential type",
-                    f"body.questions.{index}.requires_credential_type_ids.{type_index}",
+                    f"questions.{index}.requires_credential_type_ids.{type_index}",
                 )
     return [
         AssessmentDefined(
@@ -322,10 +320,10 @@ def answer_assessment(
     known = {q.question_id for q in assessment.questions}
     unknown = [str(q) for q in answers if q not in known]
     if unknown:
-        raise InvalidError(f"unknown question(s): {', '.join(unknown)}", "body.answers")
+        raise InvalidError(f"unknown question(s): {', '.join(unknown)}", "answers")
     missing = known - answers.keys()
     if missing:
-        raise InvalidError(f"{len(missing)} question(s) not answered", "body.answers")
+        raise InvalidError(f"{len(missing)} question(s) not answered", "answers")
     return [
         AssessmentAnswered(
             organisation_id=organisation_id,

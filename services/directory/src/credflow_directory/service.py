@@ -114,9 +114,9 @@ class Directory:
                 conn, org, "credential_type", new.credential_type_id, CredentialTypeState
             )
             if new.company_id is not None:
-                await self.exists(conn, org, "company", new.company_id, "body.company_id")
+                await self.exists(conn, org, "company", new.company_id, "company_id")
             if new.group_id is not None:
-                await self.exists(conn, org, "group", new.group_id, "body.group_id")
+                await self.exists(conn, org, "group", new.group_id, "group_id")
             target = new.model_dump(exclude={"requirement_id"})
             existing = await self.store.select(conn, org, "requirement", RequirementState)
             same = next((r.requirement_id for r in existing
@@ -193,11 +193,11 @@ class Directory:
 
         async def check(conn: Conn, user: UserState) -> None:
             if user.manager_id is not None:
-                await self.exists(conn, org, "user", user.manager_id, "body.manager_id")
+                await self.exists(conn, org, "user", user.manager_id, "manager_id")
             if user.company_id is not None:
-                await self.exists(conn, org, "company", user.company_id, "body.company_id")
+                await self.exists(conn, org, "company", user.company_id, "company_id")
             for index, group_id in enumerate(user.group_ids):
-                await self.exists(conn, org, "group", group_id, f"body.group_ids.{index}")
+                await self.exists(conn, org, "group", group_id, f"group_ids.{index}")
 
         return check
 
@@ -209,10 +209,10 @@ class Directory:
             if equivalent is not None:
                 if equivalent == kind.credential_type_id:
                     raise InvalidError(
-                        "a type cannot be its own equivalent", "body.internal_equivalent_id"
+                        "a type cannot be its own equivalent", "internal_equivalent_id"
                     )
                 await self.exists(
-                    conn, org, "credential_type", equivalent, "body.internal_equivalent_id"
+                    conn, org, "credential_type", equivalent, "internal_equivalent_id"
                 )
 
         return check
@@ -220,13 +220,13 @@ class Directory:
     def group_references(self, org: UUID) -> Check:
         async def check(conn: Conn, group: GroupState) -> None:
             for index, admin_id in enumerate(group.admin_ids):
-                await self.exists(conn, org, "user", admin_id, f"body.admin_ids.{index}")
+                await self.exists(conn, org, "user", admin_id, f"admin_ids.{index}")
 
         return check
 
     def reviewer_group(self, org: UUID, group_id: UUID | None) -> Check:
         async def check(conn: Conn, _: OrganisationCreated) -> None:
             if group_id is not None:
-                await self.exists(conn, org, "group", group_id, "body.reviewer_group_id")
+                await self.exists(conn, org, "group", group_id, "reviewer_group_id")
 
         return check

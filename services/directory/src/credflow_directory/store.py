@@ -32,9 +32,9 @@ async def user_status(conn: AsyncConnection[Any], org: UUID, user_id: UUID) -> s
 
 
 UNIQUE_FIELDS = {
-    "users_email_unique": ("body.email", "a user with this email already exists"),
+    "users_email_unique": ("email", "a user with this email already exists"),
     "credential_types_name_unique": (
-        "body.name",
+        "name",
         "a credential type with this name already exists",
     ),
 }

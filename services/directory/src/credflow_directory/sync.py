@@ -256,11 +256,7 @@ async def sync_users(
                         report.unchanged += 1
         except (DirectoryError, ValidationError) as exc:
             message = exc.message if isinstance(exc, DirectoryError) else str(exc)
-            where = (
-                (exc.field or "row").removeprefix("body.")
-                if isinstance(exc, DirectoryError)
-                else "row"
-            )
+            where = (exc.field or "row") if isinstance(exc, DirectoryError) else "row"
             report.errors.append(RowError(number, where, "rejected", message))
     report.errors.sort(key=lambda error: (error.row, error.field))
     return report

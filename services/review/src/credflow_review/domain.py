@@ -209,7 +209,7 @@ def _check_edits(edits: ReviewEdits | None) -> None:
         day = getattr(edits, name, None)
         if day is not None and not within_calendar(day):
             raise InvalidError(f"{day.isoformat()} is not a date {CALENDAR_RANGE}",
-                               f"body.edits.{name}")  # fmt: skip
+                               f"edits.{name}")  # fmt: skip
 
 
 def decide(command: Command, review: Review | None, context: Context | None = None) -> list[Event]:
@@ -296,7 +296,7 @@ def decide(command: Command, review: Review | None, context: Context | None = No
             _check_edits(command.edits)
             _check_claim(current, command.actor)
             if not command.comment.strip():
-                raise InvalidError("a rejection needs a comment", "body.comment")
+                raise InvalidError("a rejection needs a comment", "comment")
             return [
                 CredentialRejected(
                     credential_id=current.credential_id,

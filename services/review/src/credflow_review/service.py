@@ -14,6 +14,7 @@ from credflow_common import mail, requests
 from credflow_common.directory_replica import BatchReplica, DirectoryReplica
 from credflow_common.errors import ForbiddenError, InvalidError
 from credflow_common.eventstore import Append, EventStore, RecordedEvent
+from credflow_common.problems import status_of
 from credflow_common.requests import Body, Command
 from credflow_contracts.events.credentials import ReviewerRouting
 from credflow_contracts.events.directory import OrganisationSettings
@@ -153,7 +154,7 @@ class Reviews:
         org = command.organisation_id
         equivalent = getattr(decided, "internal_equivalent_id", None)
         if equivalent is not None and not await self.replica.credential_type(conn, org, equivalent):
-            raise InvalidError("no such credential type", "body.internal_equivalent_id")
+            raise InvalidError("no such credential type", "internal_equivalent_id")
         review, version, review_context = await self.load(conn, org, review_id)
         events = domain.decide(decided, review, review_context)
         after, recorded = await self.append(
@@ -200,7 +201,7 @@ class Reviews:
                             await self.act(conn, command, review_id, validate)
                         approved += 1
                     except ReviewError as exc:
-                        failures.append({"review_id": str(review_id), "status": exc.status,
+                        failures.append({"review_id": str(review_id), "status": status_of(exc),
                                          "error": exc.message})  # fmt: skip
         return {"approved": approved, "failed": len(failures), "failures": failures}
 

@@ -16,15 +16,11 @@ from psycopg import AsyncConnection
 from credflow_common import access_rules
 from credflow_common.auth import Principal
 from credflow_common.directory_replica import BatchReplica, DirectoryReplica
+from credflow_common.errors import ForbiddenError as ForbiddenError  # re-exported
 from credflow_contracts.events.directory import OrganisationSettings, UserState
-from credflow_submission import domain
 from credflow_submission.domain import InvalidError, NotFoundError, TypeRules
 
 Conn = AsyncConnection[Any]
-
-
-class ForbiddenError(domain.CredentialError):
-    status = 403
 
 
 class Access:
@@ -49,7 +45,7 @@ class Access:
     async def holder(self, conn: Conn, org: UUID, holder_id: UUID) -> UserState:
         holder = await self.replica.user(conn, org, holder_id)
         if holder is None:
-            raise InvalidError("no such user", "body.holder_id")
+            raise InvalidError("no such user", "holder_id")
         return holder
 
     async def rules(self, conn: Conn, org: UUID, type_id: UUID) -> TypeRules:
@@ -87,7 +83,7 @@ class Access:
 async def rules_for(replica: DirectoryReplica, conn: Conn, org: UUID, type_id: UUID) -> TypeRules:
     credential_type = await replica.credential_type(conn, org, type_id)
     if credential_type is None:
-        raise InvalidError("no such credential type", "body.credential_type_id")
+        raise InvalidError("no such credential type", "credential_type_id")
     return TypeRules(
         expires=credential_type.expires,
         default_validity_months=credential_type.default_validity_months,

@@ -127,5 +127,5 @@ def refused(command: SubmitCredential, refusal: DomainError) -> ImportRowRefused
         row_number=command.row_number,
         credential_id=command.credential_id,
         reason=refusal.message,
-        field=refusal.field.removeprefix("body.") if refusal.field else None,
+        field=refusal.field,
     )

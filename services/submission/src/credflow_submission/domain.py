@@ -115,14 +115,14 @@ def effective_expiry(issued_on: date, expires_on: date | None, rules: TypeRules)
     """The expiry to record: as given, or computed from the type's default validity. A type
     that does not expire takes an expiry date only when one is given (an external certificate
     may carry its own)."""
-    _require_calendar(issued_on, "body.issued_on")
-    _require_calendar(expires_on, "body.expires_on")
+    _require_calendar(issued_on, "issued_on")
+    _require_calendar(expires_on, "expires_on")
     if not rules.expires and expires_on is None:
         return None
     if expires_on is None:
         if rules.default_validity_months is None:
             raise InvalidError(
-                "this credential type expires: give the expiration date", "body.expires_on"
+                "this credential type expires: give the expiration date", "expires_on"
             )
         try:
             expires_on = add_months(issued_on, rules.default_validity_months)
@@ -131,10 +131,10 @@ def effective_expiry(issued_on: date, expires_on: date | None, rules: TypeRules)
                 f"the expiry computed from the type's validity of "
                 f"{rules.default_validity_months} months would be after {LATEST_DATE.isoformat()}:"
                 " give the expiration date",
-                "body.issued_on",
+                "issued_on",
             ) from None
     if expires_on <= issued_on:
-        raise InvalidError("the expiration date must be after the issue date", "body.expires_on")
+        raise InvalidError("the expiration date must be after the issue date", "expires_on")
     return expires_on
 
 
@@ -146,10 +146,10 @@ def _check_new_details(
     if rules.archived:
         raise InvalidError(
             "this credential type is archived and accepts no new credentials",
-            "body.credential_type_id",
+            "credential_type_id",
         )
     if not holder.active:
-        raise InvalidError("the holder is deactivated", "body.holder_id")
+        raise InvalidError("the holder is deactivated", "holder_id")
     if rules.media_required and not details.media and not imported:
         raise InvalidError("this credential type needs a file (a photo or a PDF)", "files")
     return effective_expiry(details.issued_on, details.expires_on, rules)
@@ -249,7 +249,7 @@ def decide(
             latest, changes = current.latest, command.changes
             issued_on = changes.get("issued_on", latest.issued_on)
             if not isinstance(issued_on, date):
-                raise InvalidError("the issue date cannot be removed", "body.issued_on")
+                raise InvalidError("the issue date cannot be removed", "issued_on")
             given_expiry = changes.get("expires_on", latest.expires_on)
             assert given_expiry is None or isinstance(given_expiry, date)
             expires_on = given_expiry
@@ -342,7 +342,7 @@ def decide(
             ]
         case Suspend():
             state = _existing(state)
-            _require_calendar(command.until, "body.until")
+            _require_calendar(command.until, "until")
             if state.lifecycle != "active":
                 raise TransitionError(
                     f"only an active credential can be suspended; it is {state.lifecycle}"

@@ -19,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.datastructures import UploadFile
 
 from credflow_common import idempotency
+from credflow_common.errors import TooLargeError, UnsupportedKindError
 from credflow_common.eventstore import EventStore
 from credflow_common.media import MediaStore, detect_kind, object_key
 from credflow_common.outages import OUTAGE_ERRORS
@@ -27,16 +28,10 @@ from credflow_contracts.events.directory import OrganisationSettings
 from credflow_contracts.events.values import MediaFile
 from credflow_contracts.ids import uuid7
 from credflow_submission.access import Access
-from credflow_submission.domain import CredentialError, NotFoundError
+from credflow_submission.domain import NotFoundError
 from credflow_submission.store import load
 
 log = structlog.get_logger("credflow.submission")
-
-
-class MediaError(CredentialError):
-    def __init__(self, status: int, message: str, field: str) -> None:
-        super().__init__(message, field)
-        self.status = status
 
 
 class Files:
@@ -94,17 +89,17 @@ class Files:
         index: int,
         upload: UploadFile,
     ) -> MediaFile:
-        where = f"body.files.{index}"
+        where = f"files.{index}"
         name = upload.filename or "the file"
         data = await upload.read(settings.max_media_bytes + 1)
         if len(data) > settings.max_media_bytes:
             size = max(upload.size or 0, len(data))
-            raise MediaError(413, f"{name} has {size:,} bytes; at most "
+            raise TooLargeError(f"{name} has {size:,} bytes; at most "
                              f"{settings.max_media_bytes:,} are accepted", where)  # fmt: skip
         kind = detect_kind(data[:16])
         if kind is None or kind not in settings.allowed_media_kinds:
             allowed = ", ".join(k.upper() for k in settings.allowed_media_kinds)
-            raise MediaError(415, f"{name} is not a {allowed} file (its contents were "
+            raise UnsupportedKindError(f"{name} is not a {allowed} file (its contents were "
                              "checked, not its name)", where)  # fmt: skip
         media_id = uuid7()
         saved = await self.media.put(object_key(org, credential_id, media_id), data, kind)

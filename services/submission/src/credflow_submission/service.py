@@ -15,7 +15,7 @@ from credflow_common import access_rules, requests
 from credflow_common.directory_replica import DirectoryReplica
 from credflow_common.errors import DomainError
 from credflow_common.media import MediaStore, object_key
-from credflow_common.problems import ProblemError
+from credflow_common.problems import ProblemError, status_of
 from credflow_common.requests import Body, Command
 from credflow_common.service import ServiceContext
 from credflow_contracts.events.values import MediaFile
@@ -171,8 +171,9 @@ class Credentials:
                 results.append(await self.delete(command, credential_id, body.reason))
             except (DomainError, ProblemError) as exc:
                 detail = exc.message if isinstance(exc, DomainError) else exc.detail
+                status = status_of(exc) if isinstance(exc, DomainError) else exc.status
                 results.append(
-                    {"credential_id": str(credential_id), "status": exc.status, "error": detail}
+                    {"credential_id": str(credential_id), "status": status, "error": detail}
                 )
         await self.files.sweep()
         deleted = sum(1 for r in results if "error" not in r)

@@ -69,7 +69,7 @@ def build(directory: Directory) -> APIRouter:
             Entity(org, "assessment", assessment_id, AssessmentDefined)
         )
         if await directory.find(Entity(org, "user", user_id, UserState)) is None:
-            raise InvalidError("no such user", "body.user_id")
+            raise InvalidError("no such user", "user_id")
         return await directory.change(
             asking.command(org, body.model_dump(mode="json")),
             Entity(org, "assessment_answer", f"{assessment_id}:{user_id}", AssessmentAnswered),
