@@ -37,7 +37,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from credflow_common import failpoints
 from credflow_common.outages import OUTAGE_ERRORS, Outage
-from credflow_common.waiting import until_any
+from credflow_common.waiting import poll_until_stopped
 from credflow_contracts.ids import uuid7
 
 MIGRATIONS = Path(__file__).resolve().parent / "mail_migrations"
@@ -127,11 +127,10 @@ class MailRelay:
         await self.outage.retry(self._send_forever)
 
     async def _send_forever(self) -> None:
-        while not self._stopping.is_set():
-            sent = await self.send_due()
-            self.outage.cleared()
-            if sent < self.batch_size:
-                await until_any(self._stopping, timeout_s=self.poll_interval_s)
+        async def send() -> bool:
+            return await self.send_due() >= self.batch_size
+
+        await poll_until_stopped(self.outage, send, interval_s=self.poll_interval_s)
 
     async def send_due(self) -> int:
         """Send due mails (a digest group as one mail), each claimed before and marked sent

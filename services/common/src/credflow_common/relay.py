@@ -33,7 +33,7 @@ from credflow_common.db import check_schema_name
 from credflow_common.eventstore import outbox_channel
 from credflow_common.metrics import RelayMetrics
 from credflow_common.outages import Outage
-from credflow_common.waiting import set_on_notify, until_any
+from credflow_common.waiting import notifications, poll_until_stopped, until_any
 
 log = structlog.get_logger("credflow.relay")
 PUBLISH_TIMEOUT_MS = 5000
@@ -113,21 +113,15 @@ class OutboxRelay:
         except BaseException:
             await producer.stop()  # a broker out of reach: let go of what start() opened
             raise
-        notified = asyncio.Event()
-        listener = asyncio.create_task(
-            set_on_notify(self.database_url, outbox_channel(self.schema), notified)
-        )
+
+        async def publish() -> bool:
+            return await self.publish_batch(conn, producer) >= self.batch_size
+
         try:
-            while not self._stopping.is_set():
-                notified.clear()
-                published = await self.publish_batch(conn, producer)
-                self.outage.cleared()
-                if published < self.batch_size:
-                    await self._wait_for_work(notified)
+            async with notifications(self.database_url, outbox_channel(self.schema)) as woken:
+                await poll_until_stopped(self.outage, publish, interval_s=self.poll_interval_s,
+                                         woken_by=woken)  # fmt: skip
         finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError, psycopg.Error, OSError):
-                await listener
             await producer.stop()
 
     async def _acquire_leadership(self, conn: AsyncConnection[Any]) -> bool:
@@ -202,11 +196,6 @@ class OutboxRelay:
         self.metrics.pending.labels(self.schema).set(pending)
         age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
         self.metrics.oldest_pending_seconds.labels(self.schema).set(max(age, 0.0))
-
-    async def _wait_for_work(self, notified: asyncio.Event) -> None:
-        """Return on the next NOTIFY, on `stop()`, or after the polling interval (the fallback,
-        and all that is left if the listening connection is lost)."""
-        await until_any(notified, self._stopping, timeout_s=self.poll_interval_s)
 
     def _set_leader(self, leader: bool) -> None:
         self.is_leader = leader

@@ -8,18 +8,16 @@ repeats a chunk. One instance works on an import at a time (its row is locked, o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 from uuid import UUID, uuid5
 
-import psycopg
 import structlog
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from credflow_common.eventstore import EventStore, Metadata
 from credflow_common.outages import Outage
-from credflow_common.waiting import set_on_notify, until_any
+from credflow_common.waiting import notifications, poll_until_stopped
 from credflow_contracts.events.commands import SubmitCredential
 from credflow_contracts.events.values import Certification, Issuer
 from credflow_importer.store import FINISHING_CHANNEL, stream_id
@@ -43,7 +41,6 @@ class Finisher:
         self.poll_interval_s = poll_interval_s
         self._stopping = asyncio.Event()
         self.outage = Outage("import finisher", self._stopping)
-        self._work = asyncio.Event()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -54,20 +51,12 @@ class Finisher:
         await self.outage.retry(self._finish_forever)
 
     async def _finish_forever(self) -> None:
-        listener = asyncio.create_task(
-            set_on_notify(self.database_url, FINISHING_CHANNEL, self._work)
-        )
-        try:
-            while not self._stopping.is_set():
-                self._work.clear()
-                sent = await self.send_chunk()
-                self.outage.cleared()
-                if not sent:
-                    await self._wait()
-        finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError, psycopg.Error, OSError):
-                await listener
+        async def send() -> bool:
+            return await self.send_chunk() > 0
+
+        async with notifications(self.database_url, FINISHING_CHANNEL) as woken:
+            await poll_until_stopped(self.outage, send, interval_s=self.poll_interval_s,
+                                     woken_by=woken)  # fmt: skip
 
     async def send_chunk(self) -> int:
         """Send the next chunk of one finishing import's unsent rows; 0 when none is left."""
@@ -101,9 +90,6 @@ class Finisher:
             )
         log.info("import rows sent", import_id=str(import_id), rows=len(commands))
         return len(commands)
-
-    async def _wait(self) -> None:
-        await until_any(self._work, self._stopping, timeout_s=self.poll_interval_s)
 
 
 def _command(
