@@ -36,6 +36,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from credflow_common import failpoints
+from credflow_common.bulk import Column, arrays, unnest
 from credflow_common.outages import OUTAGE_ERRORS, Outage
 from credflow_common.waiting import poll_until_stopped
 from credflow_contracts.ids import uuid7
@@ -73,28 +74,28 @@ async def enqueue(
     return mail.mail_id
 
 
+MAIL_COLUMNS: tuple[Column[Mail], ...] = (
+    Column("mail_id", "uuid", lambda m: m.mail_id),
+    Column("organisation_id", "uuid", lambda m: m.organisation_id),
+    Column("to_address", "text", lambda m: m.to_address),
+    Column("subject", "text", lambda m: m.subject),
+    Column("body", "text", lambda m: m.body),
+    Column("digest_key", "text", lambda m: m.digest_key),
+    Column("deliver_after", "timestamptz", lambda m: m.deliver_after),
+)
+
+
 async def enqueue_many(conn: AsyncConnection[Any], mails: Sequence[Mail]) -> None:
     """Every mail in one statement; a mail id already queued is left as it is."""
     if not mails:
         return
     await conn.execute(
-        "INSERT INTO mail_outbox (mail_id, organisation_id, to_address, subject, body,"
+        "INSERT INTO mail_outbox (mail_id, organisation_id, to_address, subject, body,"  # noqa: S608 - constant columns
         " digest_key, deliver_after)"
         " SELECT m.mail_id, m.organisation_id, m.to_address, m.subject, m.body, m.digest_key,"
-        " coalesce(m.deliver_after, now())"
-        " FROM unnest(%b::uuid[], %b::uuid[], %b::text[], %b::text[], %b::text[], %b::text[],"
-        " %b::timestamptz[]) AS m (mail_id, organisation_id, to_address, subject, body,"
-        " digest_key, deliver_after)"
+        f" coalesce(m.deliver_after, now()) FROM {unnest(MAIL_COLUMNS, 'm')}"
         " ON CONFLICT (mail_id) DO NOTHING",
-        [
-            [m.mail_id for m in mails],
-            [m.organisation_id for m in mails],
-            [m.to_address for m in mails],
-            [m.subject for m in mails],
-            [m.body for m in mails],
-            [m.digest_key for m in mails],
-            [m.deliver_after for m in mails],
-        ],
+        arrays(MAIL_COLUMNS, mails),
     )
 
 

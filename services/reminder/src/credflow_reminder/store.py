@@ -9,11 +9,13 @@ due for the credential's current version and expiry date (the scheduler works ou
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
 
+from credflow_common.bulk import Column, arrays, unnest
 from credflow_reminder import domain
 from credflow_reminder.domain import NotificationSettings, Tracked
 
@@ -37,32 +39,35 @@ async def load(conn: Conn, credential_ids: Sequence[UUID]) -> dict[UUID, Tracked
     return {row[0]: Tracked(*row) for row in await cursor.fetchall()}
 
 
+SCHEDULE_COLUMNS: tuple[Column[tuple[Tracked, date | None]], ...] = (
+    Column("credential_id", "uuid", lambda row: row[0].credential_id),
+    Column("organisation_id", "uuid", lambda row: row[0].organisation_id),
+    Column("holder_id", "uuid", lambda row: row[0].holder_id),
+    Column("credential_type_id", "uuid", lambda row: row[0].credential_type_id),
+    Column("version_id", "uuid", lambda row: row[0].version_id),
+    Column("expires_on", "date", lambda row: row[0].expires_on),
+    Column("standing", "text", lambda row: row[0].standing),
+    Column("review", "text", lambda row: row[0].review),
+    Column("expired_version_id", "uuid", lambda row: row[0].expired_version_id),
+    Column("next_due_on", "date", lambda row: row[1]),
+)  # a credential and its first due date
+
+
 async def save(conn: Conn, credentials: Sequence[Tracked]) -> None:
     """Upsert the credentials' rows, each with its first due date under its holder's settings."""
     if not credentials:
         return
     settings = await settings_of(conn, {(c.organisation_id, c.holder_id) for c in credentials})
+    rows = [(c, domain.first_due_on(c, _settings(settings, c).lead_days)) for c in credentials]
     await conn.execute(
         f"INSERT INTO schedule ({COLUMNS}, next_due_on)"  # noqa: S608
-        " SELECT * FROM unnest(%b::uuid[], %b::uuid[], %b::uuid[], %b::uuid[], %b::uuid[],"
-        " %b::date[], %b::text[], %b::text[], %b::uuid[], %b::date[])"
+        f" SELECT * FROM {unnest(SCHEDULE_COLUMNS, 's')}"
         " ON CONFLICT (credential_id) DO UPDATE SET version_id = EXCLUDED.version_id,"
         " holder_id = EXCLUDED.holder_id, credential_type_id = EXCLUDED.credential_type_id,"
         " expires_on = EXCLUDED.expires_on, standing = EXCLUDED.standing,"
         " review = EXCLUDED.review, expired_version_id = EXCLUDED.expired_version_id,"
         " next_due_on = EXCLUDED.next_due_on, updated_at = now()",
-        [
-            [c.credential_id for c in credentials],
-            [c.organisation_id for c in credentials],
-            [c.holder_id for c in credentials],
-            [c.credential_type_id for c in credentials],
-            [c.version_id for c in credentials],
-            [c.expires_on for c in credentials],
-            [c.standing for c in credentials],
-            [c.review for c in credentials],
-            [c.expired_version_id for c in credentials],
-            [domain.first_due_on(c, _settings(settings, c).lead_days) for c in credentials],
-        ],
+        arrays(SCHEDULE_COLUMNS, rows),
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
+from credflow_common.bulk import Column, arrays, unnest
 from credflow_common.consumer import ConsumerSpec, Delivery, types_of
 from credflow_common.directory_replica import BatchReplica, apply_directory_events
 from credflow_common.errors import ConcurrencyError
@@ -114,25 +115,26 @@ async def _open_all(conn: Conn, reviews: Reviews, deliveries: Sequence[Delivery]
     await reviews.append_many(conn, appends)
 
 
+VERSION_COLUMNS: tuple[Column[CredentialSubmitted | VersionAdded], ...] = (
+    Column("credential_id", "uuid", lambda e: e.credential_id),
+    Column("organisation_id", "uuid", lambda e: e.organisation_id),
+    Column("version_id", "uuid", lambda e: e.version_id),
+    Column("holder_id", "uuid", lambda e: e.holder_id),
+)
+
+
 async def _record_latest(conn: Conn, events: Sequence[CredentialSubmitted | VersionAdded]) -> None:
     """Each credential's latest version, in one statement; older versions' open items are
     superseded."""
     await conn.execute(
-        "WITH latest AS (INSERT INTO credential_versions"
+        "WITH latest AS (INSERT INTO credential_versions"  # noqa: S608 - constant columns
         " SELECT v.credential_id, v.organisation_id, v.version_id, v.holder_id, false"
-        " FROM unnest(%b::uuid[], %b::uuid[], %b::uuid[], %b::uuid[])"
-        " AS v (credential_id, organisation_id, version_id, holder_id)"
+        f" FROM {unnest(VERSION_COLUMNS, 'v')}"
         " ON CONFLICT (credential_id) DO UPDATE"
         " SET latest_version_id = EXCLUDED.latest_version_id)"
         " UPDATE reviews SET status = 'superseded'"
         " WHERE credential_id = ANY(%b::uuid[]) AND status = 'requested'",
-        (
-            [e.credential_id for e in events],
-            [e.organisation_id for e in events],
-            [e.version_id for e in events],
-            [e.holder_id for e in events],
-            [e.credential_id for e in events],
-        ),
+        [*arrays(VERSION_COLUMNS, events), [e.credential_id for e in events]],
     )
 
 

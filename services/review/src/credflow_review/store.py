@@ -10,6 +10,7 @@ from uuid import UUID, uuid5
 
 from psycopg import AsyncConnection
 
+from credflow_common.bulk import Column, arrays, unnest
 from credflow_common.eventstore import Metadata
 from credflow_contracts.events.base import Event
 from credflow_review.domain import Review
@@ -40,44 +41,42 @@ class ReviewAppend:
     before: Review | None
 
 
+REVIEW_COLUMNS: tuple[Column[tuple[Review, int]], ...] = (
+    Column("review_id", "uuid", lambda row: row[0].review_id),
+    Column("organisation_id", "uuid", lambda row: row[0].organisation_id),
+    Column("credential_id", "uuid", lambda row: row[0].credential_id),
+    Column("version_id", "uuid", lambda row: row[0].version_id),
+    Column("version_number", "integer", lambda row: row[0].version_number),
+    Column("holder_id", "uuid", lambda row: row[0].holder_id),
+    Column("credential_type_id", "uuid", lambda row: row[0].credential_type_id),
+    Column("status", "text", lambda row: row[0].status),
+    Column("reviewer_ids", "text", lambda row: "{" + ",".join(map(str, row[0].reviewer_ids)) + "}"),
+    Column("routing", "text", lambda row: row[0].routing or "managers"),
+    Column("claimed_by", "uuid", lambda row: row[0].claimed_by),
+    Column("import_id", "uuid", lambda row: row[0].import_id),
+    Column("submitted_by", "uuid", lambda row: row[0].submitted_by),
+    Column("stream_version", "integer", lambda row: row[1]),
+)  # a review and its stream's version
+
+
 async def save_rows(conn: Conn, rows: Sequence[tuple[Review, int]]) -> None:
     """Upsert the reviews' rows (the queryable snapshot of each stream) in one statement."""
     if not rows:
         return
-    reviews = [review for review, _ in rows]
     await conn.execute(
-        "INSERT INTO reviews (review_id, organisation_id, credential_id, version_id,"
+        "INSERT INTO reviews (review_id, organisation_id, credential_id, version_id,"  # noqa: S608 - constant columns
         " version_number, holder_id, credential_type_id, status, reviewer_ids, routing,"
         " claimed_by, import_id, submitted_by, stream_version, decided_at)"
         " SELECT r.review_id, r.organisation_id, r.credential_id, r.version_id,"
         " r.version_number, r.holder_id, r.credential_type_id, r.status,"
         " r.reviewer_ids::uuid[], r.routing, r.claimed_by, r.import_id, r.submitted_by,"
         " r.stream_version, CASE WHEN r.status IN ('validated', 'rejected') THEN now() END"
-        " FROM unnest(%b::uuid[], %b::uuid[], %b::uuid[], %b::uuid[], %b::integer[],"
-        " %b::uuid[], %b::uuid[], %b::text[], %b::text[], %b::text[], %b::uuid[], %b::uuid[],"
-        " %b::uuid[], %b::integer[]) AS r (review_id, organisation_id, credential_id,"
-        " version_id, version_number, holder_id, credential_type_id, status, reviewer_ids,"
-        " routing, claimed_by, import_id, submitted_by, stream_version)"
+        f" FROM {unnest(REVIEW_COLUMNS, 'r')}"
         " ON CONFLICT (review_id) DO UPDATE SET status = EXCLUDED.status,"
         " reviewer_ids = EXCLUDED.reviewer_ids, routing = EXCLUDED.routing,"
         " claimed_by = EXCLUDED.claimed_by, stream_version = EXCLUDED.stream_version,"
         " decided_at = EXCLUDED.decided_at",
-        [
-            [r.review_id for r in reviews],
-            [r.organisation_id for r in reviews],
-            [r.credential_id for r in reviews],
-            [r.version_id for r in reviews],
-            [r.version_number for r in reviews],
-            [r.holder_id for r in reviews],
-            [r.credential_type_id for r in reviews],
-            [r.status for r in reviews],
-            ["{" + ",".join(map(str, r.reviewer_ids)) + "}" for r in reviews],
-            [r.routing or "managers" for r in reviews],
-            [r.claimed_by for r in reviews],
-            [r.import_id for r in reviews],
-            [r.submitted_by for r in reviews],
-            [version for _, version in rows],
-        ],
+        arrays(REVIEW_COLUMNS, rows),
     )
 
 
