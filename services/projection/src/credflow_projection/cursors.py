@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -53,3 +54,42 @@ def decode_cursor(cursor: str, *parts: CursorPart) -> list[Any]:
         return [read(value) for read, value in zip(parts, values, strict=True)]
     except ValueError as exc:
         raise ValueError("malformed cursor") from exc
+
+
+SQL_CAST: dict[CursorPart, str] = {TEXT: "", ID: "::uuid", MOMENT: "::timestamptz"}
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One column of a view's order: its SQL expression, how a cursor's value for it is read
+    back, and the key of the row that holds its value."""
+
+    expression: str
+    part: CursorPart
+    column: str
+
+
+def after(keys: Sequence[SortKey], cursor: str, params: dict[str, Any]) -> str:
+    """The condition for the rows after `cursor` (its values added to `params`): keyset
+    paging, so a page costs the same however deep it is."""
+    placeholders = []
+    for index, (key, value) in enumerate(zip(keys, decode_cursor(cursor, *(k.part for k in keys)),
+                                             strict=True)):  # fmt: skip
+        params[f"after_{index}"] = value
+        placeholders.append(f"%(after_{index})s{SQL_CAST[key.part]}")
+    return f"({', '.join(k.expression for k in keys)}) > ({', '.join(placeholders)})"
+
+
+def page_of(
+    rows: list[dict[str, Any]], limit: int, keys: Sequence[SortKey]
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The page of `rows` (fetched with LIMIT limit + 1) and the cursor of the next, if any."""
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    values = [_cursor_value(last[key.column]) for key in keys]
+    return rows[:limit], encode_cursor(values)
+
+
+def _cursor_value(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)

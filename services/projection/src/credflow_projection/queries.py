@@ -15,7 +15,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
 from credflow_common.db import contains_pattern
-from credflow_projection.cursors import ID, TEXT, decode_cursor, encode_cursor
+from credflow_projection.cursors import ID, TEXT, SortKey, after, page_of
 
 Conn = AsyncConnection[Any]
 Row = dict[str, Any]
@@ -150,6 +150,13 @@ def credential_conditions(
     return " AND ".join(conditions), params
 
 
+CREDENTIAL_KEYS = (
+    SortKey("lower(c.holder_name)", TEXT, "sort_name"),
+    SortKey("lower(c.type_name)", TEXT, "sort_type"),
+    SortKey("c.credential_id", ID, "credential_id"),
+)  # as CREDENTIAL_ORDER sorts
+
+
 async def credentials(
     conn: Conn,
     org: Organisation,
@@ -163,24 +170,13 @@ async def credentials(
     """Worker credentials, ordered by holder name, type name, credential id; keyset paging."""
     query, params = _credential_query(org, scope, filters, today)
     if cursor is not None:
-        params["after_name"], params["after_type"], params["after_id"] = decode_cursor(
-            cursor, TEXT, TEXT, ID
-        )
-        query = sql.SQL("{} AND (lower(c.holder_name), lower(c.type_name), c.credential_id)"
-                        " > (%(after_name)s, %(after_type)s, %(after_id)s::uuid)"
-                        ).format(query)  # fmt: skip
+        query = sql.SQL("{} AND " + after(CREDENTIAL_KEYS, cursor, params)).format(query)
     query = sql.SQL("{}" + CREDENTIAL_ORDER + " LIMIT %(limit)s").format(query)
     params["limit"] = limit + 1
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(query, params)
         rows = await cur.fetchall()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = (
-        encode_cursor([rows[-1]["sort_name"], rows[-1]["sort_type"], rows[-1]["credential_id"]])
-        if more
-        else None
-    )
+    rows, next_cursor = page_of(rows, limit, CREDENTIAL_KEYS)
     return Page([_public(row) for row in rows], next_cursor)
 
 

@@ -9,7 +9,7 @@ from uuid import UUID
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from credflow_projection.cursors import ID, MOMENT, decode_cursor, encode_cursor
+from credflow_projection.cursors import ID, MOMENT, SortKey, after, page_of
 from credflow_projection.queries import Conn, Page
 
 
@@ -18,6 +18,10 @@ class QueueFilters:
     credential_type_id: UUID | None = None
     company_id: UUID | None = None
     import_id: UUID | None = None
+
+
+QUEUE_KEYS = (SortKey("r.requested_at", MOMENT, "requested_at"),
+              SortKey("r.review_id", ID, "review_id"))  # fmt: skip
 
 
 async def review_queue(
@@ -34,12 +38,7 @@ async def review_queue(
         "company_id": chosen.company_id,
         "import_id": chosen.import_id,
     }
-    after = ""
-    if cursor is not None:
-        params["after_at"], params["after_id"] = decode_cursor(cursor, MOMENT, ID)
-        after = (
-            " AND (r.requested_at, r.review_id) > (%(after_at)s::timestamptz, %(after_id)s::uuid)"
-        )
+    later = "" if cursor is None else " AND " + after(QUEUE_KEYS, cursor, params)
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             sql.SQL(  # constant fragments; values are parameters
@@ -59,17 +58,10 @@ async def review_queue(
                 " AND %(me)s = ANY(r.reviewer_ids)"
                 " AND (%(type_id)s::uuid IS NULL OR r.credential_type_id = %(type_id)s)"
                 " AND (%(company_id)s::uuid IS NULL OR p.company_id = %(company_id)s)"
-                " AND (%(import_id)s::uuid IS NULL OR r.import_id = %(import_id)s)" + after +
+                " AND (%(import_id)s::uuid IS NULL OR r.import_id = %(import_id)s)" + later +
                 " ORDER BY r.requested_at, r.review_id LIMIT %(limit)s"
             ).format(),
             params,
         )  # fmt: skip
         rows = await cur.fetchall()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = (
-        encode_cursor([rows[-1]["requested_at"].isoformat(), rows[-1]["review_id"]])
-        if more
-        else None
-    )
-    return Page(rows, next_cursor)
+    return Page(*page_of(rows, limit, QUEUE_KEYS))

@@ -14,7 +14,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from credflow_common.db import contains_pattern
-from credflow_projection.cursors import ID, TEXT, decode_cursor, encode_cursor
+from credflow_projection.cursors import ID, TEXT, SortKey, after, page_of
 from credflow_projection.queries import MEETS, Conn, Organisation, Page, Row, Scope
 
 REQUIREMENT_STATES = """
@@ -78,6 +78,9 @@ async def compliance(
 WORKER = "p.status = 'active' AND 'worker' = ANY(p.roles)"  # as the partial indexes say
 
 
+WORKER_KEYS = (SortKey("lower(p.name)", TEXT, "sort_name"), SortKey("p.user_id", ID, "user_id"))
+
+
 async def workers(
     conn: Conn,
     org: Organisation,
@@ -106,8 +109,7 @@ async def workers(
     if compliant is not None:
         conditions.append(f"p.compliant_until {'>=' if compliant else '<'} %(today)s")
     if cursor is not None:
-        params["after_name"], params["after_id"] = decode_cursor(cursor, TEXT, ID)
-        conditions.append("(lower(p.name), p.user_id) > (%(after_name)s, %(after_id)s::uuid)")
+        conditions.append(after(WORKER_KEYS, cursor, params))
     query = (  # constant fragments; values are parameters
         "SELECT p.user_id, p.name, p.email, p.company_id, co.name AS company_name,"  # noqa: S608
         " p.manager_id, p.compliant_until >= %(today)s AS compliant,"
@@ -120,9 +122,7 @@ async def workers(
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(sql.SQL(query).format(), params)
         rows = await cur.fetchall()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor([rows[-1]["sort_name"], rows[-1]["user_id"]]) if more else None
+    rows, next_cursor = page_of(rows, limit, WORKER_KEYS)
     for row in rows:
         row.pop("sort_name")
     return Page(rows, next_cursor)
