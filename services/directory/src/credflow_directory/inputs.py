@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from credflow_common.inputs import Input, Patch, single_line
 from credflow_contracts.events.directory import (
@@ -173,3 +173,8 @@ def settings_changes(patch: SettingsInput) -> dict[str, object]:
 
 def default_settings(patch: SettingsInput) -> OrganisationSettings:
     return OrganisationSettings.model_validate(settings_changes(patch))
+
+
+def fields_sent(patch: BaseModel) -> dict[str, Any]:
+    """The fields a patch sets to a value (one sent as null changes nothing)."""
+    return {k: v for k, v in patch.model_dump(exclude_unset=True).items() if v is not None}

@@ -18,10 +18,10 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 
+from credflow_projection.queries import MEETS
 from credflow_projection.rows import CredentialRow, Views
 
 Conn = AsyncConnection[Any]
-MEETS = ("verified", "submitted")
 LABELS = "holder_name, holder_email, company_id, company_name, type_name"
 RELABEL = (
     "UPDATE credentials c SET ({labels}) = ({labels_l}) FROM credential_labels l"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Query
 
 from credflow_common.problems import FieldError, ProblemError
-from credflow_projection.queries import STATUSES, CredentialFilters
+from credflow_projection.queries import STATUSES, CredentialFilters, Page
 
 Body = dict[str, Any]
 MinPosition = Annotated[
@@ -60,3 +61,11 @@ def bad_cursor() -> ProblemError:
         422, "Unprocessable Content", "invalid cursor",
         errors=[FieldError("query.cursor", "use the next_cursor of a previous page")],
     )  # fmt: skip
+
+
+async def one_page(fetch: Awaitable[Page]) -> Page:
+    """A page of a keyset-paged view; a cursor this service did not hand out is a 422."""
+    try:
+        return await fetch
+    except ValueError as exc:
+        raise bad_cursor() from exc

@@ -12,7 +12,13 @@ from credflow_contracts.events.directory import CompanyState, GroupState, UserSt
 from credflow_contracts.ids import uuid7
 from credflow_directory import domain
 from credflow_directory.access import managed_by, people_of, require_admin
-from credflow_directory.inputs import CompanyInput, CompanyPatch, GroupInput, GroupPatch
+from credflow_directory.inputs import (
+    CompanyInput,
+    CompanyPatch,
+    GroupInput,
+    GroupPatch,
+    fields_sent,
+)
 from credflow_directory.service import Directory, Entity
 
 
@@ -51,7 +57,7 @@ def build(directory: Directory) -> APIRouter:
         org: UUID, company_id: UUID, body: CompanyPatch, asking: Asking
     ) -> Body:
         require_admin(asking.principal, org)
-        changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+        changes = fields_sent(body)
         return await directory.change(
             asking.command(org, changes),
             Entity(org, "company", company_id, CompanyState),
@@ -77,7 +83,7 @@ def build(directory: Directory) -> APIRouter:
     @router.patch("/{org}/groups/{group_id}")
     async def update_group(org: UUID, group_id: UUID, body: GroupPatch, asking: Asking) -> Body:
         require_admin(asking.principal, org)
-        changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+        changes = fields_sent(body)
         return await directory.change(
             asking.command(org, changes),
             Entity(org, "group", group_id, GroupState),

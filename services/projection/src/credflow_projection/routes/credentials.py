@@ -24,8 +24,8 @@ from credflow_projection.inputs import (
     Cursor,
     Limit,
     MinPosition,
-    bad_cursor,
     credential_filters,
+    one_page,
 )
 from credflow_projection.service import Views, scope_of, viewing
 
@@ -58,13 +58,10 @@ def build(views: Views) -> APIRouter:
         await views.caught_up(response, min_position)
         async with views.pool.connection() as conn:
             organisation, scope = await viewing(conn, principal, org)
-            try:
-                page = await queries.credentials(
-                    conn, organisation, scope, chosen,
-                    today=organisation.today(views.clock()), limit=limit, cursor=cursor,
-                )  # fmt: skip
-            except ValueError as exc:
-                raise bad_cursor() from exc
+            page = await one_page(queries.credentials(
+                conn, organisation, scope, chosen,
+                today=organisation.today(views.clock()), limit=limit, cursor=cursor,
+            ))  # fmt: skip
         return {"items": page.items, "next_cursor": page.next_cursor}
 
     @router.get("/summary")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from credflow_common.auth import CurrentPrincipal
 from credflow_projection import queue
-from credflow_projection.inputs import Body, Cursor, Limit, MinPosition, bad_cursor
+from credflow_projection.inputs import Body, Cursor, Limit, MinPosition, one_page
 from credflow_projection.service import Views
 
 
@@ -32,13 +32,10 @@ def build(views: Views) -> APIRouter:
         principal.require_organisation(org)
         await views.caught_up(response, min_position)
         async with views.pool.connection() as conn:
-            try:
-                chosen = queue.QueueFilters(credential_type_id, company_id, import_id)
-                page = await queue.review_queue(
-                    conn, org, principal.user_id, limit=limit, cursor=cursor, chosen=chosen
-                )
-            except ValueError as exc:
-                raise bad_cursor() from exc
+            chosen = queue.QueueFilters(credential_type_id, company_id, import_id)
+            page = await one_page(queue.review_queue(
+                conn, org, principal.user_id, limit=limit, cursor=cursor, chosen=chosen
+            ))  # fmt: skip
         return {"items": page.items, "next_cursor": page.next_cursor}
 
     return router

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Response
 from credflow_common.auth import CurrentPrincipal
 from credflow_common.problems import ProblemError
 from credflow_projection import workforce
-from credflow_projection.inputs import Body, Compliant, Cursor, Limit, MinPosition, bad_cursor
+from credflow_projection.inputs import Body, Compliant, Cursor, Limit, MinPosition, one_page
 from credflow_projection.service import Views, profiles, require_views_of_others, viewing
 
 
@@ -35,13 +35,10 @@ def build(views: Views) -> APIRouter:
         await views.caught_up(response, min_position)
         async with views.pool.connection() as conn:
             organisation, scope = await viewing(conn, principal, org)
-            try:
-                page = await workforce.workers(
-                    conn, organisation, scope, company_id, q, limit=limit, cursor=cursor,
-                    today=organisation.today(views.clock()), compliant=compliant,
-                )  # fmt: skip
-            except ValueError as exc:
-                raise bad_cursor() from exc
+            page = await one_page(workforce.workers(
+                conn, organisation, scope, company_id, q, limit=limit, cursor=cursor,
+                today=organisation.today(views.clock()), compliant=compliant,
+            ))  # fmt: skip
         return {"items": page.items, "next_cursor": page.next_cursor}
 
     @router.get("/workers/{worker_id}")
@@ -100,13 +97,10 @@ def build(views: Views) -> APIRouter:
             if company is None:
                 raise ProblemError(404, "Not Found", f"no company {company_id}")
             organisation, scope = await viewing(conn, principal, org)
-            try:
-                page = await workforce.workers(
-                    conn, organisation, scope, company_id, None, limit=limit, cursor=cursor,
-                    today=organisation.today(views.clock()), compliant=compliant,
-                )  # fmt: skip
-            except ValueError as exc:
-                raise bad_cursor() from exc
+            page = await one_page(workforce.workers(
+                conn, organisation, scope, company_id, None, limit=limit, cursor=cursor,
+                today=organisation.today(views.clock()), compliant=compliant,
+            ))  # fmt: skip
             found = await profiles(conn, organisation, page.items, views.clock())
         return {"company": company, "workers": found, "next_cursor": page.next_cursor}
 
