@@ -5,7 +5,7 @@
 - each worker's compliance, held as `compliant_until` (the last day they stay compliant).
 
 The rules themselves are the SQL view `credential_labels` and function `worker_validity`
-(migration 0603); this module only decides which rows to bring up to date, and does it set-based.
+(migrations 0603 and 0604); this module only decides which rows to bring up to date, set-based.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 
-from credflow_projection.queries import MEETS
 from credflow_projection.rows import CredentialRow, Views
 
 Conn = AsyncConnection[Any]
@@ -73,9 +72,14 @@ class Stale:
 Meeting = tuple[UUID, UUID | None, date | None] | None
 
 
+MEETS = ("verified", "submitted")
+"""The reviews SQL's `meets_requirement` accepts (migration 0604, where the rule lives): here
+only to tell which changes can alter a holder's compliance, so that others judge nobody."""
+
+
 def meeting(row: CredentialRow) -> Meeting:
-    """What of a credential decides which requirements it meets and until when (as the SQL
-    function `worker_validity` reads it): nothing unless it is active and verified or submitted."""
+    """What of a credential decides which requirements it meets and until when (as SQL's
+    `held_types` and `meets_requirement` read it): nothing unless it meets one at all."""
     if row.lifecycle != "active" or row.review not in MEETS:
         return None
     return row.credential_type_id, row.internal_equivalent_id, row.expires_on

@@ -23,9 +23,6 @@ STATUSES = (
     "pending", "verified", "submitted", "not_accepted", "expired", "required", "revoked",
     "suspended",
 )  # fmt: skip
-MEETS = ("verified", "submitted")
-"""The statuses that meet a requirement: the one Python copy of the rule the SQL function
-`worker_validity` (migration 0603) applies; `derived.meeting` and `workforce.compliance` use it."""
 
 
 @dataclass(frozen=True)

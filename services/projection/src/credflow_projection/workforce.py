@@ -15,7 +15,7 @@ from psycopg.rows import dict_row
 
 from credflow_common.db import contains_pattern
 from credflow_projection.cursors import ID, TEXT, SortKey, after, page_of
-from credflow_projection.queries import MEETS, Conn, Organisation, Page, Row, Scope
+from credflow_projection.queries import Conn, Organisation, Page, Row, Scope
 
 REQUIREMENT_STATES = """
     WITH req AS (
@@ -23,20 +23,13 @@ REQUIREMENT_STATES = """
         WHERE organisation_id = %(org)s AND user_id = ANY(%(users)s)
     ),
     held AS (
-        SELECT c.holder_id, x.type_id,
-               array_agg(credential_status(c.lifecycle, c.review, c.expires_on, %(today)s))
-                   AS statuses
-        FROM credentials c
-        LEFT JOIN credential_types t ON t.organisation_id = c.organisation_id
-            AND t.credential_type_id = c.credential_type_id
-        CROSS JOIN LATERAL (VALUES (c.credential_type_id),
-            (coalesce(c.internal_equivalent_id, t.internal_equivalent_id))) AS x(type_id)
-        WHERE c.organisation_id = %(org)s AND c.holder_id = ANY(%(users)s)
-            AND x.type_id IS NOT NULL
-        GROUP BY c.holder_id, x.type_id
+        SELECT h.holder_id, h.type_id,
+               bool_or(meets_requirement(h.lifecycle, h.review)
+                       AND (h.expires_on IS NULL OR h.expires_on >= %(today)s)) AS met
+        FROM held_types(%(org)s, %(users)s) h
+        GROUP BY h.holder_id, h.type_id
     )
-    SELECT req.user_id, req.credential_type_id, t.name AS credential_type_name,
-           held.statuses
+    SELECT req.user_id, req.credential_type_id, t.name AS credential_type_name, held.met
     FROM req
     LEFT JOIN held ON held.holder_id = req.user_id AND held.type_id = req.credential_type_id
     LEFT JOIN credential_types t ON t.organisation_id = %(org)s
@@ -63,12 +56,8 @@ async def compliance(
             {"org": org.organisation_id, "users": list(users), "today": today},
         )
         for row in await cur.fetchall():
-            statuses = row.pop("statuses")
-            state = (
-                "required" if statuses is None
-                else "met" if set(statuses) & set(MEETS)
-                else "not_met"
-            )  # fmt: skip
+            met = row.pop("met")
+            state = "required" if met is None else "met" if met else "not_met"
             worker = result[row.pop("user_id")]
             worker.requirements.append({**row, "state": state})
             worker.compliant = worker.compliant and state == "met"
