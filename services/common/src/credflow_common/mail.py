@@ -180,14 +180,22 @@ class MailRelay:
             return rows
 
     async def _mark_sent(self) -> None:
-        if self._sent_unmarked:
+        """Mark what the server took as sent. Sends of one relay may overlap: each takes the
+        ids there are now, and ids added while it marks wait for the next mark (clearing the
+        list afterwards would drop them, and their mails would go out again)."""
+        marking, self._sent_unmarked = self._sent_unmarked, []
+        if not marking:
+            return
+        try:
             async with self.pool.connection() as conn:
                 await conn.execute(
                     "UPDATE mail_outbox SET sent_at = now(), claimed_until = NULL"
                     " WHERE mail_id = ANY(%s)",
-                    (self._sent_unmarked,),
+                    (marking,),
                 )
-            self._sent_unmarked = []
+        except BaseException:
+            self._sent_unmarked = marking + self._sent_unmarked  # kept for the next try
+            raise
 
     async def _release(self, ids: list[UUID]) -> None:
         """Not sent: another try may claim it at once (if the database answers; else the
