@@ -39,6 +39,7 @@ from tests.e2e.test_outages import require_native_stack, stopped
 from tests.infrastructure import Infrastructure, temporary_database
 
 pytestmark = pytest.mark.chaos
+MAIL_RELAYS = {"review", "review@2", "reminder"}  # the processes that send mail
 DOWN_S = (
     {"kafka": 8, "postgres": 6, "minio": 5, "smtp": 8} if BOUNDED
     else {"kafka": 15, "postgres": 10, "minio": 10, "smtp": 30}
@@ -115,10 +116,14 @@ async def scenario(
     statuses = load.statuses()
     assert set(statuses) <= ALLOWED, f"no 500, no hang, no other refusal: {statuses}"
     assert load.slowest_s < 10, f"every answer comes within seconds: {load.slowest_s:.1f} s"
-    mailers_killed = len(restarted & {"review", "review@2", "reminder"})
-    assert counts["mail copies"] <= mailers_killed, (
+    mailers_killed = len(restarted & MAIL_RELAYS)
+    # A mail server stopped mid-session may have taken the mail whose 250 never came back:
+    # each relay can have one such mail in flight, sent again under its Message-ID.
+    cut_mid_session = len(MAIL_RELAYS) if fault.__name__.startswith("smtp down") else 0
+    assert counts["mail copies"] <= mailers_killed + cut_mid_session, (
         "a mail goes out twice only when its relay is killed between the SMTP server's"
-        " acceptance and the mark (ADR 0014), and then under the same Message-ID"
+        " acceptance and the mark, or the server went away before its answer (ADR 0014),"
+        " and then under the same Message-ID"
     )
     return outcome
 
