@@ -57,11 +57,6 @@ class Command:
     def caller(self) -> idempotency.Caller:
         return idempotency.Caller(self.principal.organisation_id, self.principal.user_id)
 
-    def without_key(self) -> Command:
-        """The same command under no idempotency key (one item of a batch)."""
-        return Command(self.organisation_id, self.principal, self.correlation_id, None,
-                       self.fingerprint)  # fmt: skip
-
 
 async def run(pool: AsyncConnectionPool[Conn], command: Command, work: Work) -> Body:
     """`work` in one transaction, honouring the command's idempotency key; its body plus
