@@ -12,9 +12,10 @@ the object did not exist, so nothing about other tenants leaks (not even that an
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from time import monotonic
+from typing import Annotated, Any, cast
 from uuid import UUID
 
 import jwt
@@ -25,6 +26,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from credflow_common.outages import unavailable_problem
 from credflow_common.problems import ProblemError
 
 log = structlog.get_logger("credflow.auth")
@@ -92,6 +94,19 @@ class Principal:
     def is_platform_operator(self) -> bool:
         return PLATFORM_PERMISSION in self.permissions
 
+    def narrowed_to(self, standing: Standing) -> Principal:
+        """The token's roles and permissions that the person still holds. Platform permissions
+        are not the directory's to give: they stay as the token's signer gave them."""
+        permissions = self.permissions
+        if standing.permissions is not None:
+            permissions = frozenset(
+                p for p in permissions if p in standing.permissions or p.startswith("platform:")
+            )
+        roles = self.roles & standing.roles
+        if roles == self.roles and permissions == self.permissions:
+            return self
+        return replace(self, roles=roles, permissions=permissions)
+
 
 def invalid_token(detail: str) -> ProblemError:
     """401 for a token that was sent but cannot be used (RFC 6750's `invalid_token`)."""
@@ -107,33 +122,58 @@ def invalid_token(detail: str) -> ProblemError:
     )
 
 
-UserStatusLookup = Callable[[UUID, UUID], Awaitable[str | None]]
-"""The status (`active`, `deactivated`, or None when unknown) of a person, by organisation and
-user id, as the service's own copy of the directory has it."""
+@dataclass(frozen=True)
+class Standing:
+    """A person as a service's copy of the directory has them now."""
+
+    status: str
+    roles: frozenset[str]
+    permissions: frozenset[str] | None = None
+    """None: this copy does not keep permissions (a token's are then taken as they are)."""
 
 
-class ActiveUsers:
-    """Refuses the tokens of people the service's copy of the directory shows deactivated.
+StandingLookup = Callable[[UUID, UUID], Awaitable[Standing | None]]
+"""A person's standing by organisation and user id, or None when the copy does not know them."""
+
+_NOT_CACHED = object()
+
+
+class CurrentStandings:
+    """Holds every token to its person's standing now, as the service's copy of the directory
+    has it: a deactivated person's token is refused (401), and a token's roles and permissions
+    are narrowed to those the person holds now, so a removed role stops working within
+    seconds although the token still names it. A token can only narrow a person's roles.
 
     A token stays valid until it expires, so every request asks. Answers are cached for `ttl_s`
-    (a deactivation takes effect within that, plus the moment the directory event takes to
-    reach the service). An unknown person passes: a platform operator, or a user this copy has
-    not learned yet (tokens are only minted for people the directory knows).
+    (a change takes effect within that, plus the moment the directory event takes to reach the
+    service). An unknown person passes as the token says: a platform operator, or a user this
+    copy has not learned yet (tokens are only minted for people the directory knows).
     """
 
-    def __init__(self, lookup: UserStatusLookup, ttl_s: float = 2.0) -> None:
+    def __init__(
+        self, lookup: StandingLookup, ttl_s: float = 2.0, timer: Callable[[], float] = monotonic
+    ) -> None:
         self.lookup = lookup
-        self.statuses: TTLCache[tuple[UUID, UUID], str | None] = TTLCache(100_000, ttl_s)
+        self.standings: TTLCache[tuple[UUID, UUID], Standing | None] = TTLCache(
+            100_000, ttl_s, timer=timer
+        )
 
-    async def require_active(self, principal: Principal) -> None:
-        key = (principal.organisation_id, principal.user_id)
-        if key in self.statuses:
-            status = self.statuses[key]
-        else:
-            status = await self.lookup(*key)
-            self.statuses[key] = status
-        if status == "deactivated":
+    async def standing(self, organisation_id: UUID, user_id: UUID) -> Standing | None:
+        key = (organisation_id, user_id)
+        # One read: an entry may expire between a membership test and a lookup (a KeyError).
+        found = self.standings.get(key, _NOT_CACHED)
+        if found is _NOT_CACHED:
+            found = await self.lookup(*key)
+            self.standings[key] = found
+        return cast(Standing | None, found)
+
+    async def hold_to_standing(self, principal: Principal) -> Principal:
+        standing = await self.standing(principal.organisation_id, principal.user_id)
+        if standing is None:
+            return principal
+        if standing.status == "deactivated":
             raise invalid_token("this person is deactivated")
+        return principal.narrowed_to(standing)
 
 
 @dataclass
@@ -172,6 +212,10 @@ class TokenVerifier:
                 permissions=frozenset(claims.get("permissions", [])),
                 name=claims.get("name"),
             )
+        except jwt.PyJWKClientConnectionError as exc:
+            # The keys cannot be fetched now: the token may well be good, so not a 401 (which
+            # signs the console's people out) but "try again shortly".
+            raise unavailable_problem("identity provider's key set") from exc
         except (jwt.PyJWTError, ValueError, KeyError) as exc:
             raise invalid_token(f"invalid token: {exc}") from exc
 
@@ -220,11 +264,11 @@ async def current_principal(
     structlog.contextvars.bind_contextvars(
         tenant_id=str(principal.organisation_id), user_id=str(principal.user_id)
     )
+    standings: CurrentStandings | None = getattr(request.app.state, "standings", None)
+    if standings is not None:
+        principal = await standings.hold_to_standing(principal)
     if principal.read_only and request.method not in SAFE_METHODS:
         raise ProblemError(403, "Forbidden", "client viewers only read; they change nothing")
-    active_users: ActiveUsers | None = getattr(request.app.state, "active_users", None)
-    if active_users is not None:
-        await active_users.require_active(principal)
     return principal
 
 

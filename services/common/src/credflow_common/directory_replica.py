@@ -16,6 +16,7 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from pydantic import BaseModel
 
+from credflow_common.auth import Standing
 from credflow_common.consumer import ConsumerSpec, Delivery
 from credflow_contracts.events.directory import (
     AssessmentAnswered,
@@ -126,14 +127,21 @@ def replica_consumer(service: str, topic_prefix: str = "") -> ConsumerSpec:
     )
 
 
-async def user_status(conn: Conn, org: UUID, user_id: UUID) -> str | None:
-    """A person's status in the replica (the `user_status` of the services that keep one)."""
+async def user_standing(conn: Conn, org: UUID, user_id: UUID) -> Standing | None:
+    """A person's status, roles and permissions in the replica (the `user_standing` of the
+    services that keep one)."""
     cursor = await conn.execute(
-        "SELECT status FROM replica_users WHERE organisation_id = %s AND user_id = %s",
+        "SELECT status, state->'roles', state->'permissions' FROM replica_users"
+        " WHERE organisation_id = %s AND user_id = %s",
         (org, user_id),
     )
     row = await cursor.fetchone()
-    return str(row[0]) if row else None
+    return standing_of(*row) if row else None
+
+
+def standing_of(status: str, roles: list[str] | None, permissions: list[str] | None) -> Standing:
+    """A standing from a user's snapshot (its `roles` and `permissions` lists)."""
+    return Standing(status, frozenset(roles or ()), frozenset(permissions or ()))
 
 
 class DirectoryReplica:

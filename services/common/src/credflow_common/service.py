@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from credflow_common.auth import ActiveUsers, AuthSettings
+from credflow_common.auth import AuthSettings, CurrentStandings, Standing
 from credflow_common.consumer import ConsumerRunner, ConsumerSpec
 from credflow_common.db import schema_pool
 from credflow_common.eventstore import EventStore
@@ -64,7 +64,7 @@ class ServiceContext:
     registry: CollectorRegistry
 
 
-UserStatus = Callable[[AsyncConnection[Any], UUID, UUID], Awaitable[str | None]]
+UserStanding = Callable[[AsyncConnection[Any], UUID, UUID], Awaitable[Standing | None]]
 
 
 class BackgroundTask(Protocol):
@@ -82,9 +82,10 @@ class ServiceDefinition:
     consumers: Callable[[ServiceContext], Sequence[ConsumerSpec]] = lambda _: ()
     tasks: Callable[[ServiceContext], Sequence[BackgroundTask]] = lambda _: ()
     publishes: bool = True  # runs an outbox relay
-    user_status: UserStatus | None = None
-    """Where this service reads a person's status (its copy of the directory): with it, a
-    deactivated person's token is refused (401) on every request."""
+    user_standing: UserStanding | None = None
+    """Where this service reads a person's status, roles and permissions (its copy of the
+    directory): with it, a deactivated person's token is refused (401) on every request, and a
+    token's roles are narrowed to those the person holds now."""
 
     @property
     def schema(self) -> str:
@@ -199,14 +200,14 @@ def create_app(
 
     auth = AuthSettings().for_environment(runtime.environment)
     app = create_service_app(info, registry, auth, lifespan)
-    if definition.user_status is not None:
-        status_of = definition.user_status
+    if definition.user_standing is not None:
+        standing_of = definition.user_standing
 
-        async def user_status(org: UUID, user_id: UUID) -> str | None:
+        async def user_standing(org: UUID, user_id: UUID) -> Standing | None:
             async with pool.connection() as conn:
-                return await status_of(conn, org, user_id)
+                return await standing_of(conn, org, user_id)
 
-        app.state.active_users = ActiveUsers(user_status)
+        app.state.standings = CurrentStandings(user_standing)
     for router in definition.routers(context):
         app.include_router(router)
     return app

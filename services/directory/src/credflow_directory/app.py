@@ -44,7 +44,7 @@ DEFINITION = ServiceDefinition(
     name="directory",
     migrations=[Path(__file__).resolve().parent / "migrations"],
     routers=routers,
-    user_status=store.user_status,
+    user_standing=store.user_standing,
 )
 
 

@@ -13,6 +13,8 @@ from uuid import UUID
 from psycopg import AsyncConnection, errors
 from pydantic import BaseModel
 
+from credflow_common.auth import Standing
+from credflow_common.directory_replica import standing_of
 from credflow_common.eventstore import EventStore, Metadata, RecordedEvent
 from credflow_contracts.events.base import Event
 from credflow_directory.domain import ConflictError
@@ -20,15 +22,15 @@ from credflow_directory.domain import ConflictError
 Model = TypeVar("Model", bound=BaseModel)
 
 
-async def user_status(conn: AsyncConnection[Any], org: UUID, user_id: UUID) -> str | None:
-    """A person's status (the service definition's `user_status`)."""
+async def user_standing(conn: AsyncConnection[Any], org: UUID, user_id: UUID) -> Standing | None:
+    """A person's status, roles and permissions (the service definition's `user_standing`)."""
     cursor = await conn.execute(
-        "SELECT state->>'status' FROM entities"
+        "SELECT state->>'status', state->'roles', state->'permissions' FROM entities"
         " WHERE organisation_id = %s AND kind = 'user' AND id = %s",
         (org, str(user_id)),
     )
     row = await cursor.fetchone()
-    return str(row[0]) if row else None
+    return standing_of(*row) if row else None
 
 
 UNIQUE_FIELDS = {

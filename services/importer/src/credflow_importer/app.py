@@ -32,7 +32,7 @@ DEFINITION = ServiceDefinition(
         progress_consumer(context.event_store, context.runtime.topic_prefix),
     ],
     tasks=lambda context: [Finisher(context.pool, context.event_store, context.infra.database_url)],
-    user_status=directory_replica.user_status,
+    user_standing=directory_replica.user_standing,
 )
 
 

@@ -42,7 +42,7 @@ def definition(clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Ser
         routers=lambda context: routers(Views(context, clock)),
         consumers=lambda context: [views_consumer(context.runtime.topic_prefix)],
         publishes=False,
-        user_status=queries.person_status,
+        user_standing=queries.person_standing,
     )
 
 

@@ -101,6 +101,7 @@ async def apply_reference_data(
             people.append((
                 event.organisation_id, user.user_id, user.email, user.name, user.status,
                 user.company_id, user.manager_id, user.group_ids, list(user.roles),
+                user.permissions,
             ))  # fmt: skip
             stale.holders[event.organisation_id].add(user.user_id)
         else:
@@ -109,11 +110,14 @@ async def apply_reference_data(
     if people:
         async with conn.cursor() as cursor:
             await cursor.executemany(
-                "INSERT INTO people VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                "INSERT INTO people (organisation_id, user_id, email, name, status, company_id,"
+                " manager_id, group_ids, roles, permissions)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (organisation_id, user_id) DO UPDATE SET email = EXCLUDED.email,"
                 " name = EXCLUDED.name, status = EXCLUDED.status,"
                 " company_id = EXCLUDED.company_id, manager_id = EXCLUDED.manager_id,"
-                " group_ids = EXCLUDED.group_ids, roles = EXCLUDED.roles",
+                " group_ids = EXCLUDED.group_ids, roles = EXCLUDED.roles,"
+                " permissions = EXCLUDED.permissions",
                 people,
             )
     return credential_deliveries

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
+from credflow_common.auth import Standing
 from credflow_common.db import contains_pattern
 from credflow_projection.cursors import ID, TEXT, SortKey, after, page_of
 
@@ -52,13 +53,18 @@ async def organisation(conn: Conn, org: UUID) -> Organisation:
     return Organisation(org, row[0], row[1]) if row else Organisation(org, "UTC", 30)
 
 
-async def person_status(conn: Conn, org: UUID, user_id: UUID) -> str | None:
-    """A person's status (the service definition's `user_status`)."""
+async def person_standing(conn: Conn, org: UUID, user_id: UUID) -> Standing | None:
+    """A person's status, roles and permissions (the service definition's `user_standing`)."""
     cursor = await conn.execute(
-        "SELECT status FROM people WHERE organisation_id = %s AND user_id = %s", (org, user_id)
+        "SELECT status, roles, permissions FROM people WHERE organisation_id = %s"
+        " AND user_id = %s",
+        (org, user_id),
     )
     row = await cursor.fetchone()
-    return str(row[0]) if row else None
+    if row is None:
+        return None
+    status, roles, permissions = row
+    return Standing(status, frozenset(roles), None if permissions is None else frozenset(permissions))
 
 
 @dataclass

@@ -68,7 +68,7 @@ def definition(
             Scheduler(context.pool, context.event_store, now, settings.interval_s),
             mail.MailRelay(context.pool, context.infra.smtp_host, context.infra.smtp_port),
         ],
-        user_status=directory_replica.user_status,
+        user_standing=directory_replica.user_standing,
     )
 
 

@@ -55,7 +55,7 @@ DEFINITION = ServiceDefinition(
     tasks=lambda context: [
         mail.MailRelay(context.pool, context.infra.smtp_host, context.infra.smtp_port)
     ],
-    user_status=directory_replica.user_status,
+    user_standing=directory_replica.user_standing,
 )
 
 

@@ -36,7 +36,7 @@ DEFINITION = ServiceDefinition(
         directory_replica.replica_consumer("submission", context.runtime.topic_prefix),
         command_consumer(context.event_store, context.runtime.topic_prefix),
     ],
-    user_status=directory_replica.user_status,
+    user_standing=directory_replica.user_standing,
 )
 
 
