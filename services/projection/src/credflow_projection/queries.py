@@ -56,15 +56,15 @@ async def organisation(conn: Conn, org: UUID) -> Organisation:
 async def person_standing(conn: Conn, org: UUID, user_id: UUID) -> Standing | None:
     """A person's status, roles and permissions (the service definition's `user_standing`)."""
     cursor = await conn.execute(
-        "SELECT status, roles, permissions FROM people WHERE organisation_id = %s"
-        " AND user_id = %s",
+        "SELECT status, roles, permissions FROM people WHERE organisation_id = %s AND user_id = %s",
         (org, user_id),
     )
     row = await cursor.fetchone()
     if row is None:
         return None
     status, roles, permissions = row
-    return Standing(status, frozenset(roles), None if permissions is None else frozenset(permissions))
+    known = None if permissions is None else frozenset(permissions)
+    return Standing(status, frozenset(roles), known)
 
 
 @dataclass
