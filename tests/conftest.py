@@ -17,6 +17,9 @@ from tests.infrastructure import Infrastructure, infrastructure, temporary_datab
 # Services started inside the test process must not end it when a background task fails (the
 # test sees the failure instead); service processes of the end-to-end tier set it back.
 os.environ["CREDFLOW_EXIT_ON_TASK_FAILURE"] = "false"
+# The tests sign their tokens with the development secret and use "sign in as": they run in
+# development, said here (the default is production). Service processes inherit it.
+os.environ["CREDFLOW_ENVIRONMENT"] = "development"
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,8 @@ cd "$(dirname "$0")/../.."
 state="${CREDFLOW_CACHE:-$HOME/.cache/credflow}/state"
 mkdir -p "$state/run"
 
+# A laptop: development ("sign in as", the development secrets; production is the default).
+export CREDFLOW_ENVIRONMENT="${CREDFLOW_ENVIRONMENT:-development}"
 # The services accept the console's sign-in tokens: RS256, verified with the console's key.
 export CREDFLOW_AUTH_JWKS_URL="${CREDFLOW_AUTH_JWKS_URL:-http://127.0.0.1:${CREDFLOW_CONSOLE_PORT:-8100}/.well-known/jwks.json}"
 .venv/bin/credflow serve all &

@@ -149,3 +149,20 @@ def consumer_groups(service: str) -> set[str]:
         pool=None, event_store=None, registry=None,  # type: ignore[arg-type]  # unused here
     )  # fmt: skip
     return {spec.name for spec in definition.consumers(context)}
+
+
+def test_the_chart_runs_production_only(tmp_path: Path) -> None:
+    """Development mode signs anyone in as anyone: the chart never renders it, and no Secret
+    or ConfigMap key can switch it on (an explicit env entry wins over envFrom)."""
+    for deployment in of_kind(render(tmp_path), "Deployment").values():
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        assert {"name": "CREDFLOW_ENVIRONMENT", "value": "production"} in container["env"]
+    overrides = tmp_path / "development.yaml"
+    overrides.write_text(yaml.safe_dump({"config": {"environment": "development"}}))
+    refused = subprocess.run(
+        [helm(), "template", "credflow", str(CHART), "--kube-version", KUBERNETES_VERSION,
+         "--values", str(overrides)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "production only" in refused.stderr

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from credflow_common.http import ServiceInfo, create_service_app
+from credflow_common.settings import RuntimeSettings
 
 
 async def healthy() -> None:
@@ -65,3 +67,37 @@ def test_a_chatty_librarys_repeated_message_is_let_through_once_per_window() -> 
     assert passed == [True, False, False, True]
     assert records[0].getMessage() == "Unable connect to n"
     assert records[-1].getMessage() == "Unable connect to n (and 2 more like it in the last 30 s)"
+
+
+def test_the_default_environment_is_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CREDFLOW_ENVIRONMENT", raising=False)
+    assert RuntimeSettings(_env_file=None).environment == "production"  # type: ignore[call-arg]
+
+
+def test_in_production_metrics_answer_only_the_scrape_token() -> None:
+    production = RuntimeSettings(environment="production", metrics_token="scrape-me")
+    client = TestClient(create_service_app(ServiceInfo(name="review"), runtime=production))
+    refused = client.get("/metrics")
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    scraped = client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
+    assert scraped.status_code == 200
+    assert "http_request_duration_seconds" in scraped.text
+    unset = RuntimeSettings(environment="production", metrics_token=None)
+    closed = TestClient(create_service_app(ServiceInfo(name="review"), runtime=unset))
+    assert closed.get("/metrics", headers={"Authorization": "Bearer "}).status_code == 401
+    development = RuntimeSettings(environment="development")
+    open_ = TestClient(create_service_app(ServiceInfo(name="review"), runtime=development))
+    assert open_.get("/metrics").status_code == 200
+
+
+def test_api_docs_can_be_turned_off() -> None:
+    on = TestClient(create_service_app(ServiceInfo(name="review")))
+    assert on.get("/openapi.json").status_code == 200
+    assert on.get("/docs").status_code == 200
+    off = RuntimeSettings(api_docs=False)
+    client = TestClient(create_service_app(ServiceInfo(name="review"), runtime=off))
+    assert client.get("/openapi.json").status_code == 404
+    assert client.get("/docs").status_code == 404
+    assert client.get("/health").status_code == 200

@@ -9,6 +9,7 @@ JWT authentication (see `credflow_common.auth`) and a request context: the corre
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -26,7 +27,8 @@ from credflow_common.auth import AuthSettings, TokenVerifier
 from credflow_common.inputs import InputGuard
 from credflow_common.openapi import install_openapi
 from credflow_common.outages import install_outage_handlers
-from credflow_common.problems import install_problem_handlers
+from credflow_common.problems import ProblemError, install_problem_handlers
+from credflow_common.settings import RuntimeSettings
 from credflow_contracts.ids import uuid7
 
 ReadinessCheck = Callable[[], Awaitable[None]]
@@ -90,25 +92,38 @@ class RequestContext:
             )
 
 
+def metrics_token(runtime: RuntimeSettings) -> bytes | None:
+    """What a scrape of /metrics must send: None (open) outside production; in production the
+    configured token, or b"" (nothing opens it) when none is set."""
+    if runtime.environment != "production":
+        return None
+    token = runtime.metrics_token
+    return token.get_secret_value().encode() if token else b""
+
+
 def create_service_app(
     info: ServiceInfo,
     registry: CollectorRegistry | None = None,
     auth: AuthSettings | None = None,
     lifespan: Lifespan | None = None,
+    runtime: RuntimeSettings | None = None,
 ) -> FastAPI:
     registry = registry or CollectorRegistry()
+    runtime = runtime or RuntimeSettings()
     app = FastAPI(
         title=f"credflow {info.name}",
         version=info.version,
         lifespan=lifespan,
         docs_url=None,  # served by install_openapi, without a CDN
         redoc_url=None,
+        openapi_url="/openapi.json" if runtime.api_docs else None,
     )
     app.state.metrics_registry = registry
     app.state.token_verifier = TokenVerifier(auth or AuthSettings())
     install_problem_handlers(app)
     install_outage_handlers(app)
-    install_openapi(app)
+    if runtime.api_docs:
+        install_openapi(app)
     latency = Histogram(
         "http_request_duration_seconds",
         "HTTP request latency by route and status.",
@@ -137,8 +152,17 @@ def create_service_app(
             )
         return JSONResponse({"status": "ready", "service": info.name})
 
+    scrape_token = metrics_token(runtime)
+
     @app.get("/metrics", tags=["operations"])
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        if scrape_token is not None:
+            sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            if not scrape_token or not secrets.compare_digest(sent.encode(), scrape_token):
+                raise ProblemError(
+                    401, "Unauthorized", "/metrics needs the scrape token (CREDFLOW_METRICS_TOKEN)",
+                    headers={"WWW-Authenticate": 'Bearer realm="credflow-metrics"'},
+                )  # fmt: skip
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -199,7 +199,7 @@ def create_app(
             await pool.close()
 
     auth = AuthSettings().for_environment(runtime.environment)
-    app = create_service_app(info, registry, auth, lifespan)
+    app = create_service_app(info, registry, auth, lifespan, runtime)
     if definition.user_standing is not None:
         standing_of = definition.user_standing
 

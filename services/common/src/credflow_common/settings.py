@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,7 +32,12 @@ class RuntimeSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CREDFLOW_", env_file=".env", extra="ignore")
 
-    environment: Literal["development", "production", "test"] = "development"
+    environment: Literal["development", "production", "test"] = Field(
+        default="production",
+        description="production unless said otherwise: a deployment that forgets this setting"
+        " gets no development sign-in, no development secrets and locked operations endpoints."
+        " `make run`, docker-compose and the tests say development.",
+    )
     log_level: str = "INFO"
     log_format: Literal["json", "console"] | None = Field(
         default=None, description="Defaults to json in production, console elsewhere."
@@ -48,6 +53,14 @@ class RuntimeSettings(BaseSettings):
         default=True,
         description="End the process when a background task fails for good (an orchestrator"
         " restarts it); off only for tests that run services inside the test process.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="In production, /metrics answers only a scrape that sends this bearer"
+        " token (unset: /metrics answers no one); elsewhere it is open.",
+    )
+    api_docs: bool = Field(
+        default=True, description="Serve /docs and /openapi.json (false: neither is served)."
     )
     min_position_wait_s: float = Field(
         default=5.0, ge=0, le=30, description="Longest a view request waits for min_position."

@@ -87,6 +87,7 @@ def create_app(infra: InfraSettings, console_settings: ConsoleSettings | None = 
     app = create_service_app(
         ServiceInfo("console", readiness_checks={"directory": directory_answers}),
         lifespan=lifespan,
+        runtime=runtime,
     )
     app.state.console = console
     install_page_errors(app)
