@@ -3,7 +3,7 @@ field, what a person may manage, safe redirects, and the tokens it mints."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from uuid import uuid4
 
@@ -12,7 +12,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from starlette.datastructures import FormData
-from starlette.requests import Request
 
 from credflow_common.settings import InfraSettings
 from credflow_console import dates
@@ -23,7 +22,7 @@ from credflow_console.charts import BAR_AREA, ROW_HEIGHT, Bar, bar_chart, stacke
 from credflow_console.forms import CredentialForm, from_version
 from credflow_console.keys import Person, TokenMinter, load_or_create_key
 from credflow_console.settings import ConsoleSettings
-from credflow_console.web import SignInRequiredError, safe_next, signed_in
+from credflow_console.web import safe_next
 
 
 def person(*roles: str, permissions: tuple[str, ...] = ()) -> Person:
@@ -141,25 +140,6 @@ def test_tokens_verify_with_the_published_key_and_carry_the_directorys_roles(
     assert jwt.get_unverified_header(token)["kid"] == minter.kid
     other = TokenMinter(load_or_create_key(tmp_path / "other.pem"), "http://console.test", 600)
     assert other.kid != minter.kid
-
-
-async def test_a_session_older_than_its_maximum_age_must_sign_in_again(tmp_path: Path) -> None:
-    app = create_app(InfraSettings(), ConsoleSettings(
-        session_max_age_s=3600, signing_key_file=tmp_path / "key.pem"))  # fmt: skip
-    pat = person("worker")
-
-    def request(signed_in_at: datetime) -> Request:
-        session = {"person": pat.as_session(), "date_format": "DD/MM/YYYY",
-                   "signed_in_at": signed_in_at.isoformat()}  # fmt: skip
-        return Request({"type": "http", "app": app, "session": session, "headers": []})
-
-    fresh = await signed_in(request(datetime.now(UTC) - timedelta(minutes=59)))
-    assert fresh.person == pat
-    assert fresh.caller.organisation_id == pat.organisation_id
-    stale = request(datetime.now(UTC) - timedelta(minutes=61))
-    with pytest.raises(SignInRequiredError):
-        await signed_in(stale)
-    assert stale.session == {}, "the old session is cleared"
 
 
 def test_bars_scale_against_the_largest_and_stack_by_row() -> None:

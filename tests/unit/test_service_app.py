@@ -71,7 +71,7 @@ def test_a_chatty_librarys_repeated_message_is_let_through_once_per_window() -> 
 
 def test_the_default_environment_is_production(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CREDFLOW_ENVIRONMENT", raising=False)
-    assert RuntimeSettings(_env_file=None).environment == "production"  # type: ignore[call-arg]
+    assert RuntimeSettings(_env_file=None).environment == "production"
 
 
 def test_in_production_metrics_answer_only_the_scrape_token() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.rows import namedtuple_row
 
 from credflow_common.consumer import ConsumerRunner
 from credflow_common.db import schema_pool
@@ -40,7 +41,9 @@ VIEW_TABLES = (
 
 async def snapshot(database_url: str, schema: str = "projection") -> dict[str, list[Any]]:
     tables: dict[str, list[Any]] = {}
-    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+    async with await psycopg.AsyncConnection.connect(
+        database_url, row_factory=namedtuple_row
+    ) as conn:
         for table in VIEW_TABLES:
             cursor = await conn.execute(
                 sql.SQL("SELECT * FROM {}.{} ORDER BY 1, 2").format(
@@ -180,7 +183,7 @@ async def test_a_rebuild_of_the_benchmarks_tenants_equals_the_live_views(
         await pool.close()
     live = await snapshot(database_url)
     assert len(live["credentials"]) == sum(facts.credentials for facts, _ in tenants)
-    compliance = {row[-1] for row in live["people"]}
+    compliance = {row.compliant_until for row in live["people"]}
     assert len(compliance) > 3, "workers compliant until different days, and some not at all"
 
     await rebuild(infra.settings(database_url), RuntimeSettings(topic_prefix=topic_prefix))

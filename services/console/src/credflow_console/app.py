@@ -1,11 +1,12 @@
 """Composition root of the console: the web application people use (a backend-for-frontend).
 
-It owns no data: every page is built from the six services' public APIs, called with the
+It owns no domain data: every page is built from the six services' public APIs, called with the
 signed-in person's short-lived RS256 token, which the console mints and whose public key it
-serves at `/.well-known/jwks.json` (services: `CREDFLOW_AUTH_JWKS_URL`).
+serves at `/.well-known/jwks.json` (services: `CREDFLOW_AUTH_JWKS_URL`). It keeps its signed-in
+sessions in its own PostgreSQL schema (`sessions`), so that signing out ends them.
 
 Routers:
-- `routes.signin`: OIDC and development sign-in, sign-out;
+- `routes.signin`: OIDC and development sign-in, sign-out (here or everywhere), my account;
 - `routes.credentials`, `routes.credential_forms`: a worker's credentials;
 - `routes.reviews`: the reviewers' workspace;
 - `routes.network`, `routes.dashboard`: the organisation's workers, credentials and companies,
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +30,14 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
+from credflow_common.db import schema_pool
 from credflow_common.http import ServiceInfo, create_service_app
+from credflow_common.migrations import migrate
+from credflow_common.readiness import postgres_check
 from credflow_common.settings import InfraSettings, RuntimeSettings
 from credflow_console.api import Api
 from credflow_console.keys import TokenMinter, load_or_create_key
+from credflow_console.people import People
 from credflow_console.routes import (
     admin_assessments,
     admin_directory,
@@ -49,10 +55,12 @@ from credflow_console.routes import (
     team,
 )
 from credflow_console.security import SecurityHeaders, origin
+from credflow_console.sessions import SCHEMA, Sessions
 from credflow_console.settings import DEV_SESSION_SECRET, ConsoleSettings
 from credflow_console.web import Console, install_page_errors
 
 STATIC = Path(__file__).parent / "static"
+MIGRATIONS = Path(__file__).parent / "migrations"
 SESSION_COOKIE = "credflow_session"
 
 
@@ -70,9 +78,14 @@ def create_app(infra: InfraSettings, console_settings: ConsoleSettings | None = 
         load_or_create_key(config.signing_key_file), config.public_url, config.api_token_ttl_s
     )
     api = Api(config)
+    pool = schema_pool(infra.database_url, SCHEMA, max_size=runtime.db_pool_size)
+    sessions = Sessions(
+        pool, timedelta(seconds=config.session_max_age_s),
+        timedelta(seconds=config.session_idle_timeout_s),
+    )  # fmt: skip
     console = Console(
         config, api, minter, runtime.environment == "development",
-        TTLCache(10_000, ttl=max(config.api_token_ttl_s - 60, 30)),
+        TTLCache(10_000, ttl=max(config.api_token_ttl_s - 60, 30)), sessions, People(api, minter),
     )  # fmt: skip
 
     async def directory_answers() -> None:
@@ -81,11 +94,17 @@ def create_app(infra: InfraSettings, console_settings: ConsoleSettings | None = 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        await api.close()
+        await migrate(infra.database_url, SCHEMA, [MIGRATIONS])
+        await pool.open(wait=False)  # a database away at start: pages answer 503 until it is back
+        try:
+            yield
+        finally:
+            await pool.close()
+            await api.close()
 
+    checks = {"directory": directory_answers, "postgres": postgres_check(infra.database_url)}
     app = create_service_app(
-        ServiceInfo("console", readiness_checks={"directory": directory_answers}),
+        ServiceInfo("console", readiness_checks=checks),
         lifespan=lifespan,
         runtime=runtime,
     )

@@ -64,20 +64,6 @@ class Person:
     def reviews(self) -> bool:
         return self.has_role("admin", "reviewer", "manager")
 
-    def as_session(self) -> dict[str, Any]:
-        return {
-            "user_id": str(self.user_id), "organisation_id": str(self.organisation_id),
-            "name": self.name, "email": self.email,
-            "roles": list(self.roles), "permissions": list(self.permissions),
-        }  # fmt: skip
-
-    @classmethod
-    def from_session(cls, data: dict[str, Any]) -> Person:
-        return cls(
-            UUID(data["user_id"]), UUID(data["organisation_id"]), data["name"], data["email"],
-            tuple(data["roles"]), tuple(data["permissions"]),
-        )  # fmt: skip
-
 
 class TokenMinter:
     def __init__(self, key: rsa.RSAPrivateKey, issuer: str, ttl_s: int) -> None:

@@ -48,7 +48,12 @@ class ConsoleSettings(BaseSettings):
         default=SecretStr(DEV_SESSION_SECRET),
         description="Signs the session cookie; set a long random value outside development.",
     )
-    session_max_age_s: int = Field(default=8 * 3600, ge=60)
+    session_max_age_s: int = Field(
+        default=8 * 3600, ge=60, description="A session's lifetime: sign in again after it."
+    )
+    session_idle_timeout_s: int = Field(
+        default=3600, ge=60, description="A session unused for this long has ended."
+    )
     signing_key_file: Path = Field(
         default_factory=lambda: _state_dir() / "console" / "signing-key.pem",
         description="RSA private key (PEM) for the API tokens; created on first start if"

@@ -1,11 +1,11 @@
-"""What every page shares: the signed-in person (from the session cookie), their view of the
-APIs, CSRF tokens, rendering, and HTML answers for refusals and outages."""
+"""What every page shares: the signed-in person (their session found from the cookie, who they
+are now from the directory), their view of the APIs, CSRF tokens, notices, rendering, and
+HTML answers for refusals and outages."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -21,6 +21,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from credflow_console import dates
 from credflow_console.api import Api, ApiError, Caller, UnavailableError
 from credflow_console.keys import Person, TokenMinter
+from credflow_console.people import People, person_of
+from credflow_console.sessions import Sessions
 from credflow_console.settings import ConsoleSettings
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -28,6 +30,8 @@ TEMPLATES.env.filters["day"] = dates.show
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+URL_SAFE = ":/%#?=@[]!$&'()*+,;"
+"""What stays as it is when a redirect's target is quoted (Starlette's RedirectResponse's set)."""
 
 
 @dataclass
@@ -39,6 +43,8 @@ class Console:
     minter: TokenMinter
     development: bool
     tokens: TTLCache[tuple[str, ...], str]
+    sessions: Sessions
+    people: People
 
     def token_for(self, person: Person) -> str:
         """A cached API token with at least a minute left (minting signs with RSA)."""
@@ -100,6 +106,9 @@ class Page:
     date_format: str
 
     def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        """The page; a notice left by the last change (`notify`) shows as its `message`."""
+        notice = self.request.session.pop("notice", None)
+        context["message"] = context.get("message") or notice
         return TEMPLATES.TemplateResponse(
             self.request, template,
             {"person": self.person, "date_format": self.date_format,
@@ -113,36 +122,68 @@ class Page:
         return dates.show(value, self.date_format)
 
 
-def sign_in(request: Request, person: Person, date_format: str) -> None:
+def notify(request: Request, text: str) -> None:
+    """A notice for the next page this person is shown (never taken from a link: a link's
+    text could pose as the site's own words)."""
+    request.session["notice"] = text
+
+
+async def sign_in(request: Request, person: Person) -> None:
+    """A new session for `person`, in a new cookie (nothing of an earlier one carries over)."""
+    secret = await console_of(request).sessions.start(person.organisation_id, person.user_id)
     request.session.clear()
-    request.session.update(
-        person=person.as_session(), date_format=date_format,
-        signed_in_at=datetime.now(UTC).isoformat(), csrf=secrets.token_urlsafe(32),
-    )  # fmt: skip
+    request.session.update(sid=secret, csrf=secrets.token_urlsafe(32))
+
+
+async def sign_out(request: Request, *, everywhere: bool = False) -> None:
+    """End this session (its cookie replayed later signs nobody in) or, `everywhere`, every
+    session of its person."""
+    secret = request.session.get("sid")
+    request.session.clear()
+    if not secret:
+        return
+    sessions = console_of(request).sessions
+    found = await sessions.find(secret) if everywhere else None
+    if found is not None:
+        await sessions.end_all(found.organisation_id, found.user_id)
+    else:
+        await sessions.end(secret)
 
 
 async def signed_in(request: Request) -> Page:
-    data = request.session.get("person")
-    if not data:
+    """The signed-in person as the directory has them now: their session must be live (not
+    signed out, lapsed or idle too long) and they must still be active; their roles and
+    permissions are today's, whatever they were at sign-in."""
+    secret = request.session.get("sid")
+    if not secret:
         raise SignInRequiredError
     console = console_of(request)
-    signed_at = datetime.fromisoformat(request.session["signed_in_at"])
-    if datetime.now(UTC) - signed_at > timedelta(seconds=console.settings.session_max_age_s):
+    session = await console.sessions.find(secret)
+    if session is None:
         request.session.clear()
         raise SignInRequiredError
-    person = Person.from_session(data)
+    found = await console.people.current(session.organisation_id, session.user_id)
+    if found is None or found["status"] != "active":
+        await console.sessions.end_all(session.organisation_id, session.user_id)
+        request.session.clear()
+        raise SignInRequiredError
+    person = person_of(found)
+    request.state.person = person
     caller = Caller(console.api, console.token_for(person), person.organisation_id)
-    return Page(request, person, caller, request.session.get("date_format", "YYYY-MM-DD"))
+    return Page(request, person, caller, found.get("date_format") or "YYYY-MM-DD")
 
 
 SignedIn = Annotated[Page, Depends(signed_in)]
 
 
 def redirect(request: Request, url: str) -> Response:
-    """After a form: 303 to the next page (htmx follows HX-Redirect instead)."""
+    """After a form: 303 to the next page (htmx follows HX-Redirect instead). Either way only
+    to a path of this site, quoted alike (a browser would follow a raw HX-Redirect's
+    `/\t/evil.example` off-site)."""
+    target = quote(safe_next(url), safe=URL_SAFE)
     if request.headers.get("HX-Request"):
-        return Response(status_code=204, headers={"HX-Redirect": url})
-    return RedirectResponse(url, status_code=303)
+        return Response(status_code=204, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
 
 
 def with_position(url: str, answer: dict[str, Any]) -> str:
@@ -155,12 +196,13 @@ def with_position(url: str, answer: dict[str, Any]) -> str:
 
 def error_page(request: Request, status: int, message: str, headers: dict[str, str] | None = None
                ) -> HTMLResponse:  # fmt: skip
-    person = request.session.get("person") if "session" in request.scope else None
+    """A refusal or an outage, as a page. It never writes the session: a refused cross-site
+    request arrives without the cookie, and a new one would replace the person's session."""
+    person = getattr(request.state, "person", None)
+    csrf = request.session.get("csrf", "") if "session" in request.scope else ""
     return TEMPLATES.TemplateResponse(
         request, "error.html",
-        {"status": status, "message": message,
-         "person": Person.from_session(person) if person else None,
-         "csrf": csrf_token(request) if "session" in request.scope else ""},
+        {"status": status, "message": message, "person": person, "csrf": csrf},
         status_code=status, headers=headers,
     )  # fmt: skip
 
@@ -177,7 +219,10 @@ def install_page_errors(app: FastAPI) -> None:
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
         if exc.status == 401:  # the person was deactivated, or the token is no longer good
-            request.session.clear()
+            try:
+                await sign_out(request)
+            except UnavailableError:
+                request.session.clear()  # the row lapses by itself
             return redirect(request, "/sign-in")
         return error_page(request, exc.status, exc.detail)
 
@@ -205,8 +250,16 @@ def install_page_errors(app: FastAPI) -> None:
 
 
 def safe_next(target: str | None) -> str:
-    """Only paths of this site (no //host, no scheme): an open redirect otherwise."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only paths of this site (no //host, no scheme): an open redirect otherwise. Browsers
+    drop tabs and newlines from a URL and read a backslash as a slash, so `/\t/evil.example`
+    is `//evil.example` to them: a target holding either is refused."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and not any(ord(c) < 0x20 or ord(c) == 0x7F for c in target)
+    ):
         return target
     return "/"
 

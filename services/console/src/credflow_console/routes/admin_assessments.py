@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from credflow_console import lookups
 from credflow_console.api import ApiError
 from credflow_console.routes.admin_settings import directory_write, require_admin
-from credflow_console.web import Page, SignedIn, check_csrf, parse_uuid, redirect
+from credflow_console.web import Page, SignedIn, check_csrf, notify, parse_uuid, redirect
 
 Body = dict[str, Any]
 QUESTION_SLOTS = 3
@@ -48,9 +48,9 @@ def build_router() -> APIRouter:
         )  # fmt: skip
 
     @router.get("", response_class=HTMLResponse)
-    async def assessments(page: SignedIn, message: Text = None) -> Response:
+    async def assessments(page: SignedIn) -> Response:
         require_admin(page)
-        return await assessments_page(page, message=message)
+        return await assessments_page(page)
 
     @router.post("", response_class=HTMLResponse)
     async def define(page: SignedIn) -> Response:
@@ -61,7 +61,8 @@ def build_router() -> APIRouter:
             _, errors = await directory_write(page, "POST", "/assessments", body, form)
         if errors:
             return await assessments_page(page, 422, errors=errors, typed=dict(form.items()))
-        return redirect(page.request, f"/admin/assessments?message=Saved+{body['name']}.")
+        notify(page.request, f"Saved {body['name']}.")
+        return redirect(page.request, "/admin/assessments")
 
     @router.get("/{assessment_id}/answers", response_class=HTMLResponse)
     async def answers(page: SignedIn, assessment_id: UUID, q: Text = None) -> Response:
@@ -71,7 +72,8 @@ def build_router() -> APIRouter:
         assessment = next((a for a in found["items"]
                            if a["assessment_id"] == str(assessment_id)), None)  # fmt: skip
         if assessment is None:
-            return redirect(page.request, "/admin/assessments?message=No+such+assessment.")
+            notify(page.request, "No such assessment.")
+            return redirect(page.request, "/admin/assessments")
         people = (await page.caller.get("directory", "/users", q=q, limit=20))["items"] if q \
             else []  # fmt: skip
         answered: list[tuple[Body, Body | None]] = []

@@ -14,7 +14,15 @@ from starlette.datastructures import UploadFile
 from credflow_console.api import ApiError
 from credflow_console.routes.admin_settings import REFUSALS, directory_write, require_admin
 from credflow_console.routes.admin_users import require_user_admin
-from credflow_console.web import Page, SignedIn, check_csrf, parse_uuid, redirect, with_position
+from credflow_console.web import (
+    Page,
+    SignedIn,
+    check_csrf,
+    notify,
+    parse_uuid,
+    redirect,
+    with_position,
+)
 
 Body = dict[str, Any]
 Text = Annotated[str | None, Query(max_length=200)]
@@ -40,20 +48,19 @@ def build_router() -> APIRouter:
                            errors=context.pop("errors", {}), **context)  # fmt: skip
 
     @router.get("/companies", response_class=HTMLResponse)
-    async def companies(
-        page: SignedIn, message: Text = None, min_position: Text = None
-    ) -> Response:
+    async def companies(page: SignedIn, min_position: Text = None) -> Response:
         """Companies (with their workers, from the views: the page waits for a change to
         reach them) and groups."""
         require_admin(page)
-        return await directory_page(page, min_position=min_position, message=message)
+        return await directory_page(page, min_position=min_position)
 
     async def write(page: Page, method: str, path: str, body: Body, done: str) -> Response:
         form = await page.request.form()
         answer, errors = await directory_write(page, method, path, body, form)
         if answer is None:
             return await directory_page(page, 422, errors=errors)
-        return redirect(page.request, with_position(f"/admin/companies?message={done}", answer))
+        notify(page.request, done)
+        return redirect(page.request, with_position("/admin/companies", answer))
 
     @router.post("/companies", response_class=HTMLResponse)
     async def create_company(page: SignedIn) -> Response:

@@ -18,7 +18,7 @@ from credflow_console.routes.admin_settings import (
     require_admin,
     whole_number,
 )
-from credflow_console.web import Page, SignedIn, check_csrf, parse_uuid, redirect
+from credflow_console.web import Page, SignedIn, check_csrf, notify, parse_uuid, redirect
 
 Body = dict[str, Any]
 VALIDATION = {"": None, "yes": True, "no": False}
@@ -66,12 +66,11 @@ def build_router() -> APIRouter:
                            media_kinds=MEDIA_KINDS, errors=errors or {})  # fmt: skip
 
     @router.get("/types", response_class=HTMLResponse)
-    async def list_types(page: SignedIn, message: str | None = None) -> Response:
+    async def list_types(page: SignedIn) -> Response:
         require_admin(page)
         found = await page.caller.get("directory", "/credential-types", include_archived="true")
         names = {t["credential_type_id"]: t["name"] for t in found["items"]}
-        return page.render("admin_types.html", types=found["items"], names=names,
-                           message=message)  # fmt: skip
+        return page.render("admin_types.html", types=found["items"], names=names)
 
     @router.get("/types/new", response_class=HTMLResponse)
     async def new_type(page: SignedIn) -> Response:
@@ -103,7 +102,8 @@ def build_router() -> APIRouter:
             typed = {**body, "credential_type_id": str(type_id) if type_id else None}
             return await type_form(page, typed, 422, errors)
         lookups.forget(page.person.organisation_id)
-        return redirect(page.request, f"/admin/types?message=Saved+{body['name']}.")
+        notify(page.request, f"Saved {body['name']}.")
+        return redirect(page.request, "/admin/types")
 
     @router.post("/types/{type_id}/archive")
     async def archive_type(page: SignedIn, type_id: UUID) -> Response:
@@ -111,12 +111,13 @@ def build_router() -> APIRouter:
         await page.caller.send("POST", "directory", f"/credential-types/{type_id}/archive",
                                json={})  # fmt: skip
         lookups.forget(page.person.organisation_id)
-        return redirect(page.request, "/admin/types?message=Archived.")
+        notify(page.request, "Archived.")
+        return redirect(page.request, "/admin/types")
 
     @router.get("/requirements", response_class=HTMLResponse)
-    async def requirements(page: SignedIn, message: str | None = None) -> Response:
+    async def requirements(page: SignedIn) -> Response:
         require_admin(page)
-        return await requirements_page(page, message=message)
+        return await requirements_page(page)
 
     async def requirements_page(page: Page, status: int = 200, **context: Any) -> Response:
         found, types, companies, groups = await asyncio.gather(
@@ -147,12 +148,14 @@ def build_router() -> APIRouter:
         _, errors = await directory_write(page, "POST", "/requirements", body, form)
         if errors:
             return await requirements_page(page, 422, errors=errors)
-        return redirect(page.request, "/admin/requirements?message=Requirement+added.")
+        notify(page.request, "Requirement added.")
+        return redirect(page.request, "/admin/requirements")
 
     @router.post("/requirements/{requirement_id}/remove")
     async def remove_requirement(page: SignedIn, requirement_id: UUID) -> Response:
         require_admin(page)
         await page.caller.send("DELETE", "directory", f"/requirements/{requirement_id}")
-        return redirect(page.request, "/admin/requirements?message=Requirement+removed.")
+        notify(page.request, "Requirement removed.")
+        return redirect(page.request, "/admin/requirements")
 
     return router

@@ -12,7 +12,15 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
 from credflow_console.routes.admin_settings import DATE_FORMATS, create_or_update
-from credflow_console.web import Page, RefusedError, SignedIn, check_csrf, parse_uuid, redirect
+from credflow_console.web import (
+    Page,
+    RefusedError,
+    SignedIn,
+    check_csrf,
+    notify,
+    parse_uuid,
+    redirect,
+)
 
 Body = dict[str, Any]
 Text = Annotated[str | None, Query(max_length=200)]
@@ -61,14 +69,14 @@ def build_router() -> APIRouter:
 
     @router.get("", response_class=HTMLResponse)
     async def users(page: SignedIn, q: Text = None, status: Text = None,
-                    message: Text = None, cursor: Text = None) -> Response:  # fmt: skip
+                    cursor: Text = None) -> Response:  # fmt: skip
         require_user_admin(page)
         shown = status if status in ("active", "deactivated") else ""
         found = await page.caller.get("directory", "/users", q=q, status=shown,
                                       limit=USERS_PER_PAGE, after=parse_uuid(cursor))  # fmt: skip
         query = urlencode([(k, v) for k, v in (("q", q), ("status", shown)) if v])
         return page.render("admin_users.html", users=found["items"], q=q or "", shown=shown,
-                           message=message, next_cursor=found["next"], query=query,
+                           next_cursor=found["next"], query=query,
                            first_page=not cursor)  # fmt: skip
 
     @router.get("/new", response_class=HTMLResponse)
@@ -99,7 +107,8 @@ def build_router() -> APIRouter:
             typed = {**body, "user_id": str(user_id) if user_id else None,
                      "status": str(form.get("status") or "active")}  # fmt: skip
             return await user_form(page, typed, 422, errors)
-        return redirect(page.request, f"/admin/users?message=Saved+{body['name']}.")
+        notify(page.request, f"Saved {body['name']}.")
+        return redirect(page.request, "/admin/users")
 
     @router.post("/{user_id}/{change}")
     async def change_status(page: SignedIn, user_id: UUID, change: str) -> Response:
@@ -109,6 +118,7 @@ def build_router() -> APIRouter:
         answer = await page.caller.send("POST", "directory", f"/users/{user_id}/{change}",
                                         json={})  # fmt: skip
         done = "Deactivated" if change == "deactivate" else "Reactivated"
-        return redirect(page.request, f"/admin/users?message={done}+{answer['name']}.")
+        notify(page.request, f"{done} {answer['name']}.")
+        return redirect(page.request, "/admin/users")
 
     return router

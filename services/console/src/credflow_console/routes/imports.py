@@ -73,10 +73,10 @@ def build_router() -> APIRouter:
                            pages=pages, resolutions=RESOLUTIONS, message=message)  # fmt: skip
 
     @router.get("", response_class=HTMLResponse)
-    async def start(page: SignedIn, message: str | None = None) -> Response:
+    async def start(page: SignedIn) -> Response:
         require_uploader(page)
         found = await page.caller.get("importer", "/imports")
-        return page.render("import_start.html", imports=found["items"][:20], message=message)
+        return page.render("import_start.html", imports=found["items"][:20])
 
     @router.get("/template")
     async def template(page: SignedIn) -> Response:
@@ -140,10 +140,10 @@ def build_router() -> APIRouter:
         return redirect(page.request, f"/imports/{import_id}")
 
     @router.get("/{import_id}/media", response_class=HTMLResponse)
-    async def media(page: SignedIn, import_id: UUID, message: str | None = None) -> Response:
+    async def media(page: SignedIn, import_id: UUID) -> Response:
         require_uploader(page)
         found = await report(page, import_id)
-        return page.render("import_media.html", report=found, message=message, outcomes=[])
+        return page.render("import_media.html", report=found, outcomes=[])
 
     @router.post("/{import_id}/media", response_class=HTMLResponse)
     async def add_media(page: SignedIn, import_id: UUID) -> Response:

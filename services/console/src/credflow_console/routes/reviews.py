@@ -18,6 +18,7 @@ from credflow_console.web import (
     RefusedError,
     SignedIn,
     check_csrf,
+    notify,
     parse_uuid,
     redirect,
     with_position,
@@ -103,14 +104,14 @@ def build_router() -> APIRouter:
     @router.get("", response_class=HTMLResponse)
     async def queue(
         page: SignedIn, credential_type_id: Choice = None, company_id: Choice = None,
-        import_id: Choice = None, min_position: MinPosition = None, message: Text = None,
+        import_id: Choice = None, min_position: MinPosition = None,
     ) -> Response:  # fmt: skip
         require_reviewer(page)
         typed = {"credential_type_id": credential_type_id, "company_id": company_id,
                  "import_id": import_id}  # fmt: skip
         chosen = {name: str(parse_uuid(value) or "") for name, value in typed.items()}
         context = await queue_context(page, chosen, min_position)
-        return page.render("queue.html", message=message, **context)
+        return page.render("queue.html", **context)
 
     @router.post("/next")
     async def next_item(page: SignedIn) -> Response:
@@ -127,7 +128,8 @@ def build_router() -> APIRouter:
                         continue
                     raise
                 return redirect(page.request, with_position(path, answer))
-        return redirect(page.request, "/reviews?message=Your+queue+is+empty.")
+        notify(page.request, "Your queue is empty.")
+        return redirect(page.request, "/reviews")
 
     @router.post("/bulk-approve", response_class=HTMLResponse)
     async def bulk_approve(page: SignedIn) -> Response:
@@ -204,9 +206,8 @@ def build_router() -> APIRouter:
                 raise
             return await show_review(page, review_id, _conflict(exc), exc.status)
         done = "Validated" if decision == "validate" else "Rejected"
-        message = f"{done}: {detail['holder_name']}'s {detail['credential_type_name']}."
-        return redirect(page.request, with_position(
-            f"/reviews?message={message.replace(' ', '+')}&decided=1", answer))  # fmt: skip
+        notify(page.request, f"{done}: {detail['holder_name']}'s {detail['credential_type_name']}.")
+        return redirect(page.request, with_position("/reviews", answer))
 
     return router
 

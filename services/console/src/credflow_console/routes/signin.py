@@ -1,32 +1,32 @@
 """Signing in and out: OpenID Connect (code flow with PKCE) against the configured identity
 provider, matched to an active directory user by verified email; in development, "sign in as"
-any person of the demo organisation."""
+any person of the demo organisation; signing out of this session or of every session; my
+account (who I am signed in as, with which roles)."""
 
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.starlette_client import OAuth
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from credflow_common.auth import PEOPLE_PERMISSION
-from credflow_console.keys import Person
+from credflow_console.people import person_of
 from credflow_console.web import (
     TEMPLATES,
     Console,
     RefusedError,
+    SignedIn,
     check_csrf,
     console_of,
     csrf_token,
+    notify,
     redirect,
     safe_next,
     sign_in,
+    sign_out,
 )
-
-Body = dict[str, Any]
 
 
 def identity_provider(console: Console) -> Any | None:
@@ -46,23 +46,11 @@ def identity_provider(console: Console) -> Any | None:
     return oauth.create_client("idp")
 
 
-async def find_people(console: Console, **query: str) -> list[Body]:
-    token = console.minter.mint_for_platform([PEOPLE_PERMISSION])
-    response = await console.api.request(token, "GET", "directory", "/people", params=query)
-    items: list[Body] = response.json()["items"]
-    return items
-
-
-def person_of(found: Body) -> Person:
-    return Person(
-        UUID(found["user_id"]), UUID(found["organisation_id"]), found["name"], found["email"],
-        tuple(found["roles"]), tuple(found["permissions"]),
-    )  # fmt: skip
-
-
 def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    notice = request.session.pop("notice", None)
     return TEMPLATES.TemplateResponse(
-        request, template, {"person": None, "csrf": csrf_token(request), **context},
+        request, template,
+        {"person": None, "csrf": csrf_token(request), "message": notice, **context},
         status_code=status,
     )  # fmt: skip
 
@@ -98,22 +86,22 @@ def build_router(console: Console) -> APIRouter:
         email = claims.get("email")
         if not email or claims.get("email_verified") is not True:
             return page(request, "refused.html", 403, reason="unverified", email=email)
-        people = await find_people(console, email=email)
+        people = await console.people.find(email=email)
         active = [p for p in people if p["status"] == "active"]
         if not active:
             reason = "deactivated" if people else "unknown"
             return page(request, "refused.html", 403, reason=reason, email=email)
         target = request.session.pop("next", "/")
         chosen = active[0]  # one organisation per email is the rule; the first by name if not
-        sign_in(request, person_of(chosen), chosen["date_format"])
+        await sign_in(request, person_of(chosen))
         return redirect(request, target)
 
     @router.get("/sign-in/as", response_class=HTMLResponse)
     async def sign_in_as_page(request: Request, next: str | None = None) -> Response:
         if not console.development:
             raise RefusedError(404, "Signing in as someone else is only for development.")
-        people = await find_people(
-            console, organisation_id=str(console.settings.dev_organisation_id)
+        people = await console.people.find(
+            organisation_id=str(console.settings.dev_organisation_id)
         )
         return page(request, "sign_in_as.html", people=people, next=safe_next(next))
 
@@ -122,21 +110,32 @@ def build_router(console: Console) -> APIRouter:
         if not console.development:
             raise RefusedError(404, "Signing in as someone else is only for development.")
         form = await request.form()
-        people = await find_people(
-            console, organisation_id=str(console.settings.dev_organisation_id)
+        people = await console.people.find(
+            organisation_id=str(console.settings.dev_organisation_id)
         )
         chosen = next((p for p in people if p["user_id"] == form.get("user_id")), None)
         if chosen is None or chosen["status"] != "active":
             return page(request, "refused.html", 403,
                         reason="deactivated" if chosen else "unknown",
                         email=chosen["email"] if chosen else None)  # fmt: skip
-        sign_in(request, person_of(chosen), chosen["date_format"])
+        await sign_in(request, person_of(chosen))
         return redirect(request, safe_next(str(form.get("next") or "/")))
 
     @router.post("/sign-out")
-    async def sign_out(request: Request) -> Response:
-        request.session.clear()
-        return redirect(request, "/sign-in?signed_out=1")
+    async def end_session(request: Request) -> Response:
+        await sign_out(request)
+        notify(request, "You are signed out.")
+        return redirect(request, "/sign-in")
+
+    @router.post("/sign-out/everywhere")
+    async def end_every_session(request: Request) -> Response:
+        await sign_out(request, everywhere=True)
+        notify(request, "You are signed out in every browser.")
+        return redirect(request, "/sign-in")
+
+    @router.get("/account", response_class=HTMLResponse)
+    async def account(page: SignedIn) -> Response:
+        return page.render("account.html")
 
     return router
 

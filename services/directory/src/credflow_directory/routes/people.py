@@ -1,8 +1,9 @@
 """Finding people across organisations, for sign-in: `GET /people?email=` (the organisations a
-verified email belongs to) and `GET /people?organisation_id=` (everyone of one organisation, for
-the console's development "sign in as" page). Only a caller holding `platform:people` (the
-console, with a token it mints for itself) may ask; nobody else learns whether an email exists
-anywhere.
+verified email belongs to), `GET /people?organisation_id=` (everyone of one organisation, for
+the console's development "sign in as" page) and `GET /people?organisation_id=&user_id=` (one
+person as they are now: the console checks its signed-in people's roles and status with it).
+Only a caller holding `platform:people` (the console, with a token it mints for itself) may
+ask; nobody else learns whether an email exists anywhere.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def build(context: ServiceContext) -> APIRouter:
         principal: CurrentPrincipal,
         email: Annotated[str | None, Query(min_length=3, max_length=320)] = None,
         organisation_id: UUID | None = None,
+        user_id: UUID | None = None,
     ) -> Body:
         """People by email (every organisation) or by organisation, each with their
         organisation's name, roles, permissions, status and date format."""
@@ -38,11 +40,18 @@ def build(context: ServiceContext) -> APIRouter:
                 422, "Unprocessable Content", "give either email or organisation_id",
                 errors=[FieldError("query.email", "give either email or organisation_id")],
             )  # fmt: skip
-        where, value = (
-            ("lower(u.state->>'email') = lower(%s)", email)
+        if user_id is not None and organisation_id is None:
+            raise ProblemError(
+                422, "Unprocessable Content", "user_id needs organisation_id",
+                errors=[FieldError("query.user_id", "give organisation_id with user_id")],
+            )  # fmt: skip
+        where, values = (
+            ("lower(u.state->>'email') = lower(%s)", [email])
             if email is not None
-            else ("u.organisation_id = %s", organisation_id)
+            else ("u.organisation_id = %s", [organisation_id])
         )
+        if user_id is not None:
+            where, values = where + " AND u.id = %s", [*values, str(user_id)]
         async with context.pool.connection() as conn:
             cursor = await conn.execute(
                 "SELECT u.organisation_id, o.state->>'name',"  # noqa: S608 - `where`: a constant
@@ -51,7 +60,7 @@ def build(context: ServiceContext) -> APIRouter:
                 "  AND o.kind = 'organisation' AND o.id = u.organisation_id::text"
                 f" WHERE u.kind = 'user' AND {where}"
                 " ORDER BY o.state->>'name', u.state->>'name' LIMIT %s",
-                (value, LIMIT),
+                (*values, LIMIT),
             )
             rows = await cursor.fetchall()
         items = [
