@@ -12,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from starlette.datastructures import FormData
+from starlette.requests import Request
 
 from credflow_common.settings import InfraSettings
 from credflow_console import dates
@@ -22,7 +23,7 @@ from credflow_console.charts import BAR_AREA, ROW_HEIGHT, Bar, bar_chart, stacke
 from credflow_console.forms import CredentialForm, from_version
 from credflow_console.keys import Person, TokenMinter, load_or_create_key
 from credflow_console.settings import ConsoleSettings
-from credflow_console.web import safe_next
+from credflow_console.web import redirect, safe_next
 
 
 def person(*roles: str, permissions: tuple[str, ...] = ()) -> Person:
@@ -113,12 +114,31 @@ def test_who_may_manage_whose_credentials() -> None:
 @pytest.mark.parametrize(
     ("target", "expected"),
     [("/credentials?x=1", "/credentials?x=1"), ("//evil.test/x", "/"),
-     ("https://evil.test", "/"), ("/\\evil.test", "/"), (None, "/")],
+     ("https://evil.test", "/"), ("/\\evil.test", "/"), (None, "/"),
+     ("/\t/evil.example", "/"), ("/\n/evil.example", "/"), ("/\r\n/evil.example", "/"),
+     (" //evil.example", "/"), ("/%09/evil.example", "/%09/evil.example")],
 )  # fmt: skip
 def test_only_this_sites_paths_are_followed_after_sign_in(
     target: str | None, expected: str
 ) -> None:
     assert safe_next(target) == expected
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["HX-Redirect", "Location"])
+def test_a_redirect_goes_only_to_a_quoted_path_of_this_site_with_htmx_or_without(
+    htmx: bool,
+) -> None:
+    headers = [(b"hx-request", b"true")] if htmx else []
+    request = Request({"type": "http", "headers": headers})
+    header = "HX-Redirect" if htmx else "location"
+
+    def target(url: str) -> str:
+        return redirect(request, url).headers[header]
+
+    assert target("/\t/evil.example") == "/"
+    assert target("//evil.example") == "/"
+    assert target("/reviews?min_position=0%3A12") == "/reviews?min_position=0%3A12"
+    assert target("/admin/users?q=Zoë Ng") == "/admin/users?q=Zo%C3%AB%20Ng"
 
 
 def test_tokens_verify_with_the_published_key_and_carry_the_directorys_roles(

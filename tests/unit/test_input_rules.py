@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from credflow_common.auth import issue_dev_token
 from credflow_common.http import ServiceInfo, create_service_app
 from credflow_common.inputs import MAX_JSON_DEPTH, Patch, parse_json
+from credflow_common.media import MediaKind, download_name
 from credflow_common.problems import ProblemError
 from credflow_contracts.dates import CalendarDate, add_months, check_calendar_date
 from credflow_contracts.ids import uuid7
@@ -176,3 +177,36 @@ def test_a_mail_header_is_kept_on_one_line() -> None:
     assert one_line("Review needed:\r\nBcc: x@evil.test\x07  now") == (
         "Review needed: Bcc: x@evil.test now"
     )
+
+
+@pytest.mark.parametrize("control", ["\u202e", "\u202d", "\u2066", "\u2069", "\u200f", "\u061c"])
+def test_a_name_with_a_bidirectional_control_is_refused_naming_the_field(control: str) -> None:
+    from credflow_directory.inputs import UserInput
+
+    with pytest.raises(ValidationError) as caught:
+        UserInput.model_validate({"email": "r@example.test", "name": f"Rtl {control}gnp.exe"})
+    [error] = caught.value.errors()
+    assert error["loc"] == ("name",)
+    assert "bidirectional" in error["msg"]
+    assert UserInput.model_validate({"email": "r@example.test", "name": "Zoë عائشة"}).name
+
+
+@pytest.mark.parametrize(
+    ("uploaded", "kind", "saved"),
+    [
+        ("statement.html", "png", "statement.png"),
+        ("setup.exe", "png", "setup.png"),
+        ("licence.PNG", "png", "licence.PNG"),
+        ("scan.jpeg", "jpeg", "scan.jpeg"),
+        ("scan.jpg", "jpeg", "scan.jpg"),
+        ("certificate", "pdf", "certificate.pdf"),
+        ("report.pdf.exe", "pdf", "report.pdf.pdf"),
+        ("Person\u202egnp.exe", "png", "Persongnp.png"),
+        ("../../etc/passwd", "pdf", "_.._etc_passwd.pdf"),
+        ("", "png", "file.png"),
+    ],
+)
+def test_a_file_downloads_under_a_name_whose_extension_is_its_kind(
+    uploaded: str, kind: MediaKind, saved: str
+) -> None:
+    assert download_name(uploaded, kind) == saved

@@ -39,11 +39,31 @@ def text_problem(value: str) -> str | None:
     return None
 
 
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+"""Unicode's bidirectional controls (marks, embeddings, overrides, isolates): in a name, U+202E
+shows "Person\u202egnp.exe" as "Personexe.png", and reverses the text printed after it."""
+
+
+def name_problem(value: str) -> str | None:
+    """Why `value` cannot be a name, title or file name, or None when it can."""
+    if any(unicodedata.category(character) == "Cc" for character in value):
+        return "must be one line of text, without control characters"
+    if not BIDI_CONTROLS.isdisjoint(value):
+        return (
+            "must not contain bidirectional control characters (such as U+202E), which make"
+            " text read in another order than it is written"
+        )
+    return None
+
+
 def single_line(value: str) -> str:
     """Pydantic validator for names and titles: no line breaks, tabs or other control
-    characters (they end up in mail subjects and CSV cells)."""
-    if any(unicodedata.category(character) == "Cc" for character in value):
-        raise ValueError("must be one line of text, without control characters")
+    characters (they end up in mail subjects and CSV cells), and no bidirectional controls."""
+    problem = name_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 

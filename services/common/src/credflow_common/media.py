@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
@@ -48,6 +49,31 @@ def detect_kind(head: bytes) -> MediaKind | None:
     if head.startswith(b"\xff\xd8\xff"):
         return "jpeg"
     return None
+
+
+EXTENSIONS: dict[MediaKind, tuple[str, ...]] = {
+    "pdf": (".pdf",),
+    "jpeg": (".jpg", ".jpeg"),
+    "png": (".png",),
+}
+
+
+def download_name(file_name: str, kind: MediaKind) -> str:
+    """The name a file is saved under: the uploaded name, its extension that of the kind its
+    bytes are (a PNG uploaded as `statement.html` or `setup.exe` saves as `statement.png` or
+    `setup.png`, never as something a computer would run or render), without path separators,
+    control or bidirectional characters."""
+    cleaned = "".join(
+        "_" if c in "/\\" else c
+        for c in file_name
+        if unicodedata.category(c) not in ("Cc", "Cf")
+    ).strip(" .")
+    stem, dot, extension = cleaned.rpartition(".")
+    if not (dot and stem and extension.isalnum() and len(extension) <= 5):
+        stem = cleaned  # no extension to replace
+    elif f".{extension.lower()}" in EXTENSIONS[kind]:
+        return cleaned
+    return f"{stem or 'file'}{EXTENSIONS[kind][0]}"
 
 
 @dataclass(frozen=True)

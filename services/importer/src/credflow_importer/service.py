@@ -14,6 +14,7 @@ from starlette.datastructures import UploadFile
 from credflow_common import access_rules
 from credflow_common.auth import Principal
 from credflow_common.errors import ForbiddenError, NotFoundError
+from credflow_common.inputs import BIDI_CONTROLS, name_problem
 from credflow_common.media import MediaStore, detect_kind, object_key
 from credflow_contracts.events.directory import OrganisationSettings
 from credflow_contracts.events.values import MediaFile
@@ -105,6 +106,11 @@ class Imports:
     ) -> Body:
         """Store one file for the rows that name it (adding them to `attached`)."""
         name = upload.filename or ""
+        problem = name_problem(name)
+        if problem:
+            shown = "".join(c for c in name if c not in BIDI_CONTROLS)
+            return {"file": shown, "outcome": "rejected", "code": "invalid_name",
+                    "message": f"the file name {problem}"}  # fmt: skip
         rows = wanted.get(name.lower(), [])
         if not rows:
             return {"file": name, "outcome": "unmatched", "code": "no_row",

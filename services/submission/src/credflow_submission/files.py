@@ -19,8 +19,9 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.datastructures import UploadFile
 
 from credflow_common import idempotency
-from credflow_common.errors import TooLargeError, UnsupportedKindError
+from credflow_common.errors import InvalidError, TooLargeError, UnsupportedKindError
 from credflow_common.eventstore import EventStore
+from credflow_common.inputs import name_problem
 from credflow_common.media import MediaStore, detect_kind, object_key
 from credflow_common.outages import OUTAGE_ERRORS
 from credflow_common.requests import Command
@@ -72,6 +73,10 @@ class Files:
                 holder_id = state.holder_id
             holder = await self.access.holder(conn, org, holder_id)
             await self.access.require_manage(conn, command.principal, holder)
+        for index, upload in enumerate(files):
+            problem = name_problem(upload.filename or "")
+            if problem:
+                raise InvalidError(f"the file name {problem}", f"files.{index}")
         stored: list[MediaFile] = []
         try:
             for index, upload in enumerate(files):

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 
 from credflow_common.auth import CurrentPrincipal, Principal
 from credflow_common.directory_replica import DirectoryReplica
-from credflow_common.media import MediaStore, object_key
+from credflow_common.media import MediaStore, download_name, object_key
 from credflow_common.service import ServiceContext
 from credflow_submission import domain
 from credflow_submission.access import Access
@@ -82,7 +82,10 @@ def build(context: ServiceContext, media: MediaStore) -> APIRouter:
         found = state.media(media_id)
         if found is None:
             raise NotFoundError("no such file on this credential")
-        download_as = found[1].file_name if disposition == "attachment" else None
+        file = found[1]
+        download_as = (
+            download_name(file.file_name, file.kind) if disposition == "attachment" else None
+        )
         url = await media.signed_url(object_key(org, credential_id, media_id), None, download_as)
         return {"url": url, "expires_in_seconds": int(media.url_expiry.total_seconds())}
 
