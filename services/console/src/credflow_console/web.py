@@ -16,8 +16,10 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from credflow_common.inputs import BIDI_CONTROLS
 from credflow_console import dates
 from credflow_console.api import Api, ApiError, Caller, UnavailableError
 from credflow_console.keys import Person, TokenMinter
@@ -27,6 +29,22 @@ from credflow_console.settings import ConsoleSettings
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 TEMPLATES.env.filters["day"] = dates.show
+WITHOUT_BIDI_CONTROLS = {ord(control): None for control in BIDI_CONTROLS}
+
+
+def printable(value: Any) -> Any:
+    """Every value a template prints, without bidirectional controls: a name stored before they
+    were refused cannot reorder the text printed around it (an override such as U+202E runs
+    on to the end of its paragraph)."""
+    if isinstance(value, Markup):
+        # Already HTML: dropping characters from it cannot open a tag or an entity.
+        return Markup(str.translate(value, WITHOUT_BIDI_CONTROLS))  # noqa: S704
+    if isinstance(value, str):
+        return value.translate(WITHOUT_BIDI_CONTROLS)
+    return value
+
+
+TEMPLATES.env.finalize = printable  # set before any template is compiled: they all use it
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
