@@ -30,17 +30,29 @@ def schema_pool(
     min_size: int = 1,
     max_size: int = 10,
     timeout_s: float = 3.0,
+    reconnect_timeout_s: float = 2.0,
 ) -> AsyncConnectionPool[psycopg.AsyncConnection]:
     """A pool whose connections see only `schema` (search_path), opened by the caller.
 
     `timeout_s` bounds the wait for a connection: while the database is down, a request gets
-    its answer (503) within seconds instead of queueing for the pool's default 30 s."""
+    its answer (503) within seconds instead of queueing for the pool's default 30 s.
+
+    After the database comes back, the pool works again at the next request:
+    - psycopg_pool retries a lost connection with a doubling delay (1, 2, 4 ... 32 s) for
+      `reconnect_timeout` (5 minutes by default), and waiting requests do not hurry it: after a
+      40 s outage the next try came 23 s after the database was back, and until then every
+      request and background task got "couldn't get a connection". Giving a try up after
+      `reconnect_timeout_s` leaves the next request to start a fresh one at once;
+    - each connection is checked as it is handed out (one empty query), so the connections
+      the restart broke are replaced instead of failing their next user."""
     check_schema_name(schema)
     return AsyncConnectionPool(
         database_url,
         min_size=min_size,
         max_size=max_size,
         timeout=timeout_s,
+        reconnect_timeout=reconnect_timeout_s,
+        check=AsyncConnectionPool.check_connection,
         kwargs={
             "options": f"-c search_path={schema}",
             "autocommit": False,
