@@ -66,7 +66,7 @@ def build_router() -> APIRouter:
     async def create_company(page: SignedIn) -> Response:
         require_admin(page)
         name = str((await page.request.form()).get("name") or "").strip()
-        return await write(page, "POST", "/companies", {"name": name}, "Company+added.")
+        return await write(page, "POST", "/companies", {"name": name}, "Company added.")
 
     @router.post("/companies/{company_id}", response_class=HTMLResponse)
     async def change_company(page: SignedIn, company_id: UUID) -> Response:
@@ -75,13 +75,13 @@ def build_router() -> APIRouter:
         body: Body = {"name": str(form.get("name") or "").strip()}
         if form.get("archived") in ("true", "false"):
             body = {"archived": form.get("archived") == "true"}
-        return await write(page, "PATCH", f"/companies/{company_id}", body, "Company+saved.")
+        return await write(page, "PATCH", f"/companies/{company_id}", body, "Company saved.")
 
     @router.post("/groups", response_class=HTMLResponse)
     async def create_group(page: SignedIn) -> Response:
         require_admin(page)
         name = str((await page.request.form()).get("name") or "").strip()
-        return await write(page, "POST", "/groups", {"name": name}, "Group+added.")
+        return await write(page, "POST", "/groups", {"name": name}, "Group added.")
 
     @router.post("/groups/{group_id}", response_class=HTMLResponse)
     async def change_group(page: SignedIn, group_id: UUID) -> Response:
@@ -89,7 +89,7 @@ def build_router() -> APIRouter:
         form = await page.request.form()
         admins = [str(a) for a in (parse_uuid(v) for v in form.getlist("admin_ids")) if a]
         body = {"name": str(form.get("name") or "").strip(), "admin_ids": admins}
-        return await write(page, "PATCH", f"/groups/{group_id}", body, "Group+saved.")
+        return await write(page, "PATCH", f"/groups/{group_id}", body, "Group saved.")
 
     @router.get("/users/sync", response_class=HTMLResponse)
     async def sync_form(page: SignedIn) -> Response:
