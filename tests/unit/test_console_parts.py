@@ -10,6 +10,7 @@ from uuid import uuid4
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi.testclient import TestClient
 from jwt.algorithms import RSAAlgorithm
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -186,3 +187,21 @@ def test_in_production_the_console_will_not_start_on_the_development_session_sec
         create_app(InfraSettings(), ConsoleSettings(signing_key_file=tmp_path / "key.pem"))
     own = ConsoleSettings(signing_key_file=tmp_path / "key.pem", session_secret="x" * 64)
     assert create_app(InfraSettings(), own).title
+
+
+def test_by_default_the_console_runs_in_production_without_sign_in_as(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment that forgets CREDFLOW_ENVIRONMENT is production: no "sign in as" (anyone
+    as anyone), and not on the public development session secret."""
+    monkeypatch.delenv("CREDFLOW_ENVIRONMENT", raising=False)
+    with pytest.raises(RuntimeError, match="CREDFLOW_CONSOLE_SESSION_SECRET"):
+        create_app(InfraSettings(), ConsoleSettings(signing_key_file=tmp_path / "key.pem"))
+    settings = ConsoleSettings(signing_key_file=tmp_path / "key.pem", session_secret="x" * 64)
+    client = TestClient(create_app(InfraSettings(), settings))
+    assert client.get("/sign-in/as").status_code == 404
+    assert client.post("/sign-in/as", data={"user_id": str(uuid4())}).status_code in (403, 404)
+    page = client.get("/sign-in")
+    assert page.status_code == 200
+    assert "/sign-in/as" not in page.text
+    assert "secure" in page.headers["set-cookie"].lower(), "production cookies need HTTPS"
