@@ -21,7 +21,7 @@ ORG, PAT, SAM = uuid7(), uuid7(), uuid7()
 
 @pytest.fixture
 async def sessions(database_url: str) -> AsyncIterator[Sessions]:
-    await migrate(database_url, SCHEMA, [MIGRATIONS])
+    await migrate(database_url, SCHEMA, [MIGRATIONS], runtime=False)
     pool = schema_pool(database_url, SCHEMA, max_size=2)
     await pool.open()
     try:

@@ -64,9 +64,7 @@ def download_name(file_name: str, kind: MediaKind) -> str:
     `setup.png`, never as something a computer would run or render), without path separators,
     control or bidirectional characters."""
     cleaned = "".join(
-        "_" if c in "/\\" else c
-        for c in file_name
-        if unicodedata.category(c) not in ("Cc", "Cf")
+        "_" if c in "/\\" else c for c in file_name if unicodedata.category(c) not in ("Cc", "Cf")
     ).strip(" .")
     stem, dot, extension = cleaned.rpartition(".")
     if not (dot and stem and extension.isalnum() and len(extension) <= 5):

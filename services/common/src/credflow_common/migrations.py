@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
@@ -34,12 +35,16 @@ def yoyo_url(database_url: str, schema: str) -> str:
 
 
 def apply_migrations_sync(
-    database_url: str, schema: str, service_migrations: Sequence[Path] = ()
-) -> list[str]:
-    """Apply every pending migration to `schema`; returns the ids applied."""
+    database_url: str, schema: str, service_migrations: Sequence[Path] = (), *,
+    runtime: bool = True,
+) -> list[str]:  # fmt: skip
+    """Apply every pending migration to `schema`; returns the ids applied. `runtime=False`
+    leaves out the runtime's tables (event store, outbox, positions): the console keeps no
+    events."""
     check_schema_name(schema)
     backend = get_backend(yoyo_url(database_url, schema))
-    migrations = read_migrations(str(RUNTIME_MIGRATIONS), *(str(p) for p in service_migrations))
+    folders = [*([RUNTIME_MIGRATIONS] if runtime else []), *service_migrations]
+    migrations = read_migrations(*(str(p) for p in folders))
     with backend.lock():
         pending = backend.to_apply(migrations)
         backend.apply_migrations(pending)
@@ -47,7 +52,10 @@ def apply_migrations_sync(
 
 
 async def migrate(
-    database_url: str, schema: str, service_migrations: Sequence[Path] = ()
-) -> list[str]:
+    database_url: str, schema: str, service_migrations: Sequence[Path] = (), *,
+    runtime: bool = True,
+) -> list[str]:  # fmt: skip
     await ensure_schema(database_url, schema)
-    return await asyncio.to_thread(apply_migrations_sync, database_url, schema, service_migrations)
+    return await asyncio.to_thread(
+        partial(apply_migrations_sync, runtime=runtime), database_url, schema, service_migrations
+    )

@@ -94,7 +94,7 @@ def create_app(infra: InfraSettings, console_settings: ConsoleSettings | None = 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await migrate(infra.database_url, SCHEMA, [MIGRATIONS])
+        await migrate(infra.database_url, SCHEMA, [MIGRATIONS], runtime=False)
         await pool.open(wait=False)  # a database away at start: pages answer 503 until it is back
         try:
             yield
