@@ -124,9 +124,11 @@ class Page:
     date_format: str
 
     def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-        """The page; a notice left by the last change (`notify`) shows as its `message`."""
-        notice = self.request.session.pop("notice", None)
-        context["message"] = context.get("message") or notice
+        """The page; a notice left by the last change (`notify`) shows as its `message` (on a
+        whole page: a part htmx refreshes meanwhile leaves it for the page)."""
+        if not self.request.headers.get("HX-Request"):
+            notice = self.request.session.pop("notice", None)
+            context["message"] = context.get("message") or notice
         return TEMPLATES.TemplateResponse(
             self.request, template,
             {"person": self.person, "date_format": self.date_format,
