@@ -31,6 +31,7 @@ def schema_pool(
     max_size: int = 10,
     timeout_s: float = 3.0,
     reconnect_timeout_s: float = 2.0,
+    check_connections: bool = True,
 ) -> AsyncConnectionPool[psycopg.AsyncConnection]:
     """A pool whose connections see only `schema` (search_path), opened by the caller.
 
@@ -43,8 +44,9 @@ def schema_pool(
       40 s outage the next try came 23 s after the database was back, and until then every
       request and background task got "couldn't get a connection". Giving a try up after
       `reconnect_timeout_s` leaves the next request to start a fresh one at once;
-    - each connection is checked as it is handed out (one empty query), so the connections
-      the restart broke are replaced instead of failing their next user."""
+    - each connection is checked as it is handed out (`check_connections`: one empty query),
+      so the connections the restart broke are replaced instead of failing their next user.
+      A connection can still be lost while in use: callers handle that as an outage."""
     check_schema_name(schema)
     return AsyncConnectionPool(
         database_url,
@@ -52,7 +54,7 @@ def schema_pool(
         max_size=max_size,
         timeout=timeout_s,
         reconnect_timeout=reconnect_timeout_s,
-        check=AsyncConnectionPool.check_connection,
+        check=AsyncConnectionPool.check_connection if check_connections else None,
         kwargs={
             "options": f"-c search_path={schema}",
             "autocommit": False,
