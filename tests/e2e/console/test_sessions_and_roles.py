@@ -25,7 +25,11 @@ from tests.e2e.journeys.conftest import Person
 from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
-WITHIN_S = 5.0
+WITHIN_S = 5.0  # the console reads the directory itself
+REPLICAS_WITHIN_S = 15.0
+"""A service reads its copy of the directory, which follows the directory's events: behind a
+backlog (the 20,000-row upload these tests run before) the views take longer to learn of a
+change. Measured here: 1.3 to 1.7 s when idle."""
 
 
 async def change_roles(world: ConsoleWorld, person: Person, roles: list[str]) -> float:
@@ -35,9 +39,9 @@ async def change_roles(world: ConsoleWorld, person: Person, roles: list[str]) ->
     return time.monotonic()
 
 
-async def refused_within(changed_at: float, check: Any) -> float:
-    """Seconds from the change until `check` saw the refusal (at most WITHIN_S)."""
-    await eventually(check, timeout_s=WITHIN_S - (time.monotonic() - changed_at))
+async def refused_within(changed_at: float, check: Any, within_s: float = WITHIN_S) -> float:
+    """Seconds from the change until `check` saw the refusal (at most `within_s`)."""
+    await eventually(check, timeout_s=within_s - (time.monotonic() - changed_at))
     return time.monotonic() - changed_at
 
 
@@ -73,7 +77,8 @@ async def test_a_removed_reviewer_role_stops_working_everywhere_within_seconds(
             return await status_of(visitor, "/reviews") == 403
 
         console_s, services_s = await asyncio.gather(
-            refused_within(changed, console_refuses), refused_within(changed, sees_only_herself)
+            refused_within(changed, console_refuses),
+            refused_within(changed, sees_only_herself, REPLICAS_WITHIN_S),
         )
     assert await status_of(visitor, "/network/workers") == 403
     await visitor.page.goto(world.url + "/credentials")
@@ -121,7 +126,7 @@ async def test_a_demoted_admin_loses_administration_within_seconds(
             )  # fmt: skip
             return response.status_code == 403
 
-        await refused_within(changed, every_queue_refused)
+        await refused_within(changed, every_queue_refused, REPLICAS_WITHIN_S)
     await visitor.shot("demoted")
 
 
