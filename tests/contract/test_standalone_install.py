@@ -1,5 +1,5 @@
 """`pip install ./contracts` works in an empty virtualenv, with pydantic its only dependency
-(FastStream comes only with the `faststream` extra)."""
+(FastStream comes only with the `faststream` extra, cryptography with `sealed`)."""
 
 from __future__ import annotations
 
@@ -32,9 +32,11 @@ def test_contracts_install_alone_and_the_example_consumer_imports_resolve(tmp_pa
         [str(python), "-c", "import importlib.metadata as m; print(m.requires(" + NAME + "))"],
         check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
-    # pydantic always; FastStream only with the `faststream` extra (its subscriber kit).
+    # pydantic always; FastStream only with the `faststream` extra (its subscriber kit),
+    # cryptography only with `sealed` (opening personal fields).
     assert requires.strip() == (
-        "['pydantic<3,>=2.7', \"faststream[kafka]<0.8,>=0.7.8; extra == 'faststream'\"]"
+        "['pydantic<3,>=2.7', \"faststream[kafka]<0.8,>=0.7.8; extra == 'faststream'\","
+        " \"cryptography>=43; extra == 'sealed'\"]"
     )
 
     # The example consumer needs aiokafka besides the contracts, nothing from the workspace.
