@@ -164,6 +164,73 @@ def projection_rebuild(
     )
 
 
+keys_app = typer.Typer(
+    help="The keyring whose key-encryption keys wrap people's data keys (ADR 0017).",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(path: Path = typer.Argument(help="where to write the new keyring")) -> None:  # noqa: B008 - typer's documented style
+    """Write a new keyring with one key-encryption key (mode 0600); an existing one is kept."""
+    from credflow_common.keyring import LocalKeyring
+
+    if path.exists():
+        raise typer.BadParameter(f"{path} exists; it is kept as it is", param_hint="PATH")
+    keyring = LocalKeyring.load(path)
+    typer.echo(f"keyring with key-encryption key {keyring.current} written to {path}")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Add a key-encryption key, make it current, and rewrap every person's data key under it.
+    The old keys stay in the keyring: restart the directory instances (they then wrap new data
+    keys under the new one), run `credflow keys rewrap` for keys they made meanwhile, then
+    `credflow keys retire`."""
+    _rotate(new_key=True)
+
+
+@keys_app.command("rewrap")
+def keys_rewrap() -> None:
+    """Rewrap every data key still under an older key-encryption key (after a rotation)."""
+    _rotate(new_key=False)
+
+
+def _rotate(*, new_key: bool) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress
+
+    from credflow_common.keyring import KeyringSettings, LocalKeyring
+    from credflow_directory.person_keys import count_wrapped, rewrap_all
+
+    path = KeyringSettings().file
+    keyring = LocalKeyring.load(path)
+    if new_key:
+        keyring = keyring.rotated()
+        keyring.save(path)
+        typer.echo(f"new key-encryption key {keyring.current} is current in {path}")
+    database_url = InfraSettings().database_url
+    with Progress("rewrapping data keys", BarColumn(), MofNCompleteColumn()) as progress:
+        task = progress.add_task("rewrap", total=asyncio.run(count_wrapped(database_url)))
+        done = asyncio.run(rewrap_all(database_url, keyring, lambda n: progress.advance(task, n)))
+    typer.echo(f"{done} data key(s) rewrapped under {keyring.current}")
+
+
+@keys_app.command("retire")
+def keys_retire() -> None:
+    """Remove from the keyring every key-encryption key no data key is wrapped under any more."""
+    from credflow_common.keyring import KeyringSettings, LocalKeyring
+    from credflow_directory.person_keys import key_ids_in_use
+
+    path = KeyringSettings().file
+    keyring = LocalKeyring.load(path)
+    in_use = asyncio.run(key_ids_in_use(InfraSettings().database_url))
+    kept = {kid: key for kid, key in keyring.keys.items() if kid in in_use | {keyring.current}}
+    LocalKeyring(keyring.current, kept).save(path)
+    retired = sorted(set(keyring.keys) - set(kept))
+    typer.echo(f"retired {', '.join(retired) or 'nothing'}; kept {', '.join(sorted(kept))}")
+
+
 @app.command()
 def token(
     org: str = typer.Option(..., help="organisation id"),

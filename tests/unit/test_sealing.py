@@ -89,3 +89,12 @@ def test_rotation_keeps_old_keys_until_every_data_key_is_rewrapped(tmp_path: Pat
     assert retired.unwrap(rewrapped, "org/pat") == data_key
     with pytest.raises(UnwrapError):
         retired.unwrap(wrapped, "org/pat")
+
+
+def test_two_processes_creating_the_keyring_at_once_use_the_first(tmp_path: Path) -> None:
+    path = tmp_path / "keyring.json"
+    first, second = LocalKeyring.with_new_key({}), LocalKeyring.with_new_key({})
+    first.save(path, replace=False)
+    second.save(path, replace=False)  # came second: leaves the first alone
+    assert LocalKeyring.load(path) == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keyring.json"]

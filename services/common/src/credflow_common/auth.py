@@ -37,6 +37,9 @@ PLATFORM_PERMISSION = "platform:organisations"
 """Held by platform operators: may create organisations."""
 PEOPLE_PERMISSION = "platform:people"
 """Held by the console's own token: may find people by email in every organisation (sign-in)."""
+PERSONAL_DATA_PERMISSION = "platform:personal-data"
+"""Held by services and subscribers that seal or open people's personal fields: may fetch a
+person's data key (ADR 0017)."""
 
 
 class AuthSettings(BaseSettings):

@@ -23,8 +23,26 @@ from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 NONCE_BYTES = 12
+
+
+def _state_dir() -> Path:
+    return Path(os.environ.get("CREDFLOW_CACHE", Path.home() / ".cache" / "credflow")) / "state"
+
+
+class KeyringSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CREDFLOW_KEYRING_", env_file=".env", extra="ignore"
+    )
+
+    file: Path = Field(
+        default_factory=lambda: _state_dir() / "keyring" / "keyring.json",
+        description="The key-encryption keys (JSON, mode 0600; created on first start if"
+        " missing). Every directory instance of a deployment reads the same file.",
+    )
 
 
 class KeyEncryptionKeys(Protocol):
@@ -55,10 +73,10 @@ class LocalKeyring:
 
     @classmethod
     def load(cls, path: Path) -> LocalKeyring:
-        """The keyring in `path`; a new one with one key, written there, when there is none."""
+        """The keyring in `path`; a new one with one key, written there, when there is none
+        (two processes starting at once: the first written is the one both use)."""
         if not path.exists():
-            ring = cls.with_new_key({})
-            ring.save(path)
+            cls.with_new_key({}).save(path, replace=False)
         document = json.loads(path.read_text())
         keys = {kid: _unb64(key) for kid, key in document["keys"].items()}
         if document["current"] not in keys:
@@ -74,13 +92,23 @@ class LocalKeyring:
         """This keyring with a new current key (the old ones kept, to unwrap until rewrapped)."""
         return self.with_new_key(self.keys)
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, *, replace: bool = True) -> None:
+        """Write the keyring (mode 0600) in one step; `replace=False` leaves a keyring already
+        there as it is."""
         document = {"current": self.current, "keys": {k: _b64(v) for k, v in self.keys.items()}}
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
         temporary.touch(mode=0o600)
         temporary.write_text(json.dumps(document, indent=2))
-        temporary.replace(path)
+        if replace:
+            temporary.replace(path)
+            return
+        try:
+            os.link(temporary, path)  # fails if another process wrote one first
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
 
     def wrap(self, data_key: bytes, owner: str) -> str:
         nonce = os.urandom(NONCE_BYTES)

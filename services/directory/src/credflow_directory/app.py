@@ -11,14 +11,17 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 
+from credflow_common.keyring import KeyringSettings, LocalKeyring
 from credflow_common.service import ServiceContext, ServiceDefinition
 from credflow_common.service import create_app as create_service
 from credflow_common.settings import InfraSettings
 from credflow_directory import store
+from credflow_directory.person_keys import PersonKeys
 from credflow_directory.routes import (
     assessments,
     companies,
     credential_types,
+    data_keys,
     organisations,
     people,
     requirements,
@@ -37,6 +40,7 @@ def routers(context: ServiceContext) -> Sequence[APIRouter]:
         requirements.build(directory),
         assessments.build(directory),
         people.build(context),  # sign-in's lookup of people by email
+        data_keys.build(context, PersonKeys(LocalKeyring.load(KeyringSettings().file))),
     ]
 
 
