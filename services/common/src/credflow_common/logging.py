@@ -3,15 +3,60 @@
 Context such as tenant, correlation and causation ids is bound with
 `structlog.contextvars.bind_contextvars` by the HTTP middleware and the consumers, so every line
 written while handling a request or a message carries them.
+
+Logs hold ids, never personal data. credflow's own lines name ids only; what a library or an
+error message may carry (an email in an SMTP refusal, a value in pydantic's `input_value=` or
+in PostgreSQL's `Key (email)=(...)` detail) is masked by `without_personal_data` on every line,
+ours and the libraries', before it is written.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
-from typing import Literal
+from collections.abc import MutableMapping
+from typing import Any, Literal
 
 import structlog
+
+
+MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
+    # pydantic: "input_value='Pat Smith'", "input_value={'name': ...}"
+    (re.compile(r"input_value=(?:'[^']*'|\"[^\"]*\"|\{.*?\}(?=, input_type)|\S+)"),
+     "input_value=<masked>"),
+    # PostgreSQL: "Key (organisation_id, email_lower)=(..., pat@x.test) already exists"
+    (re.compile(r"(Key \([^)]*\))=\(.*?\)(?= already| is not|\.|$)", re.MULTILINE),
+     r"\1=(<masked>)"),
+    (re.compile(r"Failing row contains \(.*\)"), "Failing row contains (<masked>)"),
+)  # fmt: skip
+
+
+def mask(text: str) -> str:
+    for pattern, replacement in MASKS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(item) for item in value]
+    return value
+
+
+def without_personal_data(
+    _: Any, __: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: every text of the line (its message, its fields, a rendered
+    exception) with emails and the values errors quote masked."""
+    for key, value in event.items():
+        event[key] = _masked(value)
+    return event
 
 
 def configure_logging(level: str = "INFO", fmt: Literal["json", "console"] = "console") -> None:
@@ -21,6 +66,7 @@ def configure_logging(level: str = "INFO", fmt: Literal["json", "console"] = "co
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
         structlog.processors.format_exc_info,
+        without_personal_data,
     ]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
