@@ -13,9 +13,13 @@ from uuid import UUID
 
 import pytest
 
+from credflow_contracts.events.imports import ImportCompleted
+from credflow_contracts.topics import IMPORTS
 from credflow_importer.csvfile import MAX_ROWS
+from tests.infrastructure import Infrastructure
 from tests.integration.directory.conftest import token
 from tests.integration.importer.conftest import ImportOrg, ImportStack, build_import_org
+from tests.integration.kafka_support import read_topic
 from tests.polling import eventually
 
 FILES = Path(__file__).resolve().parents[2] / "data" / "imports"
@@ -52,7 +56,7 @@ async def visible_in_worker_view(stack: ImportStack, world: ImportOrg) -> list[d
 
 
 async def test_a_mixed_file_is_reported_then_its_valid_rows_become_credentials_once(
-    stack: ImportStack,
+    stack: ImportStack, infra: Infrastructure, topic_prefix: str
 ) -> None:
     world = await build_import_org(stack, "Mixed")
     report = await stack.upload(world.org, mixed_file(world))
@@ -118,6 +122,12 @@ async def test_a_mixed_file_is_reported_then_its_valid_rows_become_credentials_o
             (report["import_id"],),
         )
         assert await cursor.fetchone() == (3, 10)  # ImportCompleted reached the views
+    # A subscriber sees the import's stream from version 1, without gaps: its one public
+    # event has a stream of its own (the commands' stream stays on the internal topic).
+    landed = await read_topic(infra.kafka_bootstrap_servers, topic_prefix + IMPORTS, 1)
+    [completion] = [r for r in landed if isinstance(r.envelope.event, ImportCompleted)]
+    assert completion.headers["ce_streamid"] == f"import-completed-{report['import_id']}"
+    assert completion.headers["ce_streamversion"] == "1"
 
 
 @pytest.mark.parametrize(

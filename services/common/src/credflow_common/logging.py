@@ -20,7 +20,6 @@ from typing import Any, Literal
 
 import structlog
 
-
 MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
     # pydantic: "input_value='Pat Smith'", "input_value={'name': ...}"

@@ -21,7 +21,7 @@ from credflow_contracts.events.credentials import CredentialSubmitted
 from credflow_contracts.events.imports import ImportCompleted, ImportRowRefused
 from credflow_contracts.topics import CREDENTIALS, IMPORTS
 from credflow_importer import domain
-from credflow_importer.store import Conn, stream_id
+from credflow_importer.store import Conn, completion_stream_id
 
 log = structlog.get_logger("credflow.importer")
 
@@ -81,7 +81,7 @@ def progress_consumer(store: EventStore, topic_prefix: str = "") -> ConsumerSpec
 async def complete_if_done(conn: Conn, store: EventStore, import_id: UUID) -> None:
     cursor = await conn.execute(
         "SELECT i.organisation_id, i.uploaded_by, i.file_name, i.rows_total, i.approval_required,"
-        " i.status, i.stream_version, p.rows_applied, p.rows_refused,"
+        " i.status, p.rows_applied, p.rows_refused,"
         " p.rows_valid - p.rows_applied - p.rows_refused"
         " FROM imports i JOIN import_progress p USING (import_id)"
         " WHERE i.import_id = %s FOR UPDATE OF i",
@@ -89,8 +89,8 @@ async def complete_if_done(conn: Conn, store: EventStore, import_id: UUID) -> No
     )
     row = await cursor.fetchone()
     assert row is not None
-    org, uploaded_by, file_name, rows_total, approval, status, version = row[:7]
-    created, refused, unsettled = row[7:]
+    org, uploaded_by, file_name, rows_total, approval, status = row[:6]
+    created, refused, unsettled = row[6:]
     if not domain.is_complete(status, unsettled):
         return
     now = datetime.now(UTC)
@@ -106,10 +106,10 @@ async def complete_if_done(conn: Conn, store: EventStore, import_id: UUID) -> No
         rows_refused=refused,
     )
     metadata = Metadata(org, correlation_id=import_id, actor_id=uploaded_by)
-    await store.append(conn, stream_id(import_id), version, [completed], metadata)
+    await store.append(conn, completion_stream_id(import_id), 0, [completed], metadata)
     await conn.execute(
-        "UPDATE imports SET status = 'completed', completed_at = %s, updated_at = now(),"
-        " stream_version = stream_version + 1 WHERE import_id = %s",
+        "UPDATE imports SET status = 'completed', completed_at = %s, updated_at = now()"
+        " WHERE import_id = %s",
         (now, import_id),
     )
     log.info("import completed", import_id=str(import_id), credentials=created, refused=refused)

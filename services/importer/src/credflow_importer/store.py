@@ -306,4 +306,11 @@ async def start_finishing(conn: Conn, import_id: UUID) -> None:
 
 
 def stream_id(import_id: UUID) -> str:
+    """The import's stream of SubmitCredential commands (the internal commands topic)."""
     return f"import-{import_id}"
+
+
+def completion_stream_id(import_id: UUID) -> str:
+    """The stream of the import's one public event, ImportCompleted, at version 1: a stream's
+    events are published on one topic, so a subscriber sees its versions without gaps."""
+    return f"import-completed-{import_id}"
