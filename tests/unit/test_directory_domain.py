@@ -106,3 +106,25 @@ def test_settings_routing_to_a_reviewer_group_needs_the_group() -> None:
     )  # fmt: skip
     assert event.changed == ["reviewer_routing", "reviewer_group_id"]
     assert event.settings.reviewer_group_id == group
+
+
+def test_a_legal_hold_is_placed_once_with_who_and_why_and_released_once() -> None:
+    from datetime import UTC, datetime
+
+    admin, now = uuid7(), datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
+    given = user()
+    [placed] = domain.place_legal_hold(ORG, given, "Fair Work claim 2026-114", admin, now)
+    assert placed.changed == ["legal_hold"]
+    hold = placed.user.legal_hold
+    assert hold is not None
+    assert (hold.reason, hold.placed_by, hold.placed_at) == ("Fair Work claim 2026-114", admin, now)
+    with pytest.raises(domain.ConflictError, match="already under legal hold"):
+        domain.place_legal_hold(ORG, placed.user, "again", admin, now)
+    assert placed.changed_by == admin
+    [released] = domain.release_legal_hold(ORG, placed.user, admin)
+    assert released.user.legal_hold is None
+    assert (released.changed, released.changed_by) == (["legal_hold"], admin)
+    with pytest.raises(domain.ConflictError, match="not under legal hold"):
+        domain.release_legal_hold(ORG, released.user, admin)
+    with pytest.raises(domain.NotFoundError):
+        domain.place_legal_hold(ORG, None, "x", admin, now)

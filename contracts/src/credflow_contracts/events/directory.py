@@ -13,7 +13,13 @@ from uuid import UUID
 from pydantic import Field
 
 from credflow_contracts.events.base import Event
-from credflow_contracts.events.values import ALL_MEDIA_KINDS, MediaKind, NonEmpty, Value
+from credflow_contracts.events.values import (
+    ALL_MEDIA_KINDS,
+    MediaKind,
+    NonEmpty,
+    UtcDatetime,
+    Value,
+)
 from credflow_contracts.topics import DIRECTORY
 
 DateFormat = Literal["DD/MM/YYYY", "MM/DD/YYYY", "YYYY-MM-DD"]
@@ -61,6 +67,14 @@ class OrganisationSettingsChanged(DirectoryEvent):
     changed_by: UUID
 
 
+class LegalHold(Value):
+    """A person kept from erasure (a dispute, an investigation): set and cleared by admins."""
+
+    reason: NonEmpty
+    placed_by: UUID
+    placed_at: UtcDatetime
+
+
 class UserState(Value):
     user_id: UUID
     email: NonEmpty
@@ -77,6 +91,9 @@ class UserState(Value):
         default=None, description="Absent: the organisation's default date format."
     )
     time_zone: str | None = None
+    legal_hold: LegalHold | None = Field(
+        default=None, description="Set while the person may not be erased; absent otherwise."
+    )
 
 
 class UserCreated(DirectoryEvent):
@@ -96,6 +113,11 @@ class UserUpdated(DirectoryEvent):
 
     user: UserState
     changed: list[str]
+    changed_by: UUID | None = Field(
+        default=None,
+        description="Who made the change, where it is audited (a legal hold placed or"
+        " released); absent otherwise.",
+    )
 
 
 class CompanyState(Value):

@@ -49,6 +49,12 @@ from credflow_contracts.events.directory import (
     UserUpdated,
 )
 from credflow_contracts.events.values import Value
+from credflow_directory.privacy import (  # re-exported: a person's privacy decisions
+    place_legal_hold as place_legal_hold,
+)
+from credflow_directory.privacy import (
+    release_legal_hold as release_legal_hold,
+)
 
 DirectoryError = DomainError
 

@@ -46,6 +46,12 @@ TimeZone = Annotated[str, AfterValidator(_time_zone)]
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(single_line)]
 
 
+class LegalHoldInput(Input):
+    reason: Annotated[
+        str, Field(min_length=1, max_length=1000, description="Why the person may not be erased.")
+    ]
+
+
 class SettingsInput(Patch):
     """Settings to change (or, at creation, to set); left out: unchanged (or the default)."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -18,7 +19,7 @@ from credflow_contracts.ids import uuid7
 from credflow_directory import domain
 from credflow_directory.access import managed_by, people_of, require_admin
 from credflow_directory.domain import NotFoundError
-from credflow_directory.inputs import UserInput, UserPatch
+from credflow_directory.inputs import LegalHoldInput, UserInput, UserPatch
 from credflow_directory.service import Directory, Entity
 from credflow_directory.sync import parse_rows
 
@@ -136,6 +137,26 @@ def build(directory: Directory) -> APIRouter:
     async def reactivate_user(org: UUID, user_id: UUID, asking: Asking) -> Body:
         return await change_user(asking, user(org, user_id), "reactivate",
                                  lambda current: domain.reactivate_user(org, current))  # fmt: skip
+
+    @router.post("/{org}/users/{user_id}/legal-hold")
+    async def place_legal_hold(
+        org: UUID, user_id: UUID, body: LegalHoldInput, asking: Asking
+    ) -> Body:
+        """Keep the person from erasure, with a reason (admins). Each placing and release is a
+        `UserUpdated` in the person's stream, with who and when."""
+        by, at = asking.principal.user_id, datetime.now(UTC)
+        return await change_user(
+            asking, user(org, user_id), ["legal_hold", body.reason],
+            lambda current: domain.place_legal_hold(org, current, body.reason, by, at),
+        )  # fmt: skip
+
+    @router.delete("/{org}/users/{user_id}/legal-hold")
+    async def release_legal_hold(org: UUID, user_id: UUID, asking: Asking) -> Body:
+        """Release the person's legal hold (admins)."""
+        return await change_user(
+            asking, user(org, user_id), "release legal hold",
+            lambda current: domain.release_legal_hold(org, current, asking.principal.user_id),
+        )  # fmt: skip
 
     @router.post("/{org}/users/sync", openapi_extra=SYNC_BODY)
     async def sync(org: UUID, request: Request, principal: CurrentPrincipal) -> Body:
