@@ -128,3 +128,33 @@ def test_a_legal_hold_is_placed_once_with_who_and_why_and_released_once() -> Non
         domain.release_legal_hold(ORG, released.user, admin)
     with pytest.raises(domain.NotFoundError):
         domain.place_legal_hold(ORG, None, "x", admin, now)
+
+
+def test_who_may_be_erased_and_what_is_left_of_them() -> None:
+    from datetime import UTC, datetime
+
+    from credflow_contracts.events.directory import LegalHold
+    from credflow_directory import privacy
+
+    with pytest.raises(domain.NotFoundError):
+        privacy.check_erasable(None, 3)
+    held = user(legal_hold=LegalHold(reason="Claim 114", placed_by=uuid7(),
+                                     placed_at=datetime.now(UTC)))  # fmt: skip
+    with pytest.raises(domain.ConflictError, match=r"legal hold \(Claim 114\)"):
+        privacy.check_erasable(held, 3)
+    last_admin = user(roles=["admin"])
+    with pytest.raises(domain.ConflictError, match="last active admin"):
+        privacy.check_erasable(last_admin, 0)
+    privacy.check_erasable(last_admin, 1)
+    privacy.check_erasable(user(roles=["admin"], status="deactivated"), 0)
+    privacy.check_erasable(user(), 0)
+
+    assert privacy.next_erasure_step([]) == "deactivated"
+    assert privacy.next_erasure_step(["deactivated", "key_destroyed"]) == (
+        "personal_fields_replaced"
+    )
+    assert privacy.next_erasure_step(privacy.ERASURE_STEPS) is None
+    gone = privacy.erased(held)
+    assert (gone.name, gone.status, gone.legal_hold) == ("Erased person", "deactivated", None)
+    assert gone.email == f"erased-{held.user_id}@erased.invalid"
+    assert (gone.user_id, gone.roles) == (held.user_id, held.roles)

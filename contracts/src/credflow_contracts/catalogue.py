@@ -39,6 +39,7 @@ ALL_VERSIONS: tuple[type[Event], ...] = (
     directory.OrganisationSettingsChanged,
     directory.UserCreated,
     directory.UserUpdated,
+    directory.PersonErased,
     directory.CompanyCreated,
     directory.CompanyUpdated,
     directory.GroupCreated,

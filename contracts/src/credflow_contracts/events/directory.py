@@ -120,6 +120,20 @@ class UserUpdated(DirectoryEvent):
     )
 
 
+class PersonErased(DirectoryEvent):
+    TYPE: ClassVar[str] = "credflow.directory.person_erased"
+    VERSION: ClassVar[int] = 1
+    DESCRIPTION: ClassVar[str] = (
+        "A person was erased at their request: forget everything you hold about them. The"
+        " event names them by id only; their data key is destroyed, so their sealed fields in"
+        " any event can no longer be opened."
+    )
+
+    user_id: UUID
+    erasure_id: UUID
+    erased_at: UtcDatetime
+
+
 class CompanyState(Value):
     company_id: UUID
     name: NonEmpty

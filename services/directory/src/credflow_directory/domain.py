@@ -41,6 +41,7 @@ from credflow_contracts.events.directory import (
     OrganisationCreated,
     OrganisationSettings,
     OrganisationSettingsChanged,
+    PersonErased,
     RequirementAdded,
     RequirementRemoved,
     RequirementState,
@@ -366,6 +367,8 @@ def evolve(state: Snapshot | None, event: Event) -> Snapshot | None:
             return state.model_copy(update={"settings": event.settings})
         case OrganisationCreated() | AssessmentDefined() | AssessmentAnswered():
             return event
+        case PersonErased():
+            return state
     raise TypeError(f"the directory does not evolve on {type(event).__name__}")
 
 

@@ -41,6 +41,9 @@ def _time_zone(value: str) -> str:
     return value
 
 
+Permission = Literal["users:manage", "privacy:erase"]
+"""`users:manage`: manage others' credentials and users; `privacy:erase`: erase people (with
+the admin role)."""
 Email = Annotated[str, AfterValidator(_email)]
 TimeZone = Annotated[str, AfterValidator(_time_zone)]
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(single_line)]
@@ -88,7 +91,7 @@ class UserInput(Input):
     company_id: UUID | None = None
     group_ids: list[UUID] = Field(default_factory=list)
     roles: list[Role] = Field(default_factory=lambda: list(DEFAULT_ROLES), min_length=1)
-    permissions: list[Literal["users:manage"]] = Field(default_factory=list)
+    permissions: list[Permission] = Field(default_factory=list)
     date_format: DateFormat | None = None
     time_zone: TimeZone | None = None
 
@@ -104,7 +107,7 @@ class UserPatch(Patch):
     company_id: UUID | None = None
     group_ids: list[UUID] | None = None
     roles: list[Role] | None = Field(default=None, min_length=1)
-    permissions: list[Literal["users:manage"]] | None = None
+    permissions: list[Permission] | None = None
     date_format: DateFormat | None = None
     time_zone: TimeZone | None = None
 

@@ -13,11 +13,12 @@ from credflow_common.auth import PERSONAL_DATA_PERMISSION, CurrentPrincipal
 from credflow_common.problems import ProblemError
 from credflow_common.requests import Body
 from credflow_common.service import ServiceContext
+from credflow_directory.erasures import Erasures
 from credflow_directory.person_keys import PersonKeys
 from credflow_directory.store import user_standing
 
 
-def build(context: ServiceContext, keys: PersonKeys) -> APIRouter:
+def build(context: ServiceContext, keys: PersonKeys, erasures: Erasures) -> APIRouter:
     router = APIRouter(prefix="/organisations", tags=["personal data"])
 
     @router.get("/{org}/users/{user_id}/data-key")
@@ -34,6 +35,8 @@ def build(context: ServiceContext, keys: PersonKeys) -> APIRouter:
         async with context.pool.connection() as conn:
             if await user_standing(conn, org, user_id) is None:
                 raise ProblemError(404, "Not Found", f"no user {user_id} in this organisation")
+            if await erasures.asked_for(conn, org, user_id):
+                raise ProblemError(410, "Gone", "this person is erased: their data key is gone")
             key = await keys.data_key(conn, org, user_id)
         return {
             "organisation_id": str(org),
