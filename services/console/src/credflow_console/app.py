@@ -12,7 +12,8 @@ Routers:
 - `routes.network`, `routes.dashboard`: the organisation's workers, credentials and companies,
   and its figures and charts (client viewers, admins, reviewers);
 - `routes.admin_settings`, `routes.admin_types`, `routes.admin_users`,
-  `routes.admin_directory`, `routes.admin_assessments`: administration;
+  `routes.admin_directory`, `routes.admin_assessments`, `routes.admin_privacy` (legal hold,
+  erasure): administration;
 - `routes.imports`: the bulk upload wizard;
 - `routes.team`: a manager's people; `routes.settings`: my notifications.
 """
@@ -41,6 +42,7 @@ from credflow_console.people import People
 from credflow_console.routes import (
     admin_assessments,
     admin_directory,
+    admin_privacy,
     admin_settings,
     admin_types,
     admin_users,
@@ -128,6 +130,7 @@ def create_app(infra: InfraSettings, console_settings: ConsoleSettings | None = 
         admin_types.build_router(),
         admin_assessments.build_router(),
         admin_directory.build_router(),  # before admin_users: /admin/users/sync is not an id
+        admin_privacy.build_router(),  # before admin_users: /admin/users/{id}/erase is no status
         admin_users.build_router(),
         imports.build_router(),
         team.build_router(),

@@ -11,6 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
+from credflow_console.keys import Person
 from credflow_console.routes.admin_settings import DATE_FORMATS, create_or_update
 from credflow_console.web import (
     Page,
@@ -26,6 +27,13 @@ Body = dict[str, Any]
 Text = Annotated[str | None, Query(max_length=200)]
 ROLES = ("worker", "manager", "reviewer", "admin", "client_viewer")
 USERS_PER_PAGE = 50
+PERMISSIONS = (("users:manage", "users_manage"), ("privacy:erase", "privacy_erase"))
+"""Each permission the form offers, and its checkbox."""
+
+
+def may_erase(person: Person) -> bool:
+    """The directory's rule for erasing people: the admin role and `privacy:erase`."""
+    return person.has_role("admin") and "privacy:erase" in person.permissions
 
 
 def require_user_admin(page: Page) -> None:
@@ -39,7 +47,7 @@ def user_from(form: Any) -> tuple[Body, dict[str, str]]:
         "name": str(form.get("name") or "").strip(),
         "email": str(form.get("email") or "").strip(),
         "roles": [r for r in ROLES if r in form.getlist("roles")],
-        "permissions": ["users:manage"] if form.get("users_manage") == "on" else [],
+        "permissions": [p for p, field in PERMISSIONS if form.get(field) == "on"],
         "manager_id": str(parse_uuid(form.get("manager_id")) or "") or None,
         "company_id": str(parse_uuid(form.get("company_id")) or "") or None,
         "group_ids": [str(g) for g in (parse_uuid(v) for v in form.getlist("group_ids")) if g],
@@ -52,20 +60,21 @@ def user_from(form: Any) -> tuple[Body, dict[str, str]]:
     return body, errors
 
 
+async def user_form(page: Page, user: Body, status: int = 200,
+                    errors: dict[str, str] | None = None) -> Response:  # fmt: skip
+    managers, companies, groups = await asyncio.gather(
+        page.caller.get("directory", "/users", role="manager", status="active", limit=1000),
+        page.caller.get("directory", "/companies"), page.caller.get("directory", "/groups"),
+    )  # fmt: skip
+    return page.render(
+        "admin_user.html", status, user=user, roles=ROLES, managers=managers["items"],
+        companies=companies["items"], groups=groups["items"], date_formats=DATE_FORMATS,
+        errors=errors or {}, may_erase=may_erase(page.person),
+    )  # fmt: skip
+
+
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/admin/users", dependencies=[Depends(check_csrf)])
-
-    async def user_form(page: Page, user: Body, status: int = 200,
-                        errors: dict[str, str] | None = None) -> Response:  # fmt: skip
-        managers, companies, groups = await asyncio.gather(
-            page.caller.get("directory", "/users", role="manager", status="active", limit=1000),
-            page.caller.get("directory", "/companies"), page.caller.get("directory", "/groups"),
-        )  # fmt: skip
-        return page.render(
-            "admin_user.html", status, user=user, roles=ROLES, managers=managers["items"],
-            companies=companies["items"], groups=groups["items"], date_formats=DATE_FORMATS,
-            errors=errors or {},
-        )  # fmt: skip
 
     @router.get("", response_class=HTMLResponse)
     async def users(page: SignedIn, q: Text = None, status: Text = None,
