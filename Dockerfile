@@ -10,7 +10,8 @@ COPY src src
 RUN uv sync --frozen --no-dev --all-packages --no-editable
 
 FROM python:3.11-slim
-RUN useradd --system --uid 10001 credflow
+RUN useradd --system --uid 10001 credflow \
+    && install -d -o credflow -m 0700 /var/lib/credflow/keyring
 COPY --from=build /app/.venv /app/.venv
 COPY deploy /app/deploy
 ENV PATH=/app/.venv/bin:$PATH CREDFLOW_ENVIRONMENT=production CREDFLOW_HTTP_HOST=0.0.0.0

@@ -43,3 +43,14 @@ def test_every_published_port_is_loopback_only() -> None:
     for name, service in compose()["services"].items():
         for port in published(service):
             assert port.startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
+
+
+def test_the_directorys_keyring_lives_on_a_volume() -> None:
+    """Losing the key-encryption keys would make every person's sealed data unreadable."""
+    loaded = compose()
+    directory = loaded["services"]["directory"]
+    path = directory["environment"]["CREDFLOW_KEYRING_FILE"]
+    [mount] = directory["volumes"]
+    volume, _, target = mount.partition(":")
+    assert path.startswith(target + "/")
+    assert volume in loaded["volumes"]
