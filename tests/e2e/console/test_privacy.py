@@ -12,6 +12,7 @@ import pytest
 from playwright.async_api import expect
 
 from tests.e2e.console.conftest import ConsoleWorld
+from tests.polling import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -53,6 +54,13 @@ async def test_an_admin_holds_then_erases_a_person_with_a_typed_confirmation(
     await page.goto(world.url + f"/admin/users/{pat.user_id}")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Erased person")
     await expect(page.get_by_role("button", name=re.compile("^Erase"))).to_have_count(0)
+
+    async def forgotten_by_the_views() -> bool:
+        await page.goto(world.url + f"/credentials?worker={pat.user_id}")
+        return "Pat Private" not in await page.locator("main").inner_text()
+
+    await eventually(forgotten_by_the_views, timeout_s=30)
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Erased person")
 
 
 async def test_erasing_needs_privacy_erase(world: ConsoleWorld, browse: Any) -> None:

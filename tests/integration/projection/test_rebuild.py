@@ -19,6 +19,9 @@ from credflow_common.consumer import ConsumerRunner
 from credflow_common.db import schema_pool
 from credflow_common.migrations import migrate
 from credflow_common.settings import RuntimeSettings
+from credflow_contracts.envelope import Envelope
+from credflow_contracts.events.directory import PersonErased
+from credflow_contracts.ids import uuid7
 from credflow_contracts.topics import ALL_TOPICS
 from credflow_projection.app import MIGRATIONS
 from credflow_projection.projector import views_consumer
@@ -29,13 +32,14 @@ from tests.infrastructure import Infrastructure
 from tests.integration.projection.conftest import Stack
 from tests.integration.projection.world import World, build_world
 from tests.integration.runtime_support import create_topics
+from tests.polling import eventually
 
 pytestmark = pytest.mark.integration
 
 VIEW_TABLES = (
     "organisations", "people", "companies", "credential_types", "requirements",
     "assessment_questions", "assessment_answers", "credentials", "credential_versions",
-    "credential_media", "audit", "review_items", "imports",
+    "credential_media", "audit", "review_items", "imports", "erased_people",
 )  # fmt: skip
 
 
@@ -160,31 +164,58 @@ async def test_a_rebuild_of_the_benchmarks_tenants_equals_the_live_views(
     infra: Infrastructure, database_url: str, topic_prefix: str
 ) -> None:
     """The scale benchmark's generator, small (every status, second versions, managers,
-    requirements by company and group, an assessment, a tenant beside it), applied by the
-    live consumer alone, then rebuilt."""
+    requirements by company and group, an assessment, a tenant beside it, one worker erased at
+    the end), applied by the live consumer alone, then rebuilt."""
     bootstrap = infra.kafka_bootstrap_servers
     await create_topics(bootstrap, [topic_prefix + t for t in ALL_TOPICS])
     await migrate(database_url, "projection", [MIGRATIONS])
     today = datetime.now(UTC).date()
     tenants = [tenant(workers, seed, today) for workers, seed in ((300, 1), (60, 2))]
-    produced = await produce(bootstrap, topic_prefix, (e for _, ev in tenants for e in ev))
-    pool = schema_pool(database_url, "projection", max_size=2)
-    await pool.open()
-    runner = ConsumerRunner(views_consumer(topic_prefix), pool, bootstrap)
-    consuming = asyncio.create_task(runner.run())
-    try:
-        for _ in range(1200):
-            if await applied(database_url) >= produced:
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        runner.stop()
-        await consuming
-        await pool.close()
-    live = await snapshot(database_url)
-    assert len(live["credentials"]) == sum(facts.credentials for facts, _ in tenants)
-    compliance = {row.compliant_until for row in live["people"]}
+
+    async def applied_live(envelopes: list[Envelope]) -> dict[str, list[Any]]:
+        produced = await applied(database_url) + await produce(
+            bootstrap, topic_prefix, iter(envelopes)
+        )
+        pool = schema_pool(database_url, "projection", max_size=2)
+        await pool.open()
+        runner = ConsumerRunner(views_consumer(topic_prefix), pool, bootstrap)
+        consuming = asyncio.create_task(runner.run())
+        try:
+            await eventually(lambda: has_applied(produced), timeout_s=120)
+        finally:
+            runner.stop()
+            await consuming
+            await pool.close()
+        return await snapshot(database_url)
+
+    async def has_applied(produced: int) -> bool:
+        return await applied(database_url) >= produced
+
+    before = await applied_live([e for _, ev in tenants for e in ev])
+    assert len(before["credentials"]) == sum(facts.credentials for facts, _ in tenants)
+    compliance = {row.compliant_until for row in before["people"]}
     assert len(compliance) > 3, "workers compliant until different days, and some not at all"
+
+    # A worker with a titled credential is erased: the views forget what was theirs.
+    org = tenants[0][0].organisation_id
+    target = next(
+        c.holder_id for c in before["credentials"] if c.title and c.organisation_id == org
+    )
+    erased = PersonErased(organisation_id=org, user_id=target, erasure_id=uuid7(),
+                          erased_at=datetime.now(UTC))  # fmt: skip
+    announced = Envelope(event=erased, source="/test", tenant_id=org,
+                         stream_id=f"user-{target}", aggregate_version=10_000)  # fmt: skip
+    live = await applied_live([announced])
+    [person] = [p for p in live["people"] if p.user_id == target]
+    assert (person.name, person.email) == ("Erased person", "")
+    theirs = [c for c in live["credentials"] if c.holder_id == target]
+    assert len(theirs) == len([c for c in before["credentials"] if c.holder_id == target])
+    assert all((c.holder_name, c.holder_email, c.title) == ("Erased person", "", None)
+               for c in theirs)  # fmt: skip
+    ids = {c.credential_id for c in theirs}
+    assert all(v.title is None for v in live["credential_versions"] if v.credential_id in ids)
+    untouched = [c for c in before["credentials"] if c.holder_id != target]
+    assert [c for c in live["credentials"] if c.holder_id != target] == untouched
 
     await rebuild(infra.settings(database_url), RuntimeSettings(topic_prefix=topic_prefix))
     assert await snapshot(database_url) == live, "every rebuilt row equals the live row"

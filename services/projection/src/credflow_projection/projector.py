@@ -27,7 +27,7 @@ from credflow_contracts.events.directory import (
 )
 from credflow_contracts.events.reminders import ReminderSent
 from credflow_contracts.topics import PUBLIC_TOPICS
-from credflow_projection import derived, model, reference
+from credflow_projection import derived, erasure, model, reference
 from credflow_projection.derived import Stale
 from credflow_projection.rows import (
     AuditRow,
@@ -70,6 +70,7 @@ async def apply_batch(conn: Conn, deliveries: Sequence[Delivery], stats: TableSt
     stale = Stale()
     credential_deliveries = await apply_reference_data(conn, deliveries, stale)
     stats.wrote("people", sum(isinstance(d.envelope.event, UserCreated) for d in deliveries))
+    touched: set[UUID] = {p for people in stale.holders.values() for p in people}
     if credential_deliveries:
         views = await load(conn, {d.envelope.event.credential_id for d in credential_deliveries})  # type: ignore[attr-defined]
         before = derived.before_batch(views)
@@ -80,6 +81,8 @@ async def apply_batch(conn: Conn, deliveries: Sequence[Delivery], stats: TableSt
         for row_type, name in VIEW_TABLES:
             stats.wrote(row_type.TABLE, sum(key in views.dirty for key in getattr(views, name)))
         derived.note_credentials(stale, views, before)
+        touched |= {row.holder_id for row in views.credentials.values()}
+    await erasure.forget(conn, touched)  # before relabelling: labels come from people
     await stats.analyse_grown(conn)  # before the derived rows: their plans depend on it
     await derived.bring_up_to_date(conn, stale)
 

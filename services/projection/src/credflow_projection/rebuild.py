@@ -38,7 +38,7 @@ from credflow_common.logging import configure_logging
 from credflow_common.migrations import migrate
 from credflow_common.settings import InfraSettings, RuntimeSettings
 from credflow_contracts.topics import PUBLIC_TOPICS
-from credflow_projection import derived
+from credflow_projection import derived, erasure
 from credflow_projection.app import MIGRATIONS
 from credflow_projection.bulk import replay_into_empty_tables
 from credflow_projection.projector import CONSUMER, SWAP_LOCK, views_consumer
@@ -95,6 +95,7 @@ async def rebuild(
         index_definitions = await _drop_lookup_indexes(infra.database_url)
         await _replay_in_parallel(infra, _split(beginnings, ends, workers), progress)
         async with pool.connection() as conn:
+            await erasure.forget_everyone_erased(conn)  # the replay's workers saw parts
             await derived.label_everything(conn)
         await _create_indexes(infra.database_url, index_definitions)
         async with pool.connection() as conn:

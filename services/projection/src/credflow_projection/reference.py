@@ -19,10 +19,12 @@ from credflow_contracts.events.directory import (
     OrganisationCreated,
     OrganisationSettings,
     OrganisationSettingsChanged,
+    PersonErased,
     RequirementAdded,
     RequirementRemoved,
 )
 from credflow_contracts.events.imports import ImportCompleted
+from credflow_projection import erasure
 from credflow_projection.derived import Stale
 
 Conn = AsyncConnection[Any]
@@ -46,6 +48,8 @@ def note_stale(stale: Stale, event: Event) -> None:
             stale.organisations.add(org)
         case AssessmentAnswered():
             stale.judged[org].add(event.user_id)
+        case PersonErased():
+            stale.holders[org].add(event.user_id)  # forgotten, then relabelled
 
 
 async def apply(conn: Conn, event: Event) -> None:
@@ -54,6 +58,8 @@ async def apply(conn: Conn, event: Event) -> None:
     match event:
         case OrganisationCreated():
             await _upsert_organisation(conn, org, event.name, event.settings)
+        case PersonErased():
+            await erasure.record(conn, event.organisation_id, event.user_id, event.erased_at)
         case OrganisationSettingsChanged():
             await conn.execute(
                 "UPDATE organisations SET time_zone = %s, expiring_soon_days = %s,"
