@@ -143,6 +143,42 @@ async def test_a_database_lost_right_after_the_server_took_a_mail_sends_it_once(
         await pool.close()
 
 
+async def test_a_claim_that_lapsed_in_a_database_outage_is_left_to_its_holder_to_mark(
+    database_url: str, unique: str
+) -> None:
+    """Relay A sent a mail and could not mark it: the database went away, for longer than the
+    claim. Relay B, back from the same outage, leaves the lapsed claim alone for a claim period,
+    and A marks it first thing: the mail goes out once (with the claim simply taken again, B
+    sent a copy)."""
+    await migrate(database_url, "mailer", [mail.MIGRATIONS])
+    pool: AsyncConnectionPool[AsyncConnection[Any]] = schema_pool(
+        database_url, "mailer", check_connections=False
+    )
+    await pool.open()
+    server = CuttingTheDatabaseOff(database_url)
+    controller = Controller(server, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        async with pool.connection() as conn:
+            await mail.enqueue(conn, ORG, f"lapsed-{unique}@example.test", "Once", "Only once.")
+        holder = mail.MailRelay(pool, "127.0.0.1", controller.port, claim_s=1.0)
+        with pytest.raises(psycopg.OperationalError):
+            await holder.send_due()  # sent; the mark met the lost database
+        await pool.check()
+        await asyncio.sleep(1.2)  # the claim lapsed meanwhile
+        other = mail.MailRelay(pool, "127.0.0.1", controller.port, claim_s=1.0)
+        other.outage.failed(psycopg.OperationalError("the database restarted"))
+        other.outage.cleared()  # back from the same outage
+        assert await other.send_due() == 0, "the lapsed claim is left to its holder"
+        assert await holder.send_due() == 0, "which marks it first thing"
+        await asyncio.sleep(1.2)
+        assert await other.send_due() == 0, "sent and marked: nothing to send"
+        assert len(server.received) == 1
+    finally:
+        controller.stop()
+        await pool.close()
+
+
 async def test_a_subject_with_line_breaks_is_sent_on_one_line_and_the_relay_goes_on(
     infra: Infrastructure, database_url: str, unique: str
 ) -> None:

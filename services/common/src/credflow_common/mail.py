@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -168,9 +169,16 @@ class MailRelay:
                     await smtp.quit()
         return handled
 
+    def _may_take_lapsed_claims(self) -> bool:
+        """Not for a claim period after an outage: a claim lapsed while the database was away
+        may belong to a relay that sent the mail and could not mark it; it marks it first thing
+        when the database is back (a copy went out when the outage outlasted the claim)."""
+        ended = self.outage.ended_at
+        return ended is None or time.monotonic() - ended > self.claim_s
+
     async def _claim(self) -> list[tuple[Any, ...]]:
         async with self.pool.connection() as conn, conn.transaction():
-            rows = await _claim_next(conn)
+            rows = await _claim_next(conn, take_lapsed=self._may_take_lapsed_claims())
             if rows:
                 await conn.execute(
                     "UPDATE mail_outbox SET claimed_until = now() + make_interval(secs => %s),"
@@ -223,16 +231,18 @@ class MailRelay:
 _SELECT_DUE = (  # due, and neither sent, set aside nor claimed by a relay at work on it
     "SELECT mail_id, to_address, subject, body, digest_key, claim_group FROM mail_outbox"
     " WHERE sent_at IS NULL AND failed_at IS NULL AND deliver_after <= now()"
-    " AND (claimed_until IS NULL OR claimed_until < now())"
+    " AND (claimed_until IS NULL OR (%(take_lapsed)s AND claimed_until < now()))"
 )
 
 
-async def _claim_next(conn: AsyncConnection[Any]) -> list[tuple[Any, ...]]:
+async def _claim_next(conn: AsyncConnection[Any], *, take_lapsed: bool) -> list[tuple[Any, ...]]:
     """The next due mail, locked; with a digest key, every due row of its (key, recipient).
-    A lapsed claim is taken again whole, its leader first: the same rows make the same mail."""
+    A lapsed claim is taken again whole (unless `take_lapsed` is false), its leader first: the
+    same rows make the same mail."""
     cursor = await conn.execute(
         _SELECT_DUE + " AND (claim_group IS NULL OR claim_group = mail_id)"
-        " ORDER BY deliver_after, mail_id LIMIT 1 FOR UPDATE SKIP LOCKED"
+        " ORDER BY deliver_after, mail_id LIMIT 1 FOR UPDATE SKIP LOCKED",
+        {"take_lapsed": take_lapsed},
     )
     first = await cursor.fetchone()
     if first is None:
@@ -248,9 +258,10 @@ async def _claim_next(conn: AsyncConnection[Any]) -> list[tuple[Any, ...]]:
     if first[4] is None:
         return [first]
     cursor = await conn.execute(
-        _SELECT_DUE + " AND claim_group IS NULL AND digest_key = %s AND to_address = %s"
-        " AND mail_id <> %s ORDER BY created_at, mail_id FOR UPDATE SKIP LOCKED",
-        (first[4], first[1], first[0]),
+        _SELECT_DUE + " AND claim_group IS NULL AND digest_key = %(key)s"
+        " AND to_address = %(to)s AND mail_id <> %(first)s"
+        " ORDER BY created_at, mail_id FOR UPDATE SKIP LOCKED",
+        {"take_lapsed": take_lapsed, "key": first[4], "to": first[1], "first": first[0]},
     )
     return [first, *await cursor.fetchall()]
 

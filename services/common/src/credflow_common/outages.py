@@ -89,6 +89,7 @@ class Outage:
         self.stopping = stopping
         self.max_wait_s = max_wait_s
         self.current: str | None = None  # the error, while an outage lasts
+        self.ended_at: float | None = None  # when the last outage ended (time.monotonic)
         self._began = 0.0
 
     async def retry(self, work: Callable[[], Awaitable[None]]) -> None:
@@ -123,8 +124,9 @@ class Outage:
     def cleared(self) -> None:
         """Call after each piece of work that succeeded: ends an outage, logging it once."""
         if self.current is not None:
+            self.ended_at = time.monotonic()
             log.info("dependency back; carrying on", task=self.task,
-                     outage_s=round(time.monotonic() - self._began, 1))  # fmt: skip
+                     outage_s=round(self.ended_at - self._began, 1))  # fmt: skip
             self.current = None
 
     def _failed(self, state: RetryCallState) -> None:
