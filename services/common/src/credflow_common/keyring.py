@@ -26,11 +26,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from credflow_common.settings import state_dir
+
 NONCE_BYTES = 12
-
-
-def _state_dir() -> Path:
-    return Path(os.environ.get("CREDFLOW_CACHE", Path.home() / ".cache" / "credflow")) / "state"
 
 
 class KeyringSettings(BaseSettings):
@@ -39,7 +37,7 @@ class KeyringSettings(BaseSettings):
     )
 
     file: Path = Field(
-        default_factory=lambda: _state_dir() / "keyring" / "keyring.json",
+        default_factory=lambda: state_dir() / "keyring" / "keyring.json",
         description="The key-encryption keys (JSON, mode 0600; created on first start if"
         " missing). Every directory instance of a deployment reads the same file.",
     )

@@ -6,10 +6,18 @@ Infrastructure endpoints use the plain names the tests and docker-compose use
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def state_dir() -> Path:
+    """Where a process on this machine keeps what it makes itself (keys it creates on first
+    start): `$CREDFLOW_CACHE/state`, by default `~/.cache/credflow/state`."""
+    return Path(os.environ.get("CREDFLOW_CACHE", Path.home() / ".cache" / "credflow")) / "state"
 
 
 class InfraSettings(BaseSettings):

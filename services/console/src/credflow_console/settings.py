@@ -9,6 +9,8 @@ from uuid import UUID
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from credflow_common.settings import state_dir
+
 DEFAULT_PORTS = {
     "directory": 8101, "submission": 8102, "review": 8103, "importer": 8104,
     "reminder": 8105, "projection": 8106, "console": 8100,
@@ -22,10 +24,6 @@ def local_url(service: str) -> str:
 
 
 DEV_SESSION_SECRET = "credflow-console-development-session-secret"  # noqa: S105 - development only
-
-
-def _state_dir() -> Path:
-    return Path(os.environ.get("CREDFLOW_CACHE", Path.home() / ".cache" / "credflow")) / "state"
 
 
 class ConsoleSettings(BaseSettings):
@@ -55,7 +53,7 @@ class ConsoleSettings(BaseSettings):
         default=3600, ge=60, description="A session unused for this long has ended."
     )
     signing_key_file: Path = Field(
-        default_factory=lambda: _state_dir() / "console" / "signing-key.pem",
+        default_factory=lambda: state_dir() / "console" / "signing-key.pem",
         description="RSA private key (PEM) for the API tokens; created on first start if"
         " missing. Every console instance of a deployment reads the same file.",
     )
