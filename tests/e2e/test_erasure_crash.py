@@ -1,6 +1,9 @@
-"""The directory as its own process, killed by a failpoint between two steps of an erasure and
-started again: the erasure carries on where it stopped and completes, each step done once, with
-the receipt an uninterrupted erasure gives."""
+"""An erasure through the whole system, with the directory killed by a failpoint between two of
+its steps and started again: the erasure carries on where it stopped, each step done once;
+every service erases its copies and reports (the submission service the credential's files,
+every object version; the review service the mails to and about the person; the reminder
+service their schedule, settings and mails), and only then does the erasure complete, with a
+receipt of what each deleted. The person's credential still counts in the views."""
 
 from __future__ import annotations
 
@@ -12,9 +15,15 @@ from uuid import UUID
 import httpx
 import psycopg
 import pytest
+from minio import Minio
 
-from credflow_common.auth import PLATFORM_PERMISSION, issue_dev_token
+from credflow.services import SERVICES
+from credflow_common.auth import PERSONAL_DATA_PERMISSION, issue_dev_token
+from credflow_common.media import credential_prefix
+from credflow_common.settings import InfraSettings
 from credflow_contracts.ids import uuid7
+from tests.e2e.journeys.conftest import PNG, Journeys, Tenant, with_file
+from tests.e2e.journeys.test_j1_licence import queue_item
 from tests.e2e.system import running_system
 from tests.infrastructure import Infrastructure, temporary_database
 from tests.polling import eventually
@@ -23,51 +32,72 @@ pytestmark = pytest.mark.e2e
 ERASE = ["privacy:erase"]
 
 
-def bearer(org: UUID, user: UUID, roles: list[str], permissions: list[str]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_dev_token(user, org, roles, permissions)}"}
+def objects_under(prefix: str) -> list[tuple[str, str | None]]:
+    infra = InfraSettings()
+    client = Minio(infra.s3_endpoint_url.removeprefix("http://"), access_key=infra.s3_access_key,
+                   secret_key=infra.s3_secret_key, secure=False)  # fmt: skip
+    return [
+        (item.object_name or "", item.version_id)
+        for item in client.list_objects(
+            infra.s3_bucket, prefix=prefix, recursive=True, include_version=True
+        )
+    ]
 
 
-async def test_an_erasure_killed_between_steps_completes_after_a_restart(
+async def test_an_erasure_killed_between_steps_completes_everywhere_after_a_restart(
     infra: Infrastructure,
 ) -> None:
     unique = uuid.uuid4().hex[:12]
     async with (
         temporary_database(infra.database_url, f"erase_{unique}") as database_url,
         running_system(
-            infra,
-            database_url,
-            f"e{unique}.",
-            ("directory",),
+            infra, database_url, f"e{unique}.", tuple(SERVICES),
             CREDFLOW_FAILPOINTS="erasure.after_step@2",
-        ) as system,  # fmt: skip
-        httpx.AsyncClient(base_url=system.url("directory"), timeout=10) as client,
-    ):
-        org = uuid7()
-        created = await client.post(
-            "/organisations",
-            json={"organisation_id": str(org), "name": "Crash Co",
-                  "admin": {"email": "ada@crash.test", "name": "Ada Admin"}},
-            headers=bearer(UUID(int=0), uuid7(), [], [PLATFORM_PERMISSION]),
-        )  # fmt: skip
-        assert created.status_code == 201, created.text
-        admin = bearer(org, UUID(created.json()["admin_user_id"]), ["admin"], ["users:manage"])
+        ) as system,
+        httpx.AsyncClient(timeout=30) as client,
+    ):  # fmt: skip
+        journeys = Journeys(system, None, client)  # type: ignore[arg-type]  # no subscriber
+        org: Tenant = await journeys.organisation("Erase Everywhere")
+        licence = await org.post("directory", "/credential-types", org.admin,
+                                 name="Licence", validation_required=True)  # fmt: skip
+        mia = await org.person("Mia Manager", ["manager"])
+        eve = await org.person("Eve Eraser", ["admin"], permissions=ERASE)
+        pat = await org.person("Pat Private", ["worker"], manager_id=mia.user_id)
+        await org.accepted("PUT", "reminder", f"/users/{pat.user_id}/notification-settings",
+                           pat, 200, json={"lead_days": [30, 7]})  # fmt: skip
+        fields = {"credential_type_id": licence["credential_type_id"],
+                  "issued_on": "2026-01-05", "expires_on": "2027-01-05"}  # fmt: skip
+        submitted = await org.accepted("POST", "submission", "/credentials", pat,
+                                       **with_file(fields, "pat-licence.png", PNG))  # fmt: skip
+        credential_id = submitted["credential_id"]
+        item = await queue_item(org, mia, credential_id, 1)
+        await org.post("review", f"/reviews/{item['review_id']}/reject", mia, expect=200,
+                       comment="The photo of Pat Private is blurred.")  # fmt: skip
+        prefix = credential_prefix(org.id, uuid.UUID(credential_id))
+        assert objects_under(prefix), "the file is in the bucket"
 
-        async def person(email: str, **fields: Any) -> str:
-            answer = await client.post(f"/organisations/{org}/users", headers=admin,
-                                       json={"email": email, "name": email, **fields})  # fmt: skip
-            assert answer.status_code == 201, answer.text
-            return str(answer.json()["user_id"])
+        def mails_of_pat() -> int:
+            with psycopg.connect(database_url) as conn:
+                row = conn.execute(
+                    "SELECT (SELECT count(*) FROM review.mail_outbox WHERE people @> ARRAY[%s]"
+                    "::uuid[]) + (SELECT count(*) FROM reminder.mail_outbox"
+                    " WHERE people @> ARRAY[%s]::uuid[])",
+                    (pat.user_id, pat.user_id),
+                ).fetchone()
+            return int(row[0]) if row else 0
 
-        eve = await person("eve@crash.test", roles=["admin"], permissions=ERASE)
-        erase = bearer(org, UUID(eve), ["admin"], ERASE)
-        pat = await person("pat@crash.test")
-        keys = bearer(UUID(int=0), uuid7(), [], ["platform:personal-data"])
-        key = await client.get(f"/organisations/{org}/users/{pat}/data-key", headers=keys)
-        assert key.status_code == 200, "the person has a data key (made at its first use)"
-        asked = await client.post(f"/organisations/{org}/users/{pat}/erasure", headers=erase)
-        assert asked.status_code == 202, asked.text
-        erasure_id = asked.json()["erasure_id"]
+        async def mailed() -> bool:
+            return mails_of_pat() >= 2  # the review request to Mia, the rejection to Pat
 
+        await eventually(mailed, timeout_s=30)
+
+        keys = {"Authorization": "Bearer " + issue_dev_token(
+            uuid7(), UUID(int=0), [], [PERSONAL_DATA_PERMISSION])}  # fmt: skip
+        key_path = org.url("directory", f"/users/{pat.user_id}/data-key")
+        assert (await client.get(key_path, headers=keys)).status_code == 200, "pat has a key"
+
+        asked = await org.call("POST", "directory", f"/users/{pat.user_id}/erasure", eve, 202)
+        erasure_id = asked["erasure_id"]
         killed = system.processes["directory"]
         assert await asyncio.to_thread(killed.wait, 60) != 0, "the failpoint killed it"
         with psycopg.connect(database_url) as conn:
@@ -80,15 +110,36 @@ async def test_an_erasure_killed_between_steps_completes_after_a_restart(
         done: dict[str, Any] = {}
 
         async def completed() -> bool:
-            answer = await client.get(f"/organisations/{org}/erasures/{erasure_id}",
-                                      headers=erase)  # fmt: skip
-            done.update(answer.json())
+            done.update(await org.get("directory", f"/erasures/{erasure_id}", eve))
             return bool(done.get("status") == "completed")
 
-        await eventually(completed, timeout_s=30)
-    assert [s["step"] for s in done["steps"]] == [
-        "deactivated", "key_destroyed", "personal_fields_replaced", "announced"
-    ]  # fmt: skip
-    receipt = done["receipt"]
-    assert receipt["destroyed"][0]["existed"] is True, "the key was destroyed before the kill"
-    assert set(receipt["replaced"][0]["fields"]) >= {"name", "email"}
+        await eventually(completed, timeout_s=60)
+        assert [s["step"] for s in done["steps"]] == [
+            "deactivated", "key_destroyed", "personal_fields_replaced", "announced"
+        ]  # fmt: skip
+        receipt = done["receipt"]
+        assert receipt["destroyed"][0]["existed"] is True, "the key was destroyed before the kill"
+        assert set(receipt["replaced"][0]["fields"]) >= {"name", "email"}
+        deleted = {d["service"]: d["counts"] for d in receipt["deleted"]}
+        assert set(deleted) == {"submission", "review", "importer", "reminder"}
+        assert deleted["submission"] == {"credentials": 1, "files": 1}
+        assert deleted["review"]["mails"] >= 2
+        assert deleted["reminder"]["notification_settings"] == 1
+        assert deleted["reminder"]["reminders"] == 1
+
+        assert (await client.get(key_path, headers=keys)).status_code == 410
+        assert objects_under(prefix) == [], "no object and no object version is left"
+        assert mails_of_pat() == 0
+        with psycopg.connect(database_url) as conn:
+            left = conn.execute(
+                "SELECT (SELECT count(*) FROM reminder.schedule WHERE holder_id = %s)"
+                " + (SELECT count(*) FROM reminder.notification_settings WHERE user_id = %s)",
+                (pat.user_id, pat.user_id),
+            ).fetchone()
+        assert left == (0,)
+
+        async def still_counted() -> bool:
+            detail = await org.view(f"/credentials/{credential_id}", org.admin)
+            return bool(detail["holder_name"] == "Erased person")
+
+        await eventually(still_counted, timeout_s=30)

@@ -11,7 +11,14 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from credflow_contracts.events import commands, credentials, directory, imports, reminders
+from credflow_contracts.events import (
+    commands,
+    credentials,
+    directory,
+    erasures,
+    imports,
+    reminders,
+)
 from credflow_contracts.events.base import Event
 
 ALL_VERSIONS: tuple[type[Event], ...] = (
@@ -51,6 +58,7 @@ ALL_VERSIONS: tuple[type[Event], ...] = (
     directory.AssessmentDefined,
     directory.AssessmentAnswered,
     commands.SubmitCredential,
+    erasures.ErasureReported,
 )
 
 BY_CE_TYPE: Mapping[str, type[Event]] = {cls.ce_type(): cls for cls in ALL_VERSIONS}

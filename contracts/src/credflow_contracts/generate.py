@@ -91,6 +91,8 @@ TOPIC_DESCRIPTIONS = {
     topics.REMINDERS: "Expiry reminders sent. Keyed by credential id. Kept forever.",
     topics.SUBMISSION_COMMANDS: "Commands from the importer to the submission service. Internal: "
     "not a public contract; kept 14 days.",
+    topics.ERASURES: "Each service's report that it erased a person (ADR 0017). Internal: not a "
+    "public contract; ids and counts only. Keyed by erasure id.",
 }
 
 

@@ -7,11 +7,12 @@ DIRECTORY = "credflow.directory"
 IMPORTS = "credflow.imports"
 REMINDERS = "credflow.reminders"
 SUBMISSION_COMMANDS = "credflow.submission.commands"
+ERASURES = "credflow.erasures"
 
 PUBLIC_TOPICS: tuple[str, ...] = (CREDENTIALS, DIRECTORY, IMPORTS, REMINDERS)
 """Topics other services may subscribe to. Kept forever (retention.ms=-1)."""
 
-ALL_TOPICS: tuple[str, ...] = (*PUBLIC_TOPICS, SUBMISSION_COMMANDS)
+ALL_TOPICS: tuple[str, ...] = (*PUBLIC_TOPICS, SUBMISSION_COMMANDS, ERASURES)
 
 DLQ_SUFFIX = ".dlq"
 

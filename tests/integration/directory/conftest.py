@@ -15,7 +15,7 @@ from credflow_common.auth import PLATFORM_PERMISSION, issue_dev_token
 from credflow_common.service import create_app
 from credflow_common.settings import InfraSettings, RuntimeSettings
 from credflow_contracts.ids import uuid7
-from credflow_contracts.topics import DIRECTORY
+from credflow_contracts.topics import DIRECTORY, ERASURES
 from credflow_directory.app import DEFINITION
 from tests.infrastructure import Infrastructure
 from tests.integration.runtime_support import create_topics
@@ -37,6 +37,7 @@ class DirectoryApi:
     client: httpx.AsyncClient
     topic: str
     platform: dict[str, str]
+    topic_prefix: str = ""
 
     async def create_org(self, name: str, **settings: Any) -> Org:
         response = await self.client.post(
@@ -78,7 +79,8 @@ def token(
 async def directory(
     infra: Infrastructure, database_url: str, topic_prefix: str
 ) -> AsyncIterator[DirectoryApi]:
-    await create_topics(infra.kafka_bootstrap_servers, [topic_prefix + DIRECTORY])
+    await create_topics(infra.kafka_bootstrap_servers, [topic_prefix + DIRECTORY,
+                                                        topic_prefix + ERASURES])  # fmt: skip
     infra_settings = InfraSettings(
         database_url=database_url, kafka_bootstrap_servers=infra.kafka_bootstrap_servers
     )
@@ -87,4 +89,4 @@ async def directory(
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://directory") as client:
-            yield DirectoryApi(client, topic_prefix + DIRECTORY, platform)
+            yield DirectoryApi(client, topic_prefix + DIRECTORY, platform, topic_prefix)

@@ -1,15 +1,25 @@
 """Erasing a person through the directory's API: only an admin holding privacy:erase may; a
 person under legal hold, the last active admin and nobody are refused; asking twice returns
-the same erasure; it completes by itself with a receipt, the person deactivated, their data
-key gone (410), their name and email replaced, and PersonErased published (ids only)."""
+the same erasure; its steps run by themselves (the person deactivated, their data key gone
+(410), their name and email replaced, PersonErased published, ids only), then it waits for
+every service's report on `credflow.erasures` (played here by the test; the end-to-end tests
+run the real services) and completes with a receipt of what each deleted."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
+
+from aiokafka import AIOKafkaProducer
 
 from credflow_common.auth import PERSONAL_DATA_PERMISSION
+from credflow_contracts.envelope import Envelope
 from credflow_contracts.events.directory import PersonErased, UserUpdated
+from credflow_contracts.events.erasures import ErasureReported
 from credflow_contracts.ids import uuid7
+from credflow_contracts.topics import ERASURES
+from credflow_directory.erasures import ErasureSettings
 from tests.infrastructure import Infrastructure
 from tests.integration.directory.conftest import DirectoryApi, Org, token
 from tests.integration.kafka_support import read_topic
@@ -24,18 +34,39 @@ async def eraser(directory: DirectoryApi, org: Org, name: str) -> dict[str, str]
     return token(org.id, admin["user_id"], "admin", permissions=ERASE)
 
 
-async def completed(directory: DirectoryApi, org: Org, headers: dict[str, str],
-                    erasure_id: str) -> dict[str, Any]:  # fmt: skip
+async def erasure_where(directory: DirectoryApi, org: Org, headers: dict[str, str],
+                        erasure_id: str, done: Any) -> dict[str, Any]:  # fmt: skip
     found: dict[str, Any] = {}
 
-    async def done() -> bool:
+    async def reached() -> bool:
         answer = await directory.client.get(org.url(f"/erasures/{erasure_id}"), headers=headers)
         assert answer.status_code == 200, answer.text
+        found.clear()
         found.update(answer.json())
-        return bool(found["status"] == "completed")
+        return bool(done(found))
 
-    await eventually(done, timeout_s=30)
+    await eventually(reached, timeout_s=30)
     return found
+
+
+async def report(
+    directory: DirectoryApi, bootstrap: str, org: UUID, user_id: str, erasure_id: str,
+    services: list[str],
+) -> None:  # fmt: skip
+    """Each service's report, as its outbox relay would publish it."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for service in services:
+            event = ErasureReported(
+                erasure_id=UUID(erasure_id), organisation_id=org, user_id=UUID(user_id),
+                service=service, deleted={"mails": 2}, reported_at=datetime.now(UTC),
+            )  # fmt: skip
+            record = Envelope(event, f"/credflow/{service}", org).to_kafka()
+            await producer.send_and_wait(directory.topic_prefix + ERASURES, record.value,
+                                         key=record.key, headers=record.headers)  # fmt: skip
+    finally:
+        await producer.stop()
 
 
 async def test_an_erasure_completes_with_a_receipt_and_asking_twice_returns_it(
@@ -57,7 +88,24 @@ async def test_an_erasure_completes_with_a_receipt_and_asking_twice_returns_it(
                                         headers=erase)  # fmt: skip
     assert again.json()["erasure_id"] == erasure_id, "the same erasure"
 
-    done = await completed(directory, org, erase, erasure_id)
+    waiting = await erasure_where(directory, org, erase, erasure_id,
+                                  lambda found: len(found["steps"]) == 4)  # fmt: skip
+    services = ErasureSettings().services
+    assert waiting["status"] == "in_progress", "the services have not reported"
+    assert [s["service"] for s in waiting["services"]] == sorted(services)
+    assert all(s["reported_at"] is None for s in waiting["services"])
+    await report(directory, infra.kafka_bootstrap_servers, org.id, pat["user_id"], erasure_id,
+                 services[:-1])  # fmt: skip
+    await report(directory, infra.kafka_bootstrap_servers, uuid7(), pat["user_id"], erasure_id,
+                 services[-1:])  # fmt: skip
+    partly = await erasure_where(directory, org, erase, erasure_id,
+                                 lambda found: sum(bool(s["reported_at"])
+                                                   for s in found["services"]) == 3)  # fmt: skip
+    assert partly["status"] == "in_progress", "another organisation's report does not count"
+    await report(directory, infra.kafka_bootstrap_servers, org.id, pat["user_id"], erasure_id,
+                 services)  # fmt: skip
+    done = await erasure_where(directory, org, erase, erasure_id,
+                               lambda found: found["status"] == "completed")  # fmt: skip
     assert [s["step"] for s in done["steps"]] == [
         "deactivated", "key_destroyed", "personal_fields_replaced", "announced"
     ]  # fmt: skip
@@ -65,6 +113,9 @@ async def test_an_erasure_completes_with_a_receipt_and_asking_twice_returns_it(
     assert receipt["destroyed"][0]["existed"] is True
     assert set(receipt["replaced"][0]["fields"]) >= {"name", "email"}
     assert receipt["announced"]["event"] == "credflow.directory.person_erased.v1"
+    deleted = {d["service"]: d for d in receipt["deleted"]}
+    assert set(deleted) == set(services), "each service once, though three reported twice"
+    assert all(d["counts"] == {"mails": 2} and d["what"] for d in deleted.values())
 
     person = (await directory.client.get(org.url(f"/users/{pat['user_id']}"),
                                          headers=org.admin)).json()  # fmt: skip

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from credflow_common.auth import Standing
 from credflow_common.consumer import ConsumerSpec, Delivery
+from credflow_common.erasure import Eraser
 from credflow_contracts.events.directory import (
     AssessmentAnswered,
     AssessmentDefined,
@@ -33,6 +34,7 @@ from credflow_contracts.events.directory import (
     OrganisationCreated,
     OrganisationSettings,
     OrganisationSettingsChanged,
+    PersonErased,
     RequirementAdded,
     RequirementRemoved,
     RequirementState,
@@ -47,7 +49,11 @@ Model = TypeVar("Model", bound=BaseModel)
 Conn = AsyncConnection[Any]
 
 
-async def apply_directory_events(conn: Conn, deliveries: Sequence[Delivery]) -> None:
+async def apply_directory_events(
+    conn: Conn, deliveries: Sequence[Delivery], erase: Eraser | None = None
+) -> None:
+    """Apply the directory's events to the replica; a `PersonErased` calls `erase` (the
+    service's part of the erasure, `credflow_common.erasure`) in the same transaction."""
     for delivery in deliveries:
         event, org = delivery.envelope.event, delivery.envelope.tenant_id
         match event:
@@ -108,6 +114,9 @@ async def apply_directory_events(conn: Conn, deliveries: Sequence[Delivery]) -> 
                 await _upsert(conn, org, "assessment", event.assessment_id, event)
             case AssessmentAnswered():
                 pass  # answers matter to views (projection), not to this replica
+            case PersonErased():
+                if erase is not None:
+                    await erase(conn, event)
 
 
 async def _upsert(conn: Conn, org: UUID, kind: str, entity_id: UUID, state: BaseModel) -> None:
@@ -118,13 +127,17 @@ async def _upsert(conn: Conn, org: UUID, kind: str, entity_id: UUID, state: Base
     )
 
 
-def replica_consumer(service: str, topic_prefix: str = "") -> ConsumerSpec:
-    """The consumer that keeps `service`'s replica, in its own consumer group."""
-    return ConsumerSpec(
-        name=f"{service}.directory-replica",
-        topics=[topic_prefix + DIRECTORY],
-        handler=apply_directory_events,
-    )
+def replica_consumer(
+    service: str, topic_prefix: str = "", erase: Eraser | None = None
+) -> ConsumerSpec:
+    """The consumer that keeps `service`'s replica, in its own consumer group; `erase` is the
+    service's part of an erasure."""
+
+    async def apply(conn: Conn, deliveries: Sequence[Delivery]) -> None:
+        await apply_directory_events(conn, deliveries, erase)
+
+    return ConsumerSpec(name=f"{service}.directory-replica", topics=[topic_prefix + DIRECTORY],
+                        handler=apply)  # fmt: skip
 
 
 async def user_standing(conn: Conn, org: UUID, user_id: UUID) -> Standing | None:

@@ -56,6 +56,7 @@ class Mail:
     digest_key: str | None = None
     deliver_after: datetime | None = None  # None: at once
     mail_id: UUID = field(default_factory=uuid7)  # a derived id makes enqueueing idempotent
+    people: tuple[UUID, ...] = ()  # whom it is to or about: erasing one of them deletes it
 
 
 async def enqueue(
@@ -83,6 +84,7 @@ MAIL_COLUMNS: tuple[Column[Mail], ...] = (
     Column("body", "text", lambda m: m.body),
     Column("digest_key", "text", lambda m: m.digest_key),
     Column("deliver_after", "timestamptz", lambda m: m.deliver_after),
+    Column("people", "text", lambda m: ",".join(map(str, m.people))),
 )
 
 
@@ -92,12 +94,23 @@ async def enqueue_many(conn: AsyncConnection[Any], mails: Sequence[Mail]) -> Non
         return
     await conn.execute(
         "INSERT INTO mail_outbox (mail_id, organisation_id, to_address, subject, body,"  # noqa: S608 - constant columns
-        " digest_key, deliver_after)"
+        " digest_key, deliver_after, people)"
         " SELECT m.mail_id, m.organisation_id, m.to_address, m.subject, m.body, m.digest_key,"
-        f" coalesce(m.deliver_after, now()) FROM {unnest(MAIL_COLUMNS, 'm')}"
+        " coalesce(m.deliver_after, now()),"
+        " coalesce(string_to_array(nullif(m.people, ''), ',')::uuid[], '{}')"
+        f" FROM {unnest(MAIL_COLUMNS, 'm')}"
         " ON CONFLICT (mail_id) DO NOTHING",
         arrays(MAIL_COLUMNS, mails),
     )
+
+
+async def forget(conn: AsyncConnection[Any], organisation_id: UUID, person_id: UUID) -> int:
+    """Delete every mail to or about the person, sent or not (their erasure); how many."""
+    cursor = await conn.execute(
+        "DELETE FROM mail_outbox WHERE organisation_id = %s AND people @> ARRAY[%s]::uuid[]",
+        (organisation_id, person_id),
+    )
+    return max(cursor.rowcount, 0)
 
 
 class MailRelay:

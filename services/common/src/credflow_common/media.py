@@ -21,6 +21,7 @@ from uuid import UUID
 
 import urllib3
 from minio import Minio
+from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -84,7 +85,16 @@ class StoredObject:
 
 
 def object_key(org: UUID, credential_id: UUID, media_id: UUID) -> str:
-    return f"organisations/{org}/credentials/{credential_id}/{media_id}"
+    return f"{credential_prefix(org, credential_id)}{media_id}"
+
+
+def credential_prefix(org: UUID, credential_id: UUID) -> str:
+    """Where every file of a credential lives, each of its versions' and its import's."""
+    return f"organisations/{org}/credentials/{credential_id}/"
+
+
+class MediaRemovalError(Exception):
+    """The object store refused to remove some objects (they stay; a later round retries)."""
 
 
 class MediaStore:
@@ -145,6 +155,27 @@ class MediaStore:
         except S3Error as exc:
             if exc.code != "NoSuchKey":
                 raise
+
+    async def remove_all(self, prefix: str) -> int:
+        """Remove every object under `prefix` and every version of each (a versioned bucket
+        keeps older versions, and a plain removal only hides them); how many were removed."""
+
+        def remove() -> int:
+            found = [
+                DeleteObject(item.object_name, item.version_id)
+                for item in self.client.list_objects(
+                    self.bucket, prefix=prefix, recursive=True, include_version=True
+                )
+                if item.object_name is not None
+            ]
+            if not found:
+                return 0
+            errors = list(self.client.remove_objects(self.bucket, iter(found)))
+            if errors:
+                raise MediaRemovalError(f"{len(errors)} objects were not removed: {errors[0].code}")
+            return len(found)
+
+        return await asyncio.to_thread(remove)
 
     async def exists(self, key: str) -> bool:
         try:

@@ -1,9 +1,10 @@
 """Composition root of the directory service: organisations and their reference data, and
 people's data keys and erasures (ADR 0017).
 
-It publishes on `credflow.directory` and consumes nothing. Every route is in one module of
-`routes/` per resource, each built here around the service layer (`service.Directory`,
-`erasures.Erasures`); its one background task carries out erasures (`tasks.ErasureRunner`).
+It publishes on `credflow.directory`. Every route is in one module of `routes/` per resource,
+each built here around the service layer (`service.Directory`, `erasures.Erasures`); its one
+background task carries out erasures (`tasks.ErasureRunner`), and its one consumer reads the
+services' reports of their part of an erasure (`consumers.erasure_reports_consumer`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from credflow_common.service import BackgroundTask, ServiceContext, ServiceDefin
 from credflow_common.service import create_app as create_service
 from credflow_common.settings import InfraSettings
 from credflow_directory import store
+from credflow_directory.consumers import erasure_reports_consumer
 from credflow_directory.erasures import Erasures
 from credflow_directory.person_keys import PersonKeys
 from credflow_directory.routes import (
@@ -67,6 +69,9 @@ DEFINITION = ServiceDefinition(
     name="directory",
     migrations=[Path(__file__).resolve().parent / "migrations"],
     routers=routers,
+    consumers=lambda context: [
+        erasure_reports_consumer(erasures(context), context.runtime.topic_prefix)
+    ],
     tasks=tasks,
     user_standing=store.user_standing,
 )

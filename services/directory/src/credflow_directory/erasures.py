@@ -2,7 +2,9 @@
 out step by step (`privacy.ERASURE_STEPS`) by the `ErasureRunner` task, each step's effect and
 its record in one transaction: a process killed between two steps carries on where it stopped,
 on any instance, and does no step twice. Asking again for the same person returns the same
-erasure.
+erasure. After the last step (`PersonErased`), each service that holds personal data erases
+its copies and reports (`consumers.erasure_reports_consumer`); the erasure completes, with its
+receipt, when every one of `ErasureSettings.services` has.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from credflow_common import failpoints
 from credflow_common.auth import Principal
@@ -56,6 +60,21 @@ class Erasure:
 
 
 _COLUMNS = "erasure_id, organisation_id, user_id, requested_by, requested_at, completed_at"
+_RUNNABLE = (  # unfinished, and not yet past its last step (then waiting for the reports)
+    "completed_at IS NULL AND NOT EXISTS (SELECT 1 FROM erasure_steps s"
+    " WHERE s.erasure_id = erasures.erasure_id AND s.step = 'announced')"
+)
+
+
+class ErasureSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CREDFLOW_ERASURE_")
+
+    services: list[str] = Field(
+        default=["submission", "review", "importer", "reminder"],
+        description="The services that hold personal data: an erasure completes when each has"
+        " reported that it erased its copies (the views forget in the batch that applies"
+        " PersonErased and do not report).",
+    )
 
 
 class Erasures:
@@ -64,8 +83,10 @@ class Erasures:
         pool: AsyncConnectionPool[AsyncConnection[Any]],
         store: DirectoryStore,
         keys: PersonKeys,
+        settings: ErasureSettings | None = None,
     ) -> None:
         self.pool, self.store, self.keys = pool, store, keys
+        self.reporters = frozenset((settings or ErasureSettings()).services)
 
     async def request(self, principal: Principal, org: UUID, user_id: UUID) -> tuple[Body, bool]:
         """The person's erasure, and whether this request started it."""
@@ -103,7 +124,7 @@ class Erasures:
         """Do the next step of the oldest unfinished erasure; whether there was one."""
         async with self.pool.connection() as conn, conn.transaction():
             erasure = await self._one(
-                conn, "completed_at IS NULL ORDER BY requested_at LIMIT 1 FOR UPDATE SKIP LOCKED"
+                conn, f"{_RUNNABLE} ORDER BY requested_at LIMIT 1 FOR UPDATE SKIP LOCKED"
             )
             if erasure is None:
                 return False
@@ -114,13 +135,34 @@ class Erasures:
                     "INSERT INTO erasure_steps (erasure_id, step, detail) VALUES (%s, %s, %s)",
                     (erasure.erasure_id, step, Jsonb(detail)),
                 )
-            if privacy.next_erasure_step(await self._steps_done(conn, erasure)) is None:
-                await conn.execute(
-                    "UPDATE erasures SET completed_at = now() WHERE erasure_id = %s",
-                    (erasure.erasure_id,),
-                )
+            await self.complete_if_reported(conn, erasure.erasure_id)
         failpoints.hit("erasure.after_step")
         return True
+
+    async def complete_if_reported(self, conn: Conn, erasure_id: UUID) -> bool:
+        """Complete the erasure once its steps are done and every service has reported."""
+        steps = await conn.execute(
+            "SELECT count(*) FROM erasure_steps WHERE erasure_id = %s", (erasure_id,)
+        )
+        done = await steps.fetchone()
+        if done is None or done[0] < len(privacy.ERASURE_STEPS):
+            return False
+        if self.reporters - set(await self._reported(conn, erasure_id)):
+            return False
+        completed = await conn.execute(
+            "UPDATE erasures SET completed_at = now() WHERE erasure_id = %s"
+            " AND completed_at IS NULL",
+            (erasure_id,),
+        )
+        return completed.rowcount == 1
+
+    async def _reported(self, conn: Conn, erasure_id: UUID) -> dict[str, tuple[datetime, Body]]:
+        cursor = await conn.execute(
+            "SELECT service, reported_at, deleted FROM erasure_reports WHERE erasure_id = %s"
+            " ORDER BY service",
+            (erasure_id,),
+        )
+        return {service: (at, deleted) for service, at, deleted in await cursor.fetchall()}
 
     async def _do(self, conn: Conn, erasure: Erasure, step: str) -> Body:
         org, user_id = erasure.organisation_id, erasure.user_id
@@ -191,6 +233,7 @@ class Erasures:
             (erasure.erasure_id,),
         )
         steps = {step: (done_at, detail) for step, done_at, detail in await cursor.fetchall()}
+        reports = await self._reported(conn, erasure.erasure_id)
         body: Body = {
             "erasure_id": str(erasure.erasure_id),
             "organisation_id": str(erasure.organisation_id),
@@ -203,14 +246,36 @@ class Erasures:
                 for name in privacy.ERASURE_STEPS
                 if name in steps
             ],
+            "services": [
+                {"service": name, "reported_at": _reported_at(reports, name)}
+                for name in sorted(self.reporters | set(reports))
+            ],
             "receipt": None,
         }
         if erasure.completed_at is not None:
-            body["receipt"] = receipt(erasure, steps)
+            body["receipt"] = receipt(erasure, steps, reports)
         return body
 
 
-def receipt(erasure: Erasure, steps: dict[str, tuple[datetime, Body]]) -> Body:
+def _reported_at(reports: dict[str, tuple[datetime, Body]], service: str) -> str | None:
+    return reports[service][0].isoformat() if service in reports else None
+
+
+DELETED_BY = {
+    "submission": "the files of the person's credentials, every object and object version",
+    "review": "every mail to or about the person, sent or pending",
+    "importer": "numbers, issuers, notes and file names in the person's import rows, and the"
+    " file names of imports they uploaded",
+    "reminder": "pending reminders, the record of reminders sent, notification settings and"
+    " every mail to or about the person",
+}
+
+
+def receipt(
+    erasure: Erasure,
+    steps: dict[str, tuple[datetime, Body]],
+    reports: dict[str, tuple[datetime, Body]],
+) -> Body:
     """What the erasure did, and when: only what was done, nothing it did not do."""
 
     def at(step: str) -> str:
@@ -229,9 +294,19 @@ def receipt(erasure: Erasure, steps: dict[str, tuple[datetime, Body]]) -> Body:
         "fields": steps["personal_fields_replaced"][1].get("fields", []),
         "at": at("personal_fields_replaced"),
     }
+    deleted = [
+        {
+            "service": service,
+            "what": DELETED_BY.get(service, service),
+            "counts": counts,
+            "at": reported_at.isoformat(),
+        }
+        for service, (reported_at, counts) in reports.items()
+    ]
     return {
         "deactivated_at": at("deactivated"),
         "destroyed": [key],
+        "deleted": deleted,
         "replaced": [names],
         "announced": {"event": PersonErased.ce_type(), "at": at("announced")},
         "completed_at": erasure.completed_at.isoformat(),

@@ -18,7 +18,7 @@ from credflow_common.media import MediaStore
 from credflow_common.service import ServiceDefinition
 from credflow_common.service import create_app as create_service
 from credflow_common.settings import InfraSettings, RuntimeSettings
-from credflow_importer.consumers import progress_consumer
+from credflow_importer.consumers import directory_consumer, progress_consumer
 from credflow_importer.routes import imports
 from credflow_importer.service import Imports
 from credflow_importer.tasks import Finisher
@@ -28,7 +28,7 @@ DEFINITION = ServiceDefinition(
     migrations=[directory_replica.MIGRATIONS, Path(__file__).resolve().parent / "migrations"],
     routers=lambda context: [imports.build(Imports(context.pool, MediaStore(context.infra)))],
     consumers=lambda context: [
-        directory_replica.replica_consumer("importer", context.runtime.topic_prefix),
+        directory_consumer(context.event_store, context.runtime.topic_prefix),
         progress_consumer(context.event_store, context.runtime.topic_prefix),
     ],
     tasks=lambda context: [Finisher(context.pool, context.event_store, context.infra.database_url)],

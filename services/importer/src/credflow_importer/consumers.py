@@ -4,6 +4,9 @@ ImportRowRefused as a row refused (it turned invalid after the check; the row ke
 reason). The counters live in `import_progress`, not on the job the finisher locks, and count
 exactly because the inbox applies each event once. When applied + refused reach the valid rows,
 ImportCompleted is appended (once: the import's status changes in the same transaction).
+
+`directory_consumer` keeps the directory replica and does the importer's part of an erasure
+(`erase`).
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ from uuid import UUID
 
 import structlog
 
+from credflow_common import directory_replica
 from credflow_common.consumer import ConsumerSpec, Delivery, types_of
+from credflow_common.erasure import reporting_eraser, row_count
 from credflow_common.eventstore import EventStore, Metadata
 from credflow_contracts.events.credentials import CredentialSubmitted
+from credflow_contracts.events.directory import PersonErased
 from credflow_contracts.events.imports import ImportCompleted, ImportRowRefused
 from credflow_contracts.topics import CREDENTIALS, IMPORTS
 from credflow_importer import domain
@@ -113,3 +119,32 @@ async def complete_if_done(conn: Conn, store: EventStore, import_id: UUID) -> No
         (now, import_id),
     )
     log.info("import completed", import_id=str(import_id), credentials=created, refused=refused)
+
+
+ERASED_FILE_NAME = "erased"
+
+
+async def erase(conn: Conn, erased: PersonErased) -> dict[str, int]:
+    """The importer's part of an erasure: the person's rows keep their ids, dates and outcome
+    (the import's counts stay true) and lose their numbers, issuers, notes and file names; the
+    imports they uploaded lose their file's name."""
+    org, person = erased.organisation_id, erased.user_id
+    rows = await row_count(
+        conn,
+        "UPDATE import_rows r SET certification_number = NULL, issuer = NULL, notes = NULL,"
+        " media_file = NULL, media = NULL FROM imports i WHERE i.import_id = r.import_id"
+        " AND i.organisation_id = %s AND r.holder_id = %s",
+        (org, person),
+    )
+    uploads = await row_count(
+        conn,
+        "UPDATE imports SET file_name = %s WHERE organisation_id = %s AND uploaded_by = %s",
+        (ERASED_FILE_NAME, org, person),
+    )
+    return {"import_rows": rows, "import_file_names": uploads}
+
+
+def directory_consumer(store: EventStore, topic_prefix: str = "") -> ConsumerSpec:
+    """The directory replica, with the importer's part of an erasure."""
+    eraser = reporting_eraser(store, "importer", erase)
+    return directory_replica.replica_consumer("importer", topic_prefix, eraser)

@@ -20,7 +20,7 @@ from credflow_common import directory_replica, mail
 from credflow_common.service import ServiceDefinition
 from credflow_common.service import create_app as create_service
 from credflow_common.settings import InfraSettings, RuntimeSettings
-from credflow_reminder.consumers import credentials_consumer
+from credflow_reminder.consumers import credentials_consumer, directory_consumer
 from credflow_reminder.routes import notification_settings
 from credflow_reminder.service import NotificationSettingsService
 from credflow_reminder.tasks import Scheduler
@@ -61,7 +61,7 @@ def definition(
             notification_settings.build(NotificationSettingsService(context.pool))
         ],
         consumers=lambda context: [
-            directory_replica.replica_consumer("reminder", context.runtime.topic_prefix),
+            directory_consumer(context.event_store, context.runtime.topic_prefix),
             credentials_consumer(context.runtime.topic_prefix),
         ],
         tasks=lambda context: [

@@ -223,7 +223,8 @@ class Scheduler:
                 LedgerEntry(reminder_id, tracked, stage, recipient.role,
                             recipient.person.user_id, "sent"),
                 mail.Mail(tracked.organisation_id, recipient.person.email, text.subject,
-                          text.body, mail_id=reminder_id),
+                          text.body, mail_id=reminder_id,
+                          people=(recipient.person.user_id, tracked.holder_id)),
                 Append(f"reminder-{reminder_id}", 0, [event], metadata),
             ))  # fmt: skip
         return found

@@ -3,8 +3,9 @@
 - `review.credentials`: a submitted, added or edited version opens a review round (or is
   accepted at once when its type needs no validation); a newer version supersedes the older
   version's open item; a deleted credential cancels its open items.
-- `review.directory`: keeps the directory replica and re-routes open items when a holder's
-  manager changes or a reviewer is deactivated or loses the role.
+- `review.directory`: keeps the directory replica, re-routes open items when a holder's
+  manager changes or a reviewer is deactivated or loses the role, and does the service's part
+  of an erasure (`erase`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
+from credflow_common import mail
 from credflow_common.bulk import Column, arrays, unnest
 from credflow_common.consumer import ConsumerSpec, Delivery, types_of
 from credflow_common.directory_replica import BatchReplica, apply_directory_events
+from credflow_common.erasure import reporting_eraser
 from credflow_common.errors import ConcurrencyError
 from credflow_common.eventstore import Metadata
 from credflow_contracts.events.credentials import (
@@ -23,7 +26,7 @@ from credflow_contracts.events.credentials import (
     CredentialVersionEdited,
     VersionAdded,
 )
-from credflow_contracts.events.directory import GroupUpdated, UserUpdated
+from credflow_contracts.events.directory import GroupUpdated, PersonErased, UserUpdated
 from credflow_contracts.topics import CREDENTIALS, DIRECTORY
 from credflow_review import domain
 from credflow_review.domain import Reroute, Version
@@ -205,9 +208,18 @@ async def _open(conn: Conn, reviews: Reviews, delivery: Delivery, version: Versi
         return
 
 
+async def erase(conn: Conn, erased: PersonErased) -> dict[str, int]:
+    """The review service's part of an erasure: every mail to or about the person, sent or
+    not. Its review items hold ids only; items the person was to review were rerouted when
+    they were deactivated."""
+    return {"mails": await mail.forget(conn, erased.organisation_id, erased.user_id)}
+
+
 def directory_consumer(reviews: Reviews, topic_prefix: str = "") -> ConsumerSpec:
+    eraser = reporting_eraser(reviews.store, "review", erase)
+
     async def apply(conn: Conn, deliveries: Sequence[Delivery]) -> None:
-        await apply_directory_events(conn, deliveries)
+        await apply_directory_events(conn, deliveries, eraser)
         affected: dict[UUID, set[UUID]] = {}
         for delivery in deliveries:
             event = delivery.envelope.event

@@ -71,6 +71,7 @@ class ReviewMails:
                     f"request:{event.review_id}:{reviewer_id}:"
                     f"{','.join(map(str, event.reviewer_ids))}",
                 ),
+                people=(reviewer_id, event.holder_id),
             ))  # fmt: skip
         return mails
 
@@ -101,6 +102,7 @@ class ReviewMails:
                 subject,
                 body,
                 mail_id=uuid5(REVIEW_NAMESPACE, f"decision:{event.review_id}"),
+                people=(review.holder_id,),
             )
         ]
 

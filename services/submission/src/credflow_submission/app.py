@@ -3,7 +3,8 @@
 Routes (`routes/`): credential commands, lifecycle changes, then reads, each built here around
 the service layer (`service.Credentials`). Consumers (`consumers.py` and the common directory
 replica): `credflow.directory` and the importer's commands (`credflow.submission.commands`).
-Publishes on `credflow.credentials`.
+Publishes on `credflow.credentials`. Its background task (`tasks.MediaEraser`) removes the
+files of erased people (`tasks.erase` queues them from the replica's consumer).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from credflow_common.settings import InfraSettings, RuntimeSettings
 from credflow_submission.consumers import command_consumer
 from credflow_submission.routes import credentials, lifecycle, reads
 from credflow_submission.service import Credentials
+from credflow_submission.tasks import MediaEraser, erase
 
 
 def routers(context: ServiceContext) -> list[APIRouter]:
@@ -28,14 +30,20 @@ def routers(context: ServiceContext) -> list[APIRouter]:
     return [credentials.build(service), lifecycle.build(service), reads.build(context, media)]
 
 
+def media_eraser(context: ServiceContext) -> MediaEraser:
+    media = MediaStore(context.infra)
+    return MediaEraser(context.pool, context.event_store, media, context.infra.database_url)
+
+
 DEFINITION = ServiceDefinition(
     name="submission",
     migrations=[directory_replica.MIGRATIONS, Path(__file__).resolve().parent / "migrations"],
     routers=routers,
     consumers=lambda context: [
-        directory_replica.replica_consumer("submission", context.runtime.topic_prefix),
+        directory_replica.replica_consumer("submission", context.runtime.topic_prefix, erase),
         command_consumer(context.event_store, context.runtime.topic_prefix),
     ],
+    tasks=lambda context: [media_eraser(context)],
     user_standing=directory_replica.user_standing,
 )
 
