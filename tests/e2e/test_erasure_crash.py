@@ -24,6 +24,7 @@ from credflow_common.settings import InfraSettings
 from credflow_contracts.ids import uuid7
 from tests.e2e.journeys.conftest import PNG, Journeys, Tenant, with_file
 from tests.e2e.journeys.test_j1_licence import queue_item
+from tests.e2e.journeys.test_j4_bulk_import import HEADER
 from tests.e2e.system import running_system
 from tests.infrastructure import Infrastructure, temporary_database
 from tests.polling import eventually
@@ -73,6 +74,31 @@ async def test_an_erasure_killed_between_steps_completes_everywhere_after_a_rest
         item = await queue_item(org, mia, credential_id, 1)
         await org.post("review", f"/reviews/{item['review_id']}/reject", mia, expect=200,
                        comment="The photo of Pat Private is blurred.")  # fmt: skip
+        await org.post("directory", "/credential-types", org.admin, name="White card")
+        csv_file = "\n".join([HEADER, f"{pat.email},White card,01/02/2026,01/02/2029,WC-PAT-77,Safe Co,"
+                                       "Pat's card,"]).encode()  # fmt: skip
+        upload: dict[str, Any] = {"files": [("file", ("crew.csv", csv_file, "text/csv"))]}
+        imported = await org.call("POST", "importer", "/imports", org.admin, 201, **upload)
+        import_path = f"/imports/{imported['import_id']}"
+
+        report: dict[str, Any] = {}
+
+        async def valid() -> bool:
+            report.update(await org.call("PUT", "importer", f"{import_path}/file", org.admin,
+                                         **upload))  # fmt: skip
+            return bool(report["valid_rows"] == 1)
+
+        try:
+            await eventually(valid, timeout_s=30)
+        except TimeoutError:
+            raise AssertionError(f"the import row stayed invalid: {report}") from None
+        await org.call("POST", "importer", f"{import_path}/finish", org.admin, 202)
+
+        async def import_done() -> bool:
+            return bool((await org.get("importer", import_path, org.admin))["status"]
+                        == "completed")  # fmt: skip
+
+        await eventually(import_done, timeout_s=60)
         prefix = credential_prefix(org.id, uuid.UUID(credential_id))
         assert objects_under(prefix), "the file is in the bucket"
 
@@ -122,10 +148,11 @@ async def test_an_erasure_killed_between_steps_completes_everywhere_after_a_rest
         assert set(receipt["replaced"][0]["fields"]) >= {"name", "email"}
         deleted = {d["service"]: d["counts"] for d in receipt["deleted"]}
         assert set(deleted) == {"submission", "review", "importer", "reminder"}
-        assert deleted["submission"] == {"credentials": 1, "files": 1}
+        assert deleted["submission"] == {"credentials": 2, "files": 1}, "the import's too"
+        assert deleted["importer"] == {"import_rows": 1, "import_file_names": 0}
         assert deleted["review"]["mails"] >= 2
         assert deleted["reminder"]["notification_settings"] == 1
-        assert deleted["reminder"]["reminders"] == 1
+        assert deleted["reminder"]["reminders"] == 2, "both credentials left the schedule"
 
         assert (await client.get(key_path, headers=keys)).status_code == 410
         assert objects_under(prefix) == [], "no object and no object version is left"
@@ -136,7 +163,12 @@ async def test_an_erasure_killed_between_steps_completes_everywhere_after_a_rest
                 " + (SELECT count(*) FROM reminder.notification_settings WHERE user_id = %s)",
                 (pat.user_id, pat.user_id),
             ).fetchone()
+            row = conn.execute(
+                "SELECT certification_number, issuer, notes FROM importer.import_rows"
+                " WHERE holder_id = %s", (pat.user_id,),
+            ).fetchall()  # fmt: skip
         assert left == (0,)
+        assert row == [(None, None, None)], "the import row keeps no number, issuer or notes"
 
         async def still_counted() -> bool:
             detail = await org.view(f"/credentials/{credential_id}", org.admin)

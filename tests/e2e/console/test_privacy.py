@@ -49,6 +49,9 @@ async def test_an_admin_holds_then_erases_a_person_with_a_typed_confirmation(
     await expect(page.locator("#erasure-status")).to_contain_text("Done", timeout=30_000)
     await expect(page.locator(".erasure-steps li")).to_have_count(4)
     await expect(page.get_by_role("heading", name="Receipt")).to_be_visible()
+    await expect(page.locator(".erasure-services li")).to_have_count(4)
+    await expect(page.locator(".erasure-services")).not_to_contain_text("waiting")
+    await expect(page.locator("#erasure")).to_contain_text("Deleted by submission")
     await visitor.shot("receipt")
 
     await page.goto(world.url + f"/admin/users/{pat.user_id}")
