@@ -75,8 +75,8 @@ async def test_an_erasure_killed_between_steps_completes_everywhere_after_a_rest
         await org.post("review", f"/reviews/{item['review_id']}/reject", mia, expect=200,
                        comment="The photo of Pat Private is blurred.")  # fmt: skip
         await org.post("directory", "/credential-types", org.admin, name="White card")
-        csv_file = "\n".join([HEADER, f"{pat.email},White card,01/02/2026,01/02/2029,WC-PAT-77,Safe Co,"
-                                       "Pat's card,"]).encode()  # fmt: skip
+        row = f"{pat.email},White card,01/02/2026,01/02/2029,WC-PAT-77,Safe Co,Pat's card,"
+        csv_file = "\n".join([HEADER, row]).encode()
         upload: dict[str, Any] = {"files": [("file", ("crew.csv", csv_file, "text/csv"))]}
         imported = await org.call("POST", "importer", "/imports", org.admin, 201, **upload)
         import_path = f"/imports/{imported['import_id']}"
@@ -163,12 +163,12 @@ async def test_an_erasure_killed_between_steps_completes_everywhere_after_a_rest
                 " + (SELECT count(*) FROM reminder.notification_settings WHERE user_id = %s)",
                 (pat.user_id, pat.user_id),
             ).fetchone()
-            row = conn.execute(
+            import_rows = conn.execute(
                 "SELECT certification_number, issuer, notes FROM importer.import_rows"
                 " WHERE holder_id = %s", (pat.user_id,),
             ).fetchall()  # fmt: skip
         assert left == (0,)
-        assert row == [(None, None, None)], "the import row keeps no number, issuer or notes"
+        assert import_rows == [(None, None, None)], "the import row keeps no number, issuer or notes"
 
         async def still_counted() -> bool:
             detail = await org.view(f"/credentials/{credential_id}", org.admin)
