@@ -168,7 +168,7 @@ async def test_an_erasure_killed_between_steps_completes_everywhere_after_a_rest
                 " WHERE holder_id = %s", (pat.user_id,),
             ).fetchall()  # fmt: skip
         assert left == (0,)
-        assert import_rows == [(None, None, None)], "the import row keeps no number, issuer or notes"
+        assert import_rows == [(None, None, None)], "no number, issuer or notes"
 
         async def still_counted() -> bool:
             detail = await org.view(f"/credentials/{credential_id}", org.admin)
