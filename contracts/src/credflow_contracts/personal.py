@@ -1,0 +1,163 @@
+"""Which fields of each event are personal, and sealing or opening them in an event's JSON
+payload (ADR 0017).
+
+`PERSONAL_FIELDS` names, per event type, the paths of its personal fields: `user.name`, a
+nested field; `media[].file_name`, a field of every element of a list. A writer seals them
+with the data key of the person they are about (`seal_payload`); a reader opens them with the
+key named by each sealed value's `subject` (`open_payload`). A reader without the key (the
+person was erased, or the reader may not have it) gets the field as `None` and the path in
+`erased`; a field that is plain (written before sealing, or by a test) passes through as it is.
+
+Not yet wired into the event store, the consumers and the subscriber kit (ADR 0017).
+
+Ids, dates, statuses and types are never personal: subscribers filter and join on them
+without any key.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from credflow_contracts.sealed import Sealed, seal, unseal
+
+Payload = dict[str, Any]
+
+_VERSION_FIELDS = (
+    "title", "certification.number", "issuer.name", "issuer.registration_id", "notes",
+    "media[].file_name",
+)  # fmt: skip
+
+PERSONAL_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "credflow.directory.user_created": ("user.name", "user.email", "user.legal_hold.reason"),
+    "credflow.directory.user_updated": ("user.name", "user.email", "user.legal_hold.reason"),
+    "credflow.credential.submitted": _VERSION_FIELDS,
+    "credflow.credential.version_added": _VERSION_FIELDS,
+    "credflow.credential.version_edited": (
+        "certification.number",
+        "issuer.name",
+        "issuer.registration_id",
+        "notes",
+    ),
+    "credflow.credential.media_attached": ("media.file_name",),
+    "credflow.credential.deleted": ("reason",),
+    "credflow.credential.revoked": ("reason",),
+    "credflow.credential.suspended": ("reason",),
+    "credflow.credential.reinstated": ("note",),
+    "credflow.credential.validated": ("comment",),
+    "credflow.credential.rejected": ("comment",),
+    "credflow.submission.submit_credential": (
+        "certification.number",
+        "issuer.name",
+        "issuer.registration_id",
+        "notes",
+        "media[].file_name",
+    ),
+}
+"""Event type (`TYPE`, every version) -> the paths of its personal fields."""
+
+
+def personal_fields(event_type: str) -> tuple[str, ...]:
+    """The personal paths of an event type, given as `TYPE` or as a CloudEvents type."""
+    found = PERSONAL_FIELDS.get(event_type)
+    if found is None and ".v" in event_type:
+        found = PERSONAL_FIELDS.get(event_type.rsplit(".v", 1)[0])
+    return found or ()
+
+
+@dataclass
+class Opened:
+    payload: Payload
+    erased: list[str] = field(default_factory=list)
+    """The paths of sealed fields that could not be opened (no key: the person was erased)."""
+
+
+def _places(payload: Payload, path: str) -> Iterator[tuple[dict[str, Any], str, str]]:
+    """Each (container, key, concrete path) where `path` has a value in `payload`."""
+    head, _, rest = path.partition(".")
+    if head.endswith("[]"):
+        items = payload.get(head[:-2])
+        if not isinstance(items, list):
+            return
+        for index, item in enumerate(items):
+            if isinstance(item, dict) and rest:
+                for container, key, where in _places(item, rest):
+                    yield container, key, f"{head[:-2]}.{index}.{where}"
+        return
+    if not rest:
+        if payload.get(head) is not None:
+            yield payload, head, head
+        return
+    inner = payload.get(head)
+    if isinstance(inner, dict):
+        for container, key, where in _places(inner, rest):
+            yield container, key, f"{head}.{where}"
+
+
+def is_sealed(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"subject", "sealed"}
+
+
+def has_plain_personal_fields(event_type: str, payload: Payload) -> bool:
+    """Whether the payload has a personal field still to seal."""
+    return any(
+        not is_sealed(container[key])
+        for path in personal_fields(event_type)
+        for container, key, _ in _places(payload, path)
+    )
+
+
+def seal_payload(
+    event_type: str, event_id: UUID, payload: Payload, subject: UUID, data_key: bytes
+) -> Payload:
+    """A copy of `payload` with each personal field sealed with `subject`'s `data_key`, bound
+    to this event and the field's concrete path."""
+    sealed = copy.deepcopy(payload)
+    for path in personal_fields(event_type):
+        for container, key, where in list(_places(sealed, path)):
+            value = container[key]
+            if is_sealed(value):
+                continue
+            container[key] = seal(data_key, subject, str(value), event_id, where).model_dump(
+                mode="json"
+            )
+    return sealed
+
+
+def sealed_subjects(event_type: str, payload: Payload) -> set[UUID]:
+    """The people whose keys opening `payload` needs."""
+    return {
+        UUID(str(container[key]["subject"]))
+        for path in personal_fields(event_type)
+        for container, key, _ in _places(payload, path)
+        if is_sealed(container[key])
+    }
+
+
+def open_payload(
+    event_type: str,
+    event_id: UUID,
+    payload: Payload,
+    key_of: Callable[[UUID], bytes | None],
+    erased_as: str | None = None,
+) -> Opened:
+    """A copy of `payload` with each sealed field opened with its subject's key (`key_of`);
+    a field whose key is gone becomes `erased_as` (None: absent) and its path is listed in
+    `erased`."""
+    opened = Opened(copy.deepcopy(payload))
+    for path in personal_fields(event_type):
+        for container, key, where in list(_places(opened.payload, path)):
+            value = container[key]
+            if not is_sealed(value):
+                continue
+            sealed = Sealed.model_validate(value)
+            data_key = key_of(sealed.subject)
+            if data_key is None:
+                container[key] = erased_as
+                opened.erased.append(where)
+            else:
+                container[key] = unseal(data_key, sealed, event_id, where)
+    return opened
