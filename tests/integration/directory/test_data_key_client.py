@@ -5,6 +5,7 @@ of reach is an outage (503 for a request, a wait for a consumer), never an error
 from __future__ import annotations
 
 import base64
+from uuid import UUID
 
 import httpx
 import pytest
@@ -69,3 +70,49 @@ async def test_the_directory_out_of_reach_is_an_outage() -> None:
 def test_service_tokens_need_a_secret() -> None:
     with pytest.raises(RuntimeError, match="CREDFLOW_AUTH_JWT_SECRET"):
         DataKeys(DataKeySettings(), AuthSettings(jwt_secret=""))
+
+
+async def test_a_batch_of_keys_in_one_call_erased_and_unknown_people_without(
+    directory: DirectoryApi,
+) -> None:
+    org = await directory.create_org("Batch Co")
+    people = [UUID((await directory.create_user(org, f"p{n}@batch.test"))["user_id"])
+              for n in range(3)]  # fmt: skip
+    eve = await directory.create_user(org, "eve@batch.test", roles=["admin"],
+                                      permissions=["privacy:erase"])  # fmt: skip
+    erase = token(org.id, eve["user_id"], "admin", permissions=["privacy:erase"])
+    asked: list[str] = []
+
+    async def count(request: httpx.Request) -> None:
+        asked.append(request.url.path)
+
+    directory.client.event_hooks["request"].append(count)
+    keys = DataKeys(DataKeySettings(), AuthSettings(), directory.client)
+    one = await keys.key(org.id, people[0])
+    stranger = uuid7()
+    asked.clear()
+    found = await keys.keys_of(org.id, [*people, stranger, people[1]])
+    assert asked == [org.url("/data-keys")], "one call for the people not in memory"
+    assert found[people[0]] == one, "the same key as one at a time"
+    assert found[stranger] is None
+    assert len({found[p] for p in people}) == 3, "a key each"
+    assert await keys.keys_of(org.id, people) == {p: found[p] for p in people}
+    assert len(asked) == 1, "kept in memory"
+
+    erased = await directory.client.post(org.url(f"/users/{people[2]}/erasure"), headers=erase)
+    assert erased.status_code == 202, erased.text
+    holder = token(uuid7(), uuid7(), permissions=[PERSONAL_DATA_PERMISSION])
+    asking = {"user_ids": [str(p) for p in [*people, stranger]]}
+    answer = await directory.client.post(org.url("/data-keys"), headers=holder, json=asking)
+    body = answer.json()
+    assert answer.headers["cache-control"] == "no-store"
+    assert set(body["keys"]) == {str(people[0]), str(people[1])}
+    assert body["erased"] == [str(people[2])]
+    assert body["unknown"] == [str(stranger)]
+    refused = await directory.client.post(org.url("/data-keys"), headers=org.admin,
+                                          json={"user_ids": [str(p) for p in people]})  # fmt: skip
+    assert refused.status_code == 403
+    too_many = await directory.client.post(org.url("/data-keys"), headers=holder,
+                                           json={"user_ids": [str(uuid7())] * 1001})  # fmt: skip
+    assert too_many.status_code == 422
+    assert too_many.json()["errors"][0]["path"] == "body.user_ids"

@@ -4,7 +4,7 @@ operator's rotation of the key-encryption key (`credflow keys rotate`, `credflow
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -37,6 +37,33 @@ class PersonKeys:
             wrapped = await self._wrapped(conn, org, user_id)
             assert wrapped is not None  # ours, or the one another instance stored first
         return self.keyring.unwrap(wrapped, owner(org, user_id))
+
+    async def data_keys(self, conn: Conn, org: UUID, user_ids: Sequence[UUID]) -> dict[UUID, bytes]:
+        """The data keys of many people of `org`, new ones made for those who have none yet
+        (as `data_key`)."""
+        found = await self._wrapped_many(conn, org, user_ids)
+        missing = [user_id for user_id in dict.fromkeys(user_ids) if user_id not in found]
+        if missing:
+            await conn.execute(
+                "INSERT INTO person_keys (organisation_id, user_id, wrapped)"
+                " SELECT %s, u.user_id, u.wrapped FROM unnest(%s::uuid[], %s::text[])"
+                " AS u (user_id, wrapped) ON CONFLICT (organisation_id, user_id) DO NOTHING",
+                (org, missing,
+                 [self.keyring.wrap(new_data_key(), owner(org, u)) for u in missing]),
+            )  # fmt: skip
+            found |= await self._wrapped_many(conn, org, missing)
+        return {user_id: self.keyring.unwrap(wrapped, owner(org, user_id))
+                for user_id, wrapped in found.items()}  # fmt: skip
+
+    async def _wrapped_many(
+        self, conn: Conn, org: UUID, user_ids: Sequence[UUID]
+    ) -> dict[UUID, str]:
+        cursor = await conn.execute(
+            "SELECT user_id, wrapped FROM person_keys WHERE organisation_id = %s"
+            " AND user_id = ANY(%s)",
+            (org, list(user_ids)),
+        )
+        return {user_id: str(wrapped) for user_id, wrapped in await cursor.fetchall()}
 
     async def _wrapped(self, conn: Conn, org: UUID, user_id: UUID) -> str | None:
         cursor = await conn.execute(

@@ -33,6 +33,16 @@ async def user_standing(conn: AsyncConnection[Any], org: UUID, user_id: UUID) ->
     return standing_of(*row) if row else None
 
 
+async def people_of(conn: AsyncConnection[Any], org: UUID, user_ids: Sequence[UUID]) -> list[UUID]:
+    """Those of `user_ids` who are people of `org`, in their order."""
+    cursor = await conn.execute(
+        "SELECT id FROM entities WHERE organisation_id = %s AND kind = 'user' AND id = ANY(%s)",
+        (org, [str(user_id) for user_id in user_ids]),
+    )
+    known = {UUID(str(row[0])) for row in await cursor.fetchall()}
+    return [user_id for user_id in user_ids if user_id in known]
+
+
 UNIQUE_FIELDS = {
     "users_email_unique": ("email", "a user with this email already exists"),
     "credential_types_name_unique": (
