@@ -54,7 +54,7 @@ async def person_with_credentials(
     for index in range(CREDENTIALS):
         fields = {"credential_type_id": type_id, "holder_id": holder,
                   "issued_on": f"2026-0{1 + index % 9}-1{index % 10}",
-                  "certification_number": f"FA-{index:04}"}  # fmt: skip
+                  "certification": {"number": f"FA-{index:04}"}}  # fmt: skip
         for _ in range(300):  # until the submission service's replica knows the new person
             added = await client.post(
                 url("submission", org, "/credentials"), headers=admin,
