@@ -6,6 +6,7 @@ import asyncio
 
 from tests.bench import (
     console_pages,
+    erasure,
     event_runtime,
     imports,
     projection,
@@ -20,6 +21,7 @@ def main() -> None:
     asyncio.run(projection.run())
     asyncio.run(imports.run())
     asyncio.run(console_pages.run())
+    asyncio.run(erasure.run())
     asyncio.run(scale.run())
 
 
