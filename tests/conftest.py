@@ -20,6 +20,9 @@ os.environ["CREDFLOW_EXIT_ON_TASK_FAILURE"] = "false"
 # The tests sign their tokens with the development secret and use "sign in as": they run in
 # development, said here (the default is production). Service processes inherit it.
 os.environ["CREDFLOW_ENVIRONMENT"] = "development"
+# Services run in-process here have no directory on a port to ask for people's data keys: they
+# do not seal. Every service started as a process (tests/e2e, the chaos suite) seals.
+os.environ["CREDFLOW_SEALING"] = "false"
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,7 @@ class RevokedSame(CredentialEvent):
     DESCRIPTION: ClassVar[str] = CredentialRevoked.DESCRIPTION
     reason: str = Field(min_length=1)
     revoked_by: UUID
+    holder_id: UUID | None = None
 
 
 class RevokedWithOptionalField(RevokedSame):
@@ -39,6 +40,7 @@ class RevokedFieldRemoved(CredentialEvent):
     VERSION: ClassVar[int] = 1
     DESCRIPTION: ClassVar[str] = ""
     revoked_by: UUID
+    holder_id: UUID | None = None
 
 
 class RevokedFieldRenamed(CredentialEvent):
@@ -47,14 +49,16 @@ class RevokedFieldRenamed(CredentialEvent):
     DESCRIPTION: ClassVar[str] = ""
     reason: str = Field(min_length=1)
     revoker_id: UUID
+    holder_id: UUID | None = None
 
 
 class RevokedTypeChanged(CredentialEvent):
     TYPE: ClassVar[str] = CredentialRevoked.TYPE
     VERSION: ClassVar[int] = 1
     DESCRIPTION: ClassVar[str] = ""
-    reason: int
-    revoked_by: UUID
+    reason: str = Field(min_length=1)
+    revoked_by: int
+    holder_id: UUID | None = None
 
 
 class RevokedNewRequiredField(RevokedSame):
@@ -75,7 +79,7 @@ def test_adding_an_optional_field_is_allowed() -> None:
     [
         (RevokedFieldRemoved, "$.reason: field removed or renamed"),
         (RevokedFieldRenamed, "$.revoked_by: field removed or renamed"),
-        (RevokedTypeChanged, "$.reason: type changed"),
+        (RevokedTypeChanged, "$.revoked_by: type changed"),
         (RevokedNewRequiredField, "$.legal_basis: new field is required"),
     ],
 )

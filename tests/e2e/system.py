@@ -55,6 +55,7 @@ def service_env(
         "CREDFLOW_TOPIC_PREFIX": prefix,
         "CREDFLOW_EXIT_ON_TASK_FAILURE": "true",
         "CREDFLOW_LOG_LEVEL": "INFO",
+        "CREDFLOW_SEALING": "true",
         **{
             f"CREDFLOW_{name.upper()}_PORT": str(port)
             for name, port in ports.items()

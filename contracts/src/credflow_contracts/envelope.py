@@ -12,21 +12,25 @@ rely on per key, per stream and per event id.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
 
 from pydantic import ValidationError
 
-from credflow_contracts.catalogue import read_event_json
+from credflow_contracts.catalogue import Payload, read_event, read_event_json
 from credflow_contracts.events.base import Event
 from credflow_contracts.ids import uuid7
+from credflow_contracts.personal import personal_fields
 from credflow_contracts.topics import partition_key
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
 Headers = list[tuple[str, bytes]]
+Opener = Callable[[str, UUID, UUID, Payload], Payload]
+"""(CloudEvents type, event id, tenant id, payload) -> the payload, its sealed fields opened."""
 
 
 class EnvelopeError(ValueError):
@@ -65,7 +69,9 @@ class Envelope:
     def subject(self) -> str:
         return self.event.key()
 
-    def to_kafka(self) -> KafkaRecord:
+    def to_kafka(self, payload: bytes | None = None) -> KafkaRecord:
+        """The record; `payload` replaces the event's JSON (the event with its personal fields
+        sealed, `credflow_contracts.personal`)."""
         headers: Headers = [
             ("ce_specversion", SPECVERSION.encode()),
             ("ce_id", str(self.id).encode()),
@@ -86,14 +92,19 @@ class Envelope:
             if self.stream_id is not None:
                 headers.append(("ce_streamid", self.stream_id.encode()))
                 headers.append(("ce_streamversion", version))
-        value = self.event.model_dump_json().encode()
+        value = payload if payload is not None else self.event.model_dump_json().encode()
         return KafkaRecord(key=partition_key(self.subject), value=value, headers=headers)
 
     @classmethod
     def from_kafka(
-        cls, value: bytes | None, headers: Iterable[tuple[str, bytes | None]]
+        cls,
+        value: bytes | None,
+        headers: Iterable[tuple[str, bytes | None]],
+        opener: Opener | None = None,
     ) -> Envelope:
-        """Read a record; older event versions are upcast to the current model."""
+        """Read a record; older event versions are upcast to the current model. With `opener`,
+        an event's sealed personal fields are opened before the model reads them (the opener
+        may raise, e.g. for keys it has yet to fetch)."""
         attrs = _header_map(headers)
         missing = [
             name
@@ -110,7 +121,15 @@ class Envelope:
         if value is None:
             raise EnvelopeError("record has no value")
         try:
-            event = read_event_json(attrs["ce_type"], value)
+            if opener is not None and personal_fields(attrs["ce_type"]):
+                data = json.loads(value)
+                if not isinstance(data, dict):
+                    raise ValueError("event data must be a JSON object")
+                opened = opener(attrs["ce_type"], UUID(attrs["ce_id"]),
+                                _tenant_uuid(attrs["ce_tenantid"]), data)  # fmt: skip
+                event = read_event(attrs["ce_type"], opened)
+            else:
+                event = read_event_json(attrs["ce_type"], value)
         except ValidationError as exc:
             raise EnvelopeError(
                 f"{attrs['ce_type']} payload does not match its schema: {exc}"

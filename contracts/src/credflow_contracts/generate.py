@@ -36,6 +36,8 @@ from credflow_contracts.catalogue import ALL_VERSIONS
 from credflow_contracts.compat import breaking_changes
 from credflow_contracts.envelope import Envelope
 from credflow_contracts.events.base import Event
+from credflow_contracts.personal import personal_fields
+from credflow_contracts.sealed import Sealed
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID_PREFIX = "urn:credflow:schema:"
@@ -100,8 +102,51 @@ def file_stem(cls: type[Event]) -> str:
     return cls.ce_type()
 
 
+def with_sealed_fields(cls: type[Event], schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with each personal field (`credflow_contracts.personal`) documented as what
+    travels: its value sealed (a `Sealed` object), or null where its person's key is gone."""
+    paths = personal_fields(cls.TYPE)
+    if not paths:
+        return schema
+    defs = schema.setdefault("$defs", {})
+    defs["Sealed"] = Sealed.model_json_schema()
+    for path in paths:
+        node = schema
+        parts = path.replace("[]", "").split(".")
+        for index, part in enumerate(parts):
+            node = _resolved(node, defs)
+            properties = node.get("properties", {})
+            if part not in properties:
+                break
+            if index == len(parts) - 1:
+                leaf = properties[part]
+                if "x-credflow-sealed" not in leaf:
+                    properties[part] = {
+                        "anyOf": [{"$ref": "#/$defs/Sealed"}, {"type": "null"}],
+                        "description": "Personal: sealed with its person's data key (ADR 0017)."
+                        f" Opened: {leaf.get('description', 'text')}",
+                        "x-credflow-sealed": True,
+                    }
+            else:
+                node = properties[part]
+                if "items" in _resolved(node, defs):
+                    node = _resolved(node, defs)["items"]
+    return schema
+
+
+def _resolved(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """A schema node with its `$ref` (or its one non-null `anyOf` branch) followed."""
+    if "anyOf" in node:
+        branches = [b for b in node["anyOf"] if b.get("type") != "null"]
+        if len(branches) == 1:
+            node = branches[0]
+    if "$ref" in node:
+        node = defs[node["$ref"].rsplit("/", 1)[-1]]
+    return node
+
+
 def event_schema(cls: type[Event]) -> dict[str, Any]:
-    schema = cls.model_json_schema()
+    schema = with_sealed_fields(cls, cls.model_json_schema())
     return {
         "$schema": SCHEMA_DIALECT,
         "$id": f"{SCHEMA_ID_PREFIX}{cls.ce_type()}",

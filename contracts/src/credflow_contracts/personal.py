@@ -59,6 +59,21 @@ PERSONAL_FIELDS: Mapping[str, tuple[str, ...]] = {
 }
 """Event type (`TYPE`, every version) -> the paths of its personal fields."""
 
+_SUBJECT_PATHS: Mapping[str, str] = {
+    "credflow.directory.user_created": "user.user_id",
+    "credflow.directory.user_updated": "user.user_id",
+}
+"""Where an event names the person its personal fields are about (others: `holder_id`)."""
+
+
+def subject_of(event_type: str, payload: Payload) -> UUID | None:
+    """The person whose data key seals the event's personal fields (None: nobody named)."""
+    name = event_type.rsplit(".v", 1)[0] if event_type not in PERSONAL_FIELDS else event_type
+    value: Any = payload
+    for part in _SUBJECT_PATHS.get(name, "holder_id").split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return UUID(str(value)) if value else None
+
 
 def personal_fields(event_type: str) -> tuple[str, ...]:
     """The personal paths of an event type, given as `TYPE` or as a CloudEvents type."""
@@ -125,6 +140,15 @@ def seal_payload(
                 mode="json"
             )
     return sealed
+
+
+def replace_fields(event_type: str, payload: Payload, value: str | None) -> Payload:
+    """A copy of `payload` with every personal field, sealed or not, replaced by `value`."""
+    replaced = copy.deepcopy(payload)
+    for path in personal_fields(event_type):
+        for container, key, _ in list(_places(replaced, path)):
+            container[key] = value
+    return replaced
 
 
 def sealed_subjects(event_type: str, payload: Payload) -> set[UUID]:

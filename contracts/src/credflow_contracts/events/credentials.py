@@ -122,6 +122,10 @@ class CredentialVersionEdited(CredentialEvent):
     issuer: Issuer | None = None
     notes: str | None = None
     edited_by: UUID
+    holder_id: UUID | None = Field(
+        default=None,
+        description="The credential's holder, whose data key seals this event's personal fields.",
+    )
 
 
 class MediaAttached(CredentialEvent):
@@ -132,6 +136,10 @@ class MediaAttached(CredentialEvent):
     version_id: UUID
     media: MediaFile
     attached_by: UUID
+    holder_id: UUID | None = Field(
+        default=None,
+        description="The credential's holder, whose data key seals this event's personal fields.",
+    )
 
 
 class MediaRemoved(CredentialEvent):
@@ -161,6 +169,10 @@ class CredentialRevoked(CredentialEvent):
 
     reason: NonEmpty
     revoked_by: UUID
+    holder_id: UUID | None = Field(
+        default=None,
+        description="The credential's holder, whose data key seals this event's personal fields.",
+    )
 
 
 class CredentialSuspended(CredentialEvent):
@@ -170,6 +182,10 @@ class CredentialSuspended(CredentialEvent):
 
     reason: NonEmpty
     suspended_by: UUID
+    holder_id: UUID | None = Field(
+        default=None,
+        description="The credential's holder, whose data key seals this event's personal fields.",
+    )
     until: date | None = Field(default=None, description="Planned end, informational only.")
 
 
@@ -179,6 +195,10 @@ class CredentialReinstated(CredentialEvent):
     DESCRIPTION: ClassVar[str] = "A suspension was lifted."
 
     reinstated_by: UUID
+    holder_id: UUID | None = Field(
+        default=None,
+        description="The credential's holder, whose data key seals this event's personal fields.",
+    )
     note: str | None = None
 
 
@@ -245,6 +265,10 @@ class CredentialValidated(CredentialEvent):
     review_id: UUID
     version_id: UUID
     validated_by: UUID
+    holder_id: UUID | None = Field(
+        default=None,
+        description="The credential's holder, whose data key seals this event's personal fields.",
+    )
     comment: str | None = None
     edits: ReviewEdits | None = None
     internal_equivalent_id: UUID | None = Field(
@@ -263,6 +287,10 @@ class CredentialRejected(CredentialEvent):
     review_id: UUID
     version_id: UUID
     rejected_by: UUID
+    holder_id: UUID | None = Field(
+        default=None,
+        description="The credential's holder, whose data key seals this event's personal fields.",
+    )
     comment: NonEmpty
     edits: ReviewEdits | None = None
     internal_equivalent_id: UUID | None = Field(

@@ -44,8 +44,9 @@ from credflow_common.inbox import INBOX_RETENTION
 from credflow_common.kafka import batch_consumer, idempotent_producer
 from credflow_common.metrics import ConsumerMetrics
 from credflow_common.outages import OUTAGE_ERRORS, Outage
+from credflow_common.sealing import Sealing, read_all
 from credflow_contracts.catalogue import UnknownEventTypeError
-from credflow_contracts.envelope import Envelope, EnvelopeError
+from credflow_contracts.envelope import Envelope, EnvelopeError, Opener
 from credflow_contracts.events.base import Event
 
 log = structlog.get_logger("credflow.consumer")
@@ -117,11 +118,13 @@ class ConsumerRunner:
         *,
         settings: ConsumerSettings | None = None,
         group_prefix: str = "",
+        sealing: Sealing | None = None,
     ) -> None:
         """`group_prefix`: the deployment's topic prefix, so that deployments (or test runs)
         sharing a Kafka cluster never share a consumer group: a member of another
-        deployment's group would take part in this one's rebalances."""
-        self.spec = spec
+        deployment's group would take part in this one's rebalances. `sealing` opens sealed
+        fields."""
+        self.spec, self.sealing = spec, sealing
         self.group_id = group_prefix + spec.name
         self.pool = pool
         self.bootstrap_servers = bootstrap_servers
@@ -265,7 +268,7 @@ class ConsumerRunner:
     # -- applying ------------------------------------------------------------------------------
 
     async def process(self, records: Sequence[Record]) -> None:
-        items = [await self._prepare(record) for record in records]
+        items = await read_all(records, self._prepare, self.sealing)
         if await self.retries.apply(functools.partial(self._apply, items)) is None:
             return
         log.warning(
@@ -279,7 +282,7 @@ class ConsumerRunner:
                 await self._dead_letter(item.record, failure)
                 await self._apply_until_database_answers([_Item(item.record, None)])
 
-    async def _prepare(self, record: Record) -> _Item:
+    async def _prepare(self, record: Record, opener: Opener | None = None) -> _Item:
         """Parse a record; skip what is not ours to apply; dead-letter what cannot be read."""
         redrive_for = next(
             (value for name, value in record.headers if name == REDRIVE_CONSUMER_HEADER), None
@@ -295,7 +298,7 @@ class ConsumerRunner:
                 self._count_skip(record, "not_subscribed")
                 return _Item(record, None)
         try:
-            envelope = Envelope.from_kafka(record.value, record.headers)
+            envelope = Envelope.from_kafka(record.value, record.headers, opener)
         except UnknownEventTypeError:
             self._count_skip(record, "unknown_event_type")
             return _Item(record, None)

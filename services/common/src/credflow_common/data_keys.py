@@ -79,7 +79,7 @@ class DataKeys:
         return found  # type: ignore[no-any-return]
 
     async def keys_of(
-        self, organisation_id: UUID, user_ids: Collection[UUID]
+        self, organisation_id: UUID, user_ids: Collection[UUID], conn: Any = None
     ) -> dict[UUID, bytes | None]:
         """The data keys of many people (a consumer's batch), those not in memory fetched in
         calls of up to a thousand; None for a person erased or unknown."""

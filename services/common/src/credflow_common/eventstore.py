@@ -17,9 +17,11 @@ import psycopg
 from psycopg import AsyncConnection
 
 from credflow_common.errors import ConcurrencyError
+from credflow_common.sealing import Sealing, ToSeal
 from credflow_contracts.catalogue import read_event
 from credflow_contracts.envelope import Envelope
 from credflow_contracts.events.base import Event
+from credflow_contracts.personal import personal_fields
 
 
 def outbox_channel(schema: str) -> str:
@@ -63,10 +65,13 @@ class EventStore:
     e.g. `/credflow/submission`. `topic_prefix` namespaces topics when several deployments
     share a Kafka cluster (e.g. `staging.`); empty by default."""
 
-    def __init__(self, schema: str, source: str, topic_prefix: str = "") -> None:
+    def __init__(
+        self, schema: str, source: str, topic_prefix: str = "", sealing: Sealing | None = None
+    ) -> None:
         self.schema = schema
         self.source = source
         self.topic_prefix = topic_prefix
+        self.sealing = sealing
 
     async def append(
         self,
@@ -104,7 +109,10 @@ class EventStore:
         ]  # fmt: skip
         if not rows:
             return [[] for _ in appends]
-        records = [envelope.to_kafka() for _, envelope in rows]
+        records = [
+            envelope.to_kafka(payload)
+            for (_, envelope), payload in zip(rows, await self._sealed(conn, rows), strict=True)
+        ]
         cursor = await conn.execute(
             _APPEND,
             {
@@ -159,6 +167,8 @@ class EventStore:
             " FROM events WHERE stream_id = %s AND version > %s ORDER BY version",
             (stream_id, after_version),
         )
+        rows = await cursor.fetchall()
+        opened = await self._opened(conn, rows)
         return [
             RecordedEvent(
                 stream_id=stream_id,
@@ -170,10 +180,34 @@ class EventStore:
                 correlation_id=_uuid_or_none(meta.get("correlation_id")),
                 causation_id=_uuid_or_none(meta.get("causation_id")),
             )
-            for version, event_id, event_type, tenant_id, data, meta, recorded_at in (
-                await cursor.fetchall()
+            for (version, event_id, event_type, tenant_id, _, meta, recorded_at), data in zip(
+                rows, opened, strict=True
             )
         ]
+
+    async def _sealed(
+        self, conn: AsyncConnection[Any], rows: Sequence[tuple[Append, Envelope]]
+    ) -> list[bytes | None]:
+        """Each event's JSON with its personal fields sealed (None: as the event has it)."""
+        if self.sealing is None:
+            return [None] * len(rows)
+        personal = [i for i, (_, e) in enumerate(rows) if personal_fields(e.event.TYPE)]
+        sealed: list[bytes | None] = [None] * len(rows)
+        items = [ToSeal(rows[i][1].type, rows[i][1].id, rows[i][1].tenant_id,
+                        rows[i][1].event.model_dump(mode="json")) for i in personal]  # fmt: skip
+        for index, payload in zip(personal, await self.sealing.seal(items, conn), strict=True):
+            sealed[index] = payload
+        return sealed
+
+    async def _opened(
+        self, conn: AsyncConnection[Any], rows: Sequence[Any]
+    ) -> list[dict[str, Any]]:
+        """Each row's event data, its sealed fields opened."""
+        if self.sealing is None:
+            return [row[4] for row in rows]
+        items = [ToSeal(event_type, event_id, tenant_id, data)
+                 for _, event_id, event_type, tenant_id, data, _, _ in rows]  # fmt: skip
+        return await self.sealing.open_all(items, conn)
 
 
 # One statement for any number of streams: each stream's events go in only if the stream is at

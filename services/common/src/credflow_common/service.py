@@ -34,6 +34,7 @@ from credflow_common.migrations import migrate
 from credflow_common.outages import Outage
 from credflow_common.readiness import kafka_check, postgres_check
 from credflow_common.relay import OutboxRelay
+from credflow_common.sealing import KeySource, Sealing, remote_sealing
 from credflow_common.settings import InfraSettings, RuntimeSettings
 
 log = structlog.get_logger("credflow.service")
@@ -82,6 +83,9 @@ class ServiceDefinition:
     consumers: Callable[[ServiceContext], Sequence[ConsumerSpec]] = lambda _: ()
     tasks: Callable[[ServiceContext], Sequence[BackgroundTask]] = lambda _: ()
     publishes: bool = True  # runs an outbox relay
+    key_source: Callable[[AsyncConnectionPool[AsyncConnection[Any]]], KeySource] | None = None
+    """Where this service gets people's data keys to seal and open their personal fields (None:
+    the directory's data-key API)."""
     user_standing: UserStanding | None = None
     """Where this service reads a person's status, roles and permissions (its copy of the
     directory): with it, a deactivated person's token is refused (401) on every request, and a
@@ -119,6 +123,19 @@ class _Running:
         task.add_done_callback(ended)
 
 
+def _sealing(
+    definition: ServiceDefinition,
+    pool: AsyncConnectionPool[AsyncConnection[Any]],
+    runtime: RuntimeSettings,
+) -> Sealing | None:
+    """How the service seals and opens personal fields; None when sealing is off (refused in
+    production)."""
+    sealing = remote_sealing(runtime.environment)
+    if sealing is not None and definition.key_source is not None:
+        return Sealing(definition.key_source(pool))
+    return sealing
+
+
 def create_app(
     definition: ServiceDefinition,
     infra: InfraSettings,
@@ -127,14 +144,14 @@ def create_app(
     runtime = runtime or RuntimeSettings()
     registry = CollectorRegistry()
     pool = schema_pool(infra.database_url, definition.schema, max_size=runtime.db_pool_size)
+    sealing = _sealing(definition, pool, runtime)
+    source = f"/credflow/{definition.name}"
     context = ServiceContext(
         name=definition.name,
         infra=infra,
         runtime=runtime,
         pool=pool,
-        event_store=EventStore(
-            definition.schema, f"/credflow/{definition.name}", topic_prefix=runtime.topic_prefix
-        ),
+        event_store=EventStore(definition.schema, source, runtime.topic_prefix, sealing),
         registry=registry,
     )
     running = _Running()
@@ -176,7 +193,7 @@ def create_app(
         for spec in definition.consumers(context):
             runner = ConsumerRunner(
                 spec, pool, infra.kafka_bootstrap_servers, consumer_metrics,
-                group_prefix=runtime.topic_prefix,
+                group_prefix=runtime.topic_prefix, sealing=sealing,
             )  # fmt: skip
             running.start(f"consumer:{spec.name}", runner, runtime.exit_on_task_failure)
             stoppers.append(runner.stop)

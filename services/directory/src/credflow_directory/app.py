@@ -21,7 +21,7 @@ from credflow_common.settings import InfraSettings
 from credflow_directory import store
 from credflow_directory.consumers import erasure_reports_consumer
 from credflow_directory.erasures import Erasures
-from credflow_directory.person_keys import PersonKeys
+from credflow_directory.person_keys import LocalKeySource, PersonKeys
 from credflow_directory.routes import (
     assessments,
     companies,
@@ -73,6 +73,7 @@ DEFINITION = ServiceDefinition(
         erasure_reports_consumer(erasures(context), context.runtime.topic_prefix)
     ],
     tasks=tasks,
+    key_source=lambda pool: LocalKeySource(pool, person_keys()),
     user_standing=store.user_standing,
 )
 

@@ -4,11 +4,12 @@ operator's rotation of the key-encryption key (`credflow keys rotate`, `credflow
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 
 from credflow_common.keyring import KeyEncryptionKeys, LocalKeyring, new_data_key
 
@@ -79,6 +80,37 @@ class PersonKeys:
             "DELETE FROM person_keys WHERE organisation_id = %s AND user_id = %s", (org, user_id)
         )
         return cursor.rowcount > 0
+
+
+class LocalKeySource:
+    """The directory's own `KeySource` (it seals the personal fields of its events): the key
+    store itself, in the caller's transaction when there is one (a person created in it has
+    a key at once); no key for a person whose erasure was asked for."""
+
+    def __init__(self, pool: AsyncConnectionPool[Conn], keys: PersonKeys) -> None:
+        self.pool, self.keys = pool, keys
+
+    async def keys_of(
+        self, organisation_id: UUID, user_ids: Collection[UUID], conn: Conn | None = None
+    ) -> dict[UUID, bytes | None]:
+        if conn is None:
+            async with self.pool.connection() as own, own.transaction():
+                return await self._keys_of(own, organisation_id, list(user_ids))
+        return await self._keys_of(conn, organisation_id, list(user_ids))
+
+    async def _keys_of(
+        self, conn: Conn, org: UUID, user_ids: list[UUID]
+    ) -> dict[UUID, bytes | None]:
+        cursor = await conn.execute(
+            "SELECT user_id FROM erasures WHERE organisation_id = %s AND user_id = ANY(%s)",
+            (org, user_ids),
+        )
+        erased = {row[0] for row in await cursor.fetchall()}
+        found = await self.keys.data_keys(conn, org, [u for u in user_ids if u not in erased])
+        return {user_id: found.get(user_id) for user_id in user_ids}
+
+    def forget(self, organisation_id: UUID, user_id: UUID) -> None:
+        pass  # nothing kept in memory
 
 
 async def count_wrapped(database_url: str) -> int:

@@ -26,8 +26,9 @@ from psycopg import AsyncConnection
 from credflow_common.delivery import REDRIVE_CONSUMER_HEADER, Delivery, StreamKey
 from credflow_common.inbox import older_than_retention
 from credflow_common.kafka import batch_consumer
+from credflow_common.sealing import Sealing, read_all
 from credflow_contracts.catalogue import UnknownEventTypeError
-from credflow_contracts.envelope import Envelope, EnvelopeError
+from credflow_contracts.envelope import Envelope, EnvelopeError, Opener
 from credflow_projection import model
 from credflow_projection.projector import CONSUMER, apply_reference_data, store
 from credflow_projection.rows import Views
@@ -41,9 +42,11 @@ async def replay_into_empty_tables(
     bootstrap_servers: str,
     targets: Mapping[TopicPartition, int],
     on_read: Callable[[int], None] = lambda count: None,
+    sealing: Sealing | None = None,
 ) -> None:
     """Apply every record of `targets`' partitions from their beginning up to the target
-    offsets, in `conn`'s transaction (the caller commits)."""
+    offsets, in `conn`'s transaction (the caller commits), sealed fields opened with
+    `sealing`'s keys."""
     consumer = batch_consumer(bootstrap_servers, None, FETCH_RECORDS, "latest")
     await consumer.start()
     try:
@@ -58,11 +61,10 @@ async def replay_into_empty_tables(
             batch = await consumer.getmany(*behind, timeout_ms=500, max_records=FETCH_RECORDS)
             deliveries = []
             for tp, records in batch.items():
-                for record in records:
-                    positions[tp] = record.offset + 1
-                    delivery = _readable(record)
+                for delivery in await read_all(records, _readable, sealing):
                     if delivery is not None and _first_time(delivery, applied, streams):
                         deliveries.append(delivery)
+                positions[tp] = records[-1].offset + 1 if records else positions[tp]
                 on_read(len(records))
             for delivery in await apply_reference_data(conn, deliveries):
                 model.apply(views, delivery.envelope)
@@ -100,14 +102,14 @@ def _first_time(delivery: Delivery, applied: set[UUID], streams: dict[StreamKey,
     return True
 
 
-def _readable(record: Any) -> Delivery | None:
+async def _readable(record: Any, opener: Opener | None) -> Delivery | None:
     redrive_for = next(
         (value for name, value in record.headers if name == REDRIVE_CONSUMER_HEADER), None
     )
     if redrive_for is not None and redrive_for.decode() != CONSUMER:
         return None
     try:
-        envelope = Envelope.from_kafka(record.value, record.headers)
+        envelope = Envelope.from_kafka(record.value, record.headers, opener)
     except UnknownEventTypeError:
         return None
     except EnvelopeError as exc:

@@ -36,6 +36,7 @@ from credflow_common.db import drop_schema, schema_pool
 from credflow_common.kafka import topic_partitions
 from credflow_common.logging import configure_logging
 from credflow_common.migrations import migrate
+from credflow_common.sealing import remote_sealing
 from credflow_common.settings import InfraSettings, RuntimeSettings
 from credflow_contracts.topics import PUBLIC_TOPICS
 from credflow_projection import derived, erasure
@@ -116,6 +117,7 @@ def _runner(pool: AsyncConnectionPool[Any], bootstrap_servers: str, prefix: str)
         pool,
         bootstrap_servers,
         settings=ConsumerSettings(max_batch=5000),
+        sealing=remote_sealing(RuntimeSettings().environment),
     )
 
 
@@ -203,6 +205,7 @@ def _replay_worker(
                 bootstrap_servers,
                 {TopicPartition(topic, partition): end for topic, partition, end in targets},
                 read,
+                remote_sealing(RuntimeSettings().environment),
             )
 
     asyncio.run(replay())

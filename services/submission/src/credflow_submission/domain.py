@@ -284,6 +284,7 @@ def decide(
                     issuer=issuer,
                     notes=notes,
                     edited_by=command.by,
+                    holder_id=current.holder_id,
                 )
             ]
         case AttachMedia():
@@ -297,6 +298,7 @@ def decide(
                     version_id=current.latest.version_id,
                     media=command.media,
                     attached_by=command.by,
+                    holder_id=current.holder_id,
                 )
             ]
         case RemoveMedia():
@@ -338,6 +340,7 @@ def decide(
                     organisation_id=state.organisation_id,
                     reason=command.reason,
                     revoked_by=command.by,
+                    holder_id=state.holder_id,
                 )
             ]
         case Suspend():
@@ -353,6 +356,7 @@ def decide(
                     organisation_id=state.organisation_id,
                     reason=command.reason,
                     suspended_by=command.by,
+                    holder_id=state.holder_id,
                     until=command.until,
                 )
             ]
@@ -367,6 +371,7 @@ def decide(
                     credential_id=state.credential_id,
                     organisation_id=state.organisation_id,
                     reinstated_by=command.by,
+                    holder_id=state.holder_id,
                     note=command.note,
                 )
             ]

@@ -1,0 +1,196 @@
+"""Sealing personal fields as events are written, opening them as they are read (ADR 0017).
+
+An event store with `Sealing` seals each event's personal fields
+(`credflow_contracts.personal`) with the data key of the person they are about before the
+event reaches its table, its outbox and Kafka; a consumer with it opens them before its
+handler sees the event. Keys come from a `KeySource`: the directory's own key store in the
+directory, its data-key API everywhere else (`data_keys.DataKeys`), fetched once per batch for
+every person the batch names. A person whose key is gone (erased) reads as `ERASED_TEXT`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+from uuid import UUID
+
+from psycopg import AsyncConnection
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from credflow_contracts.envelope import Opener
+from credflow_contracts.events.directory import PersonErased
+from credflow_contracts.personal import (
+    open_payload,
+    personal_fields,
+    replace_fields,
+    seal_payload,
+    sealed_subjects,
+    subject_of,
+)
+
+ERASED_TYPE = PersonErased.ce_type().encode()
+ERASED_TEXT = "Erased person"
+"""What a sealed field reads as once its person's key is gone."""
+Payload = dict[str, Any]
+Keys = dict[tuple[UUID, UUID], bytes | None]
+Conn = AsyncConnection[Any]
+Record = TypeVar("Record")
+Item = TypeVar("Item")
+
+
+class SealingSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CREDFLOW_", env_file=".env", extra="ignore")
+
+    sealing: bool = True
+    """Seal personal fields (always in production; tests that run a service without a
+    directory to ask for keys turn it off)."""
+
+
+def remote_sealing(environment: str) -> Sealing | None:
+    """Sealing with keys from the directory's data-key API, or None when sealing is off
+    (refused in production)."""
+    from credflow_common.auth import AuthSettings
+    from credflow_common.data_keys import DataKeys, DataKeySettings
+
+    if not SealingSettings().sealing:
+        if environment == "production":
+            raise RuntimeError(
+                "personal fields are always sealed in production: unset CREDFLOW_SEALING"
+            )
+        return None
+    return Sealing(DataKeys(DataKeySettings(), AuthSettings().for_environment(environment)))
+
+
+class KeySource(Protocol):
+    async def keys_of(
+        self, organisation_id: UUID, user_ids: Collection[UUID], conn: Conn | None = None
+    ) -> dict[UUID, bytes | None]:
+        """The people's data keys (None: erased or unknown); `conn`, the caller's transaction
+        (a source in the same database may use it)."""
+        ...
+
+    def forget(self, organisation_id: UUID, user_id: UUID) -> None:
+        """Drop the person's key from memory at once (they were erased)."""
+        ...
+
+
+class KeysNeededError(Exception):
+    """Opening a payload needs keys not fetched yet."""
+
+    def __init__(self, organisation_id: UUID, subjects: set[UUID]) -> None:
+        super().__init__(f"{len(subjects)} keys needed")
+        self.organisation_id, self.subjects = organisation_id, subjects
+
+
+@dataclass(frozen=True)
+class ToSeal:
+    event_type: str
+    event_id: UUID
+    organisation_id: UUID
+    payload: Payload
+
+
+class Sealing:
+    def __init__(self, source: KeySource) -> None:
+        self.source = source
+
+    async def fetch(
+        self, wanted: dict[UUID, set[UUID]], keys: Keys, conn: Conn | None = None
+    ) -> None:
+        """Add to `keys` those of the `wanted` people (organisation -> people) it lacks."""
+        for org, people in wanted.items():
+            missing = [person for person in people if (org, person) not in keys]
+            if missing:
+                for person, key in (await self.source.keys_of(org, missing, conn)).items():
+                    keys[(org, person)] = key
+
+    def forget_erased(self, records: Iterable[Any]) -> None:
+        """Drop at once the keys of the people erased by any of these Kafka records."""
+        for record in records:
+            headers = dict(getattr(record, "headers", ()) or ())
+            if headers.get("ce_type") == ERASED_TYPE and record.value:
+                erased = json.loads(record.value)
+                self.source.forget(UUID(erased["organisation_id"]), UUID(erased["user_id"]))
+
+    async def seal(self, items: Sequence[ToSeal], conn: Conn | None = None) -> list[bytes | None]:
+        """Each payload as JSON with its personal fields sealed (None: nothing to seal). A
+        field of a person whose key is gone is written as `ERASED_TEXT`."""
+        wanted: dict[UUID, set[UUID]] = defaultdict(set)
+        subjects: list[UUID | None] = []
+        for item in items:
+            subject = subject_of(item.event_type, item.payload)
+            if personal_fields(item.event_type) and subject is None:
+                raise ValueError(f"{item.event_type} names nobody to seal its fields for")
+            subjects.append(subject if personal_fields(item.event_type) else None)
+            if subject is not None and personal_fields(item.event_type):
+                wanted[item.organisation_id].add(subject)
+        keys: Keys = {}
+        await self.fetch(wanted, keys, conn)
+        sealed: list[bytes | None] = []
+        for item, subject in zip(items, subjects, strict=True):
+            if subject is None:
+                sealed.append(None)
+                continue
+            key = keys.get((item.organisation_id, subject))
+            payload = (
+                seal_payload(item.event_type, item.event_id, item.payload, subject, key)
+                if key is not None
+                else replace_fields(item.event_type, item.payload, ERASED_TEXT)
+            )
+            sealed.append(json.dumps(payload, separators=(",", ":")).encode())
+        return sealed
+
+    async def open_all(self, items: Sequence[ToSeal], conn: Conn | None = None) -> list[Payload]:
+        """Each payload with its sealed fields opened."""
+        wanted: dict[UUID, set[UUID]] = defaultdict(set)
+        for item in items:
+            wanted[item.organisation_id] |= sealed_subjects(item.event_type, item.payload)
+        keys: Keys = {}
+        await self.fetch(wanted, keys, conn)
+        opener = opener_with(keys)
+        return [opener(i.event_type, i.event_id, i.organisation_id, i.payload) for i in items]
+
+
+async def read_all(
+    records: Sequence[Record], read: Callable[[Record, Opener | None], Awaitable[Item]],
+    sealing: Sealing | None,
+) -> list[Item]:  # fmt: skip
+    """`read` each record (a consumer's batch), opening sealed fields with keys fetched once
+    for all the people the batch names: a first pass learns whom, a second reads the records
+    that needed them."""
+    if sealing is None:
+        return [await read(record, None) for record in records]
+    sealing.forget_erased(records)
+    keys: Keys = {}
+    opener = opener_with(keys)
+    wanted: dict[UUID, set[UUID]] = defaultdict(set)
+    read_now: list[tuple[Item] | None] = []  # None: read again once the keys are here
+    for record in records:
+        try:
+            read_now.append((await read(record, opener),))
+        except KeysNeededError as exc:
+            read_now.append(None)
+            wanted[exc.organisation_id] |= exc.subjects
+    await sealing.fetch(wanted, keys)
+    return [
+        item[0] if item is not None else await read(record, opener)
+        for item, record in zip(read_now, records, strict=True)
+    ]
+
+
+def opener_with(keys: Keys) -> Opener:
+    """An `Opener` that opens with `keys` and raises `KeysNeededError` for any it lacks."""
+
+    def opener(event_type: str, event_id: UUID, tenant: UUID, payload: Payload) -> Payload:
+        subjects = sealed_subjects(event_type, payload)
+        missing = {subject for subject in subjects if (tenant, subject) not in keys}
+        if missing:
+            raise KeysNeededError(tenant, missing)
+        opened = open_payload(event_type, event_id, payload,
+                              lambda subject: keys[(tenant, subject)], ERASED_TEXT)  # fmt: skip
+        return opened.payload
+
+    return opener
