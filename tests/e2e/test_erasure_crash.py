@@ -1,5 +1,7 @@
 """An erasure through the whole system, with the directory killed by a failpoint between two of
 its steps and started again: the erasure carries on where it stopped, each step done once;
+the person's markers (in every personal field and their file's bytes) are then found nowhere:
+not in a pg_dump of the database, on any Kafka topic, in any object version, in any log;
 every service erases its copies and reports (the submission service the credential's files,
 every object version; the review service the mails to and about the person; the reminder
 service their schedule, settings and mails), and only then does the erasure complete, with a
@@ -8,17 +10,23 @@ receipt of what each deleted. The person's credential still counts in the views.
 from __future__ import annotations
 
 import asyncio
+import glob
+import shutil
+import subprocess
 import uuid
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import httpx
 import psycopg
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from minio import Minio
 
 from credflow.services import SERVICES
 from credflow_common.auth import PERSONAL_DATA_PERMISSION, issue_dev_token
+from credflow_common.kafka import topic_partitions
 from credflow_common.media import credential_prefix
 from credflow_common.settings import InfraSettings
 from credflow_contracts.ids import uuid7
@@ -33,10 +41,86 @@ pytestmark = pytest.mark.e2e
 ERASE = ["privacy:erase"]
 
 
+MARK = f"zq{uuid.uuid4().hex[:8]}"
+"""In every personal field of the person erased (and their file's bytes): found nowhere after."""
+MARKED_PNG = PNG + MARK.encode() + b"filebytes"
+
+
+def minio() -> Minio:
+    infra = InfraSettings()
+    return Minio(infra.s3_endpoint_url.removeprefix("http://"), access_key=infra.s3_access_key,
+                 secret_key=infra.s3_secret_key, secure=False)  # fmt: skip
+
+
+def marks_in_database(database_url: str) -> list[str]:
+    dump = subprocess.run([pg_dump(), "--data-only", database_url], capture_output=True,
+                          check=True, text=True).stdout  # fmt: skip
+    return [line[:200] for line in dump.splitlines() if MARK in line]
+
+
+def pg_dump() -> str:
+    found = shutil.which("pg_dump") or next(iter(sorted(glob.glob(
+        "/usr/lib/postgresql/*/bin/pg_dump"))), None)  # fmt: skip
+    assert found, "pg_dump (Debian's postgresql-client) is installed with the infrastructure"
+    return found
+
+
+async def marks_on_kafka(prefix: str, read: list[int] | None = None) -> list[str]:
+    bootstrap = InfraSettings().kafka_bootstrap_servers
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        topics = [t for t in await consumer.topics() if t.startswith(prefix)]
+        partitions = []
+        for topic in topics:
+            partitions += [
+                TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)
+            ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        hits: list[str] = []
+
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < end for tp, end in ends.items()])
+
+        while await behind():
+            for tp, records in (await consumer.getmany(timeout_ms=500)).items():
+                for record in records:
+                    if read is not None:
+                        read.append(1)
+                    raw = (record.key or b"") + (record.value or b"") + b"".join(
+                        value or b"" for _, value in record.headers)  # fmt: skip
+                    if MARK.encode() in raw:
+                        hits.append(f"{tp.topic}@{record.offset}")
+        return hits
+    finally:
+        await consumer.stop()
+
+
+def marks_in_objects(prefix: str) -> list[str]:
+    client, bucket = minio(), InfraSettings().s3_bucket
+    hits = []
+    for item in client.list_objects(bucket, prefix=prefix, recursive=True, include_version=True):
+        name = item.object_name or ""
+        response = client.get_object(bucket, name, version_id=item.version_id)
+        try:
+            if MARK in name or MARK.encode() in response.read():
+                hits.append(name)
+        finally:
+            response.close()
+            response.release_conn()
+    return hits
+
+
+def marks_in_logs(log_dir: Path) -> list[str]:
+    return [f"{log.name}: {line[:200]}" for log in sorted(log_dir.glob("*.log"))
+            for line in log.read_text(errors="replace").splitlines() if MARK in line]  # fmt: skip
+
+
 def objects_under(prefix: str) -> list[tuple[str, str | None]]:
     infra = InfraSettings()
-    client = Minio(infra.s3_endpoint_url.removeprefix("http://"), access_key=infra.s3_access_key,
-                   secret_key=infra.s3_secret_key, secure=False)  # fmt: skip
+    client = minio()
     return [
         (item.object_name or "", item.version_id)
         for item in client.list_objects(
@@ -63,19 +147,26 @@ async def test_an_erasure_killed_between_steps_completes_everywhere_after_a_rest
                                  name="Licence", validation_required=True)  # fmt: skip
         mia = await org.person("Mia Manager", ["manager"])
         eve = await org.person("Eve Eraser", ["admin"], permissions=ERASE)
-        pat = await org.person("Pat Private", ["worker"], manager_id=mia.user_id)
+        pat = await org.person(f"Pat {MARK}name", ["worker"], manager_id=mia.user_id)
         await org.accepted("PUT", "reminder", f"/users/{pat.user_id}/notification-settings",
                            pat, 200, json={"lead_days": [30, 7]})  # fmt: skip
         fields = {"credential_type_id": licence["credential_type_id"],
-                  "issued_on": "2026-01-05", "expires_on": "2027-01-05"}  # fmt: skip
-        submitted = await org.accepted("POST", "submission", "/credentials", pat,
-                                       **with_file(fields, "pat-licence.png", PNG))  # fmt: skip
+                  "issued_on": "2026-01-05", "expires_on": "2027-01-05",
+                  "title": f"{MARK}title", "notes": f"{MARK}notes",
+                  "certification": {"number": f"{MARK}number"},
+                  "issuer": {"name": "Roads", "registration_id": f"{MARK}reg"}}  # fmt: skip
+        marked_file = with_file(fields, f"{MARK}file.png", MARKED_PNG)
+        submitted = await org.accepted("POST", "submission", "/credentials", pat, **marked_file)
         credential_id = submitted["credential_id"]
+        media_path = f"/credentials/{credential_id}/media/{submitted['media'][0]['media_id']}/url"
+        link = await org.get("submission", media_path, pat)
+        assert (await client.get(link["url"])).content == MARKED_PNG, "downloaded"
         item = await queue_item(org, mia, credential_id, 1)
         await org.post("review", f"/reviews/{item['review_id']}/reject", mia, expect=200,
-                       comment="The photo of Pat Private is blurred.")  # fmt: skip
+                       comment=f"The photo is blurred {MARK}comment")  # fmt: skip
         await org.post("directory", "/credential-types", org.admin, name="White card")
-        row = f"{pat.email},White card,01/02/2026,01/02/2029,WC-PAT-77,Safe Co,Pat's card,"
+        row = (f"{pat.email},White card,01/02/2026,01/02/2029,{MARK}rownumber,Safe Co,"
+               f"{MARK}rownotes,")  # fmt: skip
         csv_file = "\n".join([HEADER, row]).encode()
         upload: dict[str, Any] = {"files": [("file", ("crew.csv", csv_file, "text/csv"))]}
         imported = await org.call("POST", "importer", "/imports", org.admin, 201, **upload)
@@ -116,6 +207,12 @@ async def test_an_erasure_killed_between_steps_completes_everywhere_after_a_rest
             return mails_of_pat() >= 2  # the review request to Mia, the rejection to Pat
 
         await eventually(mailed, timeout_s=30)
+
+        assert marks_in_database(database_url), "the scan sees Pat in the views and replicas"
+        assert marks_in_objects(f"organisations/{org.id}/"), "and in their file"
+        records_read: list[int] = []
+        assert await marks_on_kafka(f"e{unique}.", records_read) == [], "sealed on every topic"
+        assert len(records_read) >= 10, "the scan reads the topics"
 
         keys = {"Authorization": "Bearer " + issue_dev_token(
             uuid7(), UUID(int=0), [], [PERSONAL_DATA_PERMISSION])}  # fmt: skip
@@ -175,3 +272,11 @@ async def test_an_erasure_killed_between_steps_completes_everywhere_after_a_rest
             return bool(detail["holder_name"] == "Erased person")
 
         await eventually(still_counted, timeout_s=30)
+        await asyncio.sleep(2)  # the last batches' lines reach the logs
+        found = {
+            "the database (pg_dump, every schema)": marks_in_database(database_url),
+            "Kafka (every topic, from the beginning)": await marks_on_kafka(f"e{unique}."),
+            "the object store (every object version)": marks_in_objects(f"organisations/{org.id}/"),
+            "the services' logs": marks_in_logs(system.log_dir),
+        }
+    assert {where: hits for where, hits in found.items() if hits} == {}, "nothing of Pat is left"
