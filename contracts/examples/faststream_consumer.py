@@ -3,6 +3,12 @@
     pip install './contracts[faststream]'
     python contracts/examples/faststream_consumer.py --bootstrap-servers 127.0.0.1:19092
         [--organisation ORG] [--group NAME] [--seconds N]
+        [--directory-url URL]   # with $CREDFLOW_PERSONAL_DATA_TOKEN: open personal fields
+
+With a token holding `platform:personal-data` (`pip install './contracts[faststream,
+personal-data]'`), the personal fields (titles, numbers, notes, comments) are opened with keys
+from the directory's data-key API; a field of an erased person is named in `envelope.erased`.
+Without the permission the API refuses the keys and the handler fails.
 
 The handler receives an `Envelope` whose `event` is the typed, current model (older versions
 upcast); records of other organisations, of types not asked for, and of types this release of
@@ -39,7 +45,12 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, Topic
 
 from credflow_contracts.envelope import Envelope
-from credflow_contracts.faststream_kit import EventFilter, decode_envelope, ignore_body
+from credflow_contracts.faststream_kit import (
+    EventFilter,
+    PersonalData,
+    decode_envelope,
+    ignore_body,
+)
 from credflow_contracts.topics import CREDENTIALS
 
 WANTED = {
@@ -51,9 +62,13 @@ WANTED = {
 
 
 def describe(envelope: Envelope) -> str:
+    title = getattr(envelope.event, "title", None)
+    erased = f" erased={sorted(envelope.erased)}" if envelope.erased else ""
     return (
         f"{envelope.time:%Y-%m-%d %H:%M:%S} {envelope.type} org={envelope.tenant_id} "
         f"credential={envelope.subject} {type(envelope.event).__name__}"
+        + (f" title={title!r}" if title else "")
+        + erased
     )
 
 
@@ -64,8 +79,10 @@ def build(
     handle: Callable[[Envelope], None],
     organisation: UUID | None = None,
     event_types: set[str] | None = None,
+    personal_data: PersonalData | None = None,
 ) -> KafkaBroker:
-    """A broker whose subscriber hands each wanted event to `handle`, typed."""
+    """A broker whose subscriber hands each wanted event to `handle`, typed (with
+    `personal_data`, its personal fields opened)."""
     broker = KafkaBroker(bootstrap_servers)
     subscriber = broker.subscriber(
         Topic(topic, declare=False),
@@ -75,7 +92,9 @@ def build(
     )
     wanted = EventFilter(event_types, None if organisation is None else [organisation])
 
-    @subscriber(decoder=decode_envelope, filter=wanted)
+    decoder = personal_data.decoder if personal_data is not None else decode_envelope
+
+    @subscriber(decoder=decoder, filter=wanted)
     async def on_event(envelope: Envelope) -> None:
         handle(envelope)
 
@@ -88,9 +107,11 @@ def build(
 
 async def run(args: argparse.Namespace) -> None:
     organisation = UUID(args.organisation) if args.organisation else None
+    token = os.environ.get("CREDFLOW_PERSONAL_DATA_TOKEN")
+    personal = PersonalData(args.directory_url, token) if args.directory_url and token else None
     broker = build(args.bootstrap_servers, args.topic, args.group,
                    lambda envelope: print(describe(envelope), flush=True),
-                   organisation, WANTED)  # fmt: skip
+                   organisation, WANTED, personal)  # fmt: skip
     async with broker:
         await broker.start()
         await asyncio.sleep(args.seconds) if args.seconds else await asyncio.Event().wait()
@@ -108,6 +129,7 @@ def main() -> None:
     parser.add_argument("--group", default="credflow-faststream-example")
     parser.add_argument("--organisation", help="print only this organisation's events")
     parser.add_argument("--seconds", type=float, default=0, help="stop after N (0: never)")
+    parser.add_argument("--directory-url", help="open personal fields with keys from here")
     asyncio.run(run(parser.parse_args()))
 
 

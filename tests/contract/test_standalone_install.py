@@ -33,10 +33,12 @@ def test_contracts_install_alone_and_the_example_consumer_imports_resolve(tmp_pa
         check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
     # pydantic always; FastStream only with the `faststream` extra (its subscriber kit),
-    # cryptography only with `sealed` (opening personal fields).
+    # cryptography only with `sealed` (opening personal fields), and with httpx for the kit's
+    # `personal-data` (fetching keys).
     assert requires.strip() == (
         "['pydantic<3,>=2.7', \"faststream[kafka]<0.8,>=0.7.8; extra == 'faststream'\","
-        " \"cryptography>=43; extra == 'sealed'\"]"
+        " \"cryptography>=43; extra == 'personal-data'\", \"httpx>=0.27; extra =="
+        " 'personal-data'\", \"cryptography>=43; extra == 'sealed'\"]"
     )
 
     # The example consumer needs aiokafka besides the contracts, nothing from the workspace.

@@ -60,6 +60,9 @@ class Envelope:
     stream_id: str | None = None
     """The event stream that wrote the event, e.g. `credential-<id>`, `review-<id>`: several
     streams write under one key (a credential, its review items, its expiry)."""
+    erased: frozenset[str] = frozenset()
+    """Personal fields that could not be opened because their person was erased (their value
+    in `event` is a placeholder: treat them as absent)."""
 
     @property
     def type(self) -> str:
