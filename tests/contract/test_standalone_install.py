@@ -37,7 +37,7 @@ def test_contracts_install_alone_and_the_example_consumer_imports_resolve(tmp_pa
     # `personal-data` (fetching keys).
     assert requires.strip() == (
         "['pydantic<3,>=2.7', \"faststream[kafka]<0.8,>=0.7.8; extra == 'faststream'\","
-        " \"cryptography>=43; extra == 'personal-data'\", \"httpx>=0.27; extra =="
+        ' "cryptography>=43; extra == \'personal-data\'", "httpx>=0.27; extra =='
         " 'personal-data'\", \"cryptography>=43; extra == 'sealed'\"]"
     )
 
