@@ -23,12 +23,14 @@ from pydantic import ValidationError
 from credflow_contracts.catalogue import Payload, read_event, read_event_json
 from credflow_contracts.events.base import Event
 from credflow_contracts.ids import uuid7
-from credflow_contracts.personal import personal_fields
+from credflow_contracts.personal import open_payload, personal_fields
 from credflow_contracts.topics import partition_key
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
 Headers = list[tuple[str, bytes]]
+SEALED_PLACEHOLDER = "(sealed)"
+"""What a personal field reads as for a reader without its person's key."""
 Opener = Callable[[str, UUID, UUID, Payload], Payload]
 """(CloudEvents type, event id, tenant id, payload) -> the payload, its sealed fields opened."""
 
@@ -63,6 +65,8 @@ class Envelope:
     erased: frozenset[str] = frozenset()
     """Personal fields that could not be opened because their person was erased (their value
     in `event` is a placeholder: treat them as absent)."""
+    sealed: frozenset[str] = frozenset()
+    """Personal fields left sealed (read without keys: `SEALED_PLACEHOLDER` in `event`)."""
 
     @property
     def type(self) -> str:
@@ -123,14 +127,20 @@ class Envelope:
             raise EnvelopeError(f"unsupported content-type {content_type!r}")
         if value is None:
             raise EnvelopeError("record has no value")
+        left_sealed: frozenset[str] = frozenset()
         try:
-            if opener is not None and personal_fields(attrs["ce_type"]):
+            if personal_fields(attrs["ce_type"]) and (opener is not None or b'"sealed"' in value):
                 data = json.loads(value)
                 if not isinstance(data, dict):
                     raise ValueError("event data must be a JSON object")
-                opened = opener(attrs["ce_type"], UUID(attrs["ce_id"]),
-                                _tenant_uuid(attrs["ce_tenantid"]), data)  # fmt: skip
-                event = read_event(attrs["ce_type"], opened)
+                if opener is not None:
+                    data = opener(attrs["ce_type"], UUID(attrs["ce_id"]),
+                                  _tenant_uuid(attrs["ce_tenantid"]), data)  # fmt: skip
+                else:
+                    unopened = open_payload(attrs["ce_type"], UUID(attrs["ce_id"]), data,
+                                            lambda _: None, SEALED_PLACEHOLDER)  # fmt: skip
+                    data, left_sealed = unopened.payload, frozenset(unopened.erased)
+                event = read_event(attrs["ce_type"], data)
             else:
                 event = read_event_json(attrs["ce_type"], value)
         except ValidationError as exc:
@@ -150,6 +160,7 @@ class Envelope:
                 causation_id=_optional_uuid(attrs.get("ce_causationid")),
                 aggregate_version=_stream_version(attrs),
                 stream_id=attrs.get("ce_streamid"),
+                sealed=left_sealed,
             )
         except ValueError as exc:
             raise EnvelopeError(f"invalid CloudEvents attribute: {exc}") from exc

@@ -10,6 +10,9 @@ import collections
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from credflow_common.kafka import topic_partitions
+from credflow_contracts.envelope import SEALED_PLACEHOLDER as SEALED
+from credflow_contracts.events.credentials import CredentialRejected
+from credflow_contracts.events.directory import UserCreated
 from credflow_contracts.topics import PUBLIC_TOPICS
 from tests.e2e.journeys.conftest import Journeys
 from tests.polling import eventually
@@ -65,3 +68,14 @@ async def test_the_outside_subscriber_read_every_event_of_the_journeys(
         assert len(read) == raw[str(tenant.id)], "every record, none twice"
     types = {type(e.event).__name__ for t in journeys.tenants for e in journeys.subscriber.of(t.id)}
     assert types >= EXPECTED_TYPES, EXPECTED_TYPES - types
+
+    # Without platform:personal-data it read ids, dates, statuses and types, and no personal
+    # field: names, emails, numbers and comments came sealed.
+    people = [e for t in journeys.tenants for e in journeys.subscriber.of(t.id, UserCreated)]
+    assert people
+    assert {e.event.user.name for e in people if isinstance(e.event, UserCreated)} == {SEALED}
+    assert all({"user.name", "user.email"} <= e.sealed for e in people)
+    decided = [e.event for t in journeys.tenants
+               for e in journeys.subscriber.of(t.id, CredentialRejected)]  # fmt: skip
+    assert decided
+    assert {d.comment for d in decided if isinstance(d, CredentialRejected)} == {SEALED}
