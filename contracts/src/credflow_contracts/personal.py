@@ -16,13 +16,13 @@ without any key.
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable, Iterator, Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from credflow_contracts.sealed import Sealed, seal, unseal
+from credflow_contracts.sealed import seal_text, unseal_text
 
 Payload = dict[str, Any]
 
@@ -90,26 +90,59 @@ class Opened:
     """The paths of sealed fields that could not be opened (no key: the person was erased)."""
 
 
-def _places(payload: Payload, path: str) -> Iterator[tuple[dict[str, Any], str, str]]:
+def _places(payload: Payload, path: str) -> list[tuple[dict[str, Any], str, str]]:
     """Each (container, key, concrete path) where `path` has a value in `payload`."""
-    head, _, rest = path.partition(".")
-    if head.endswith("[]"):
-        items = payload.get(head[:-2])
-        if not isinstance(items, list):
-            return
-        for index, item in enumerate(items):
-            if isinstance(item, dict) and rest:
-                for container, key, where in _places(item, rest):
-                    yield container, key, f"{head[:-2]}.{index}.{where}"
+    found: list[tuple[dict[str, Any], str, str]] = []
+    _walk(payload, _parts(path), 0, "", found)
+    return found
+
+
+@functools.lru_cache(maxsize=256)
+def _parts(path: str) -> tuple[tuple[str, bool], ...]:
+    """`media[].file_name` -> (("media", True), ("file_name", False)): (name, is a list)."""
+    return tuple((part.removesuffix("[]"), part.endswith("[]")) for part in path.split("."))
+
+
+def _walk(
+    node: dict[str, Any],
+    parts: tuple[tuple[str, bool], ...],
+    index: int,
+    prefix: str,
+    found: list[tuple[dict[str, Any], str, str]],
+) -> None:
+    name, is_list = parts[index]
+    value = node.get(name)
+    if value is None:
         return
-    if not rest:
-        if payload.get(head) is not None:
-            yield payload, head, head
-        return
-    inner = payload.get(head)
-    if isinstance(inner, dict):
-        for container, key, where in _places(inner, rest):
-            yield container, key, f"{head}.{where}"
+    where, last = prefix + name, index == len(parts) - 1
+    if is_list:
+        if isinstance(value, list) and not last:
+            for position, item in enumerate(value):
+                if isinstance(item, dict):
+                    _walk(item, parts, index + 1, f"{where}.{position}.", found)
+    elif last:
+        found.append((node, name, where))
+    elif isinstance(value, dict):
+        _walk(value, parts, index + 1, where + ".", found)
+
+
+def _owned(payload: Payload, paths: tuple[str, ...]) -> Payload:
+    """A copy of `payload` that shares nothing along `paths` with it (the rest is shared):
+    the writer's and reader's payloads are left as they are, at a fraction of a deep copy."""
+    owned = dict(payload)
+    for path in paths:
+        container: Any = owned
+        for part in path.split(".")[:-1]:
+            name = part.removesuffix("[]")
+            inner = container.get(name) if isinstance(container, dict) else None
+            if isinstance(inner, dict):
+                container[name] = container = dict(inner)
+            elif isinstance(inner, list):
+                container[name] = [dict(i) if isinstance(i, dict) else i for i in inner]
+                break  # a list's elements are copied; nothing deeper is personal
+            else:
+                break
+    return owned
 
 
 def is_sealed(value: Any) -> bool:
@@ -130,21 +163,21 @@ def seal_payload(
 ) -> Payload:
     """A copy of `payload` with each personal field sealed with `subject`'s `data_key`, bound
     to this event and the field's concrete path."""
-    sealed = copy.deepcopy(payload)
-    for path in personal_fields(event_type):
+    paths = personal_fields(event_type)
+    sealed = _owned(payload, paths)
+    for path in paths:
         for container, key, where in list(_places(sealed, path)):
             value = container[key]
             if is_sealed(value):
                 continue
-            container[key] = seal(data_key, subject, str(value), event_id, where).model_dump(
-                mode="json"
-            )
+            text = seal_text(data_key, str(value), event_id, where)
+            container[key] = {"subject": str(subject), "sealed": text}
     return sealed
 
 
 def replace_fields(event_type: str, payload: Payload, value: str | None) -> Payload:
     """A copy of `payload` with every personal field, sealed or not, replaced by `value`."""
-    replaced = copy.deepcopy(payload)
+    replaced = _owned(payload, personal_fields(event_type))
     for path in personal_fields(event_type):
         for container, key, _ in list(_places(replaced, path)):
             container[key] = value
@@ -171,17 +204,17 @@ def open_payload(
     """A copy of `payload` with each sealed field opened with its subject's key (`key_of`);
     a field whose key is gone becomes `erased_as` (None: absent) and its path is listed in
     `erased`."""
-    opened = Opened(copy.deepcopy(payload))
-    for path in personal_fields(event_type):
+    paths = personal_fields(event_type)
+    opened = Opened(_owned(payload, paths))
+    for path in paths:
         for container, key, where in list(_places(opened.payload, path)):
             value = container[key]
             if not is_sealed(value):
                 continue
-            sealed = Sealed.model_validate(value)
-            data_key = key_of(sealed.subject)
+            data_key = key_of(UUID(str(value["subject"])))
             if data_key is None:
                 container[key] = erased_as
                 opened.erased.append(where)
             else:
-                container[key] = unseal(data_key, sealed, event_id, where)
+                container[key] = unseal_text(data_key, str(value["sealed"]), event_id, where)
     return opened

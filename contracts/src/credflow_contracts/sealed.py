@@ -17,7 +17,9 @@ Opening needs `cryptography` (`pip install credflow-contracts[sealed]`).
 from __future__ import annotations
 
 import base64
+import functools
 import os
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -50,27 +52,40 @@ def associated_data(event_id: UUID, field: str) -> bytes:
 
 
 def seal(data_key: bytes, subject: UUID, plaintext: str, event_id: UUID, field: str) -> Sealed:
+    return Sealed(subject=subject, sealed=seal_text(data_key, plaintext, event_id, field))
+
+
+def unseal(data_key: bytes, value: Sealed, event_id: UUID, field: str) -> str:
+    return unseal_text(data_key, value.sealed, event_id, field)
+
+
+@functools.lru_cache(maxsize=4096)
+def _aead(data_key: bytes) -> Any:
+    """The cipher of a key (a batch seals and opens many fields with the same few keys)."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     if len(data_key) != KEY_BYTES:
         raise ValueError(f"a data key has {KEY_BYTES} bytes, not {len(data_key)}")
+    return AESGCM(data_key)
+
+
+def seal_text(data_key: bytes, plaintext: str, event_id: UUID, field: str) -> str:
+    """The `sealed` text of `plaintext`: base64url(nonce | ciphertext | tag)."""
     nonce = os.urandom(NONCE_BYTES)
-    sealed = AESGCM(data_key).encrypt(
+    sealed = _aead(data_key).encrypt(
         nonce, plaintext.encode("utf-8"), associated_data(event_id, field)
     )
-    encoded = base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode("ascii")
-    return Sealed(subject=subject, sealed=encoded)
+    return base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode("ascii")
 
 
-def unseal(data_key: bytes, value: Sealed, event_id: UUID, field: str) -> str:
+def unseal_text(data_key: bytes, sealed: str, event_id: UUID, field: str) -> str:
     from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     try:
-        raw = base64.urlsafe_b64decode(value.sealed + "=" * (-len(value.sealed) % 4))
-        opened = AESGCM(data_key).decrypt(
+        raw = base64.urlsafe_b64decode(sealed + "=" * (-len(sealed) % 4))
+        opened = _aead(data_key).decrypt(
             raw[:NONCE_BYTES], raw[NONCE_BYTES:], associated_data(event_id, field)
         )
-        return opened.decode("utf-8")
+        return str(opened.decode("utf-8"))
     except (InvalidTag, ValueError) as exc:
         raise SealBrokenError(f"{field} does not open with this key") from exc
