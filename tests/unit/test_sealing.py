@@ -1,100 +1,75 @@
-"""Personal fields sealed with their person's data key, and data keys wrapped by a
-key-encryption key (the building blocks of crypto-shredding, issue 33)."""
+"""The runtime's sealing: the event store's payloads sealed with each holder's key (a person
+whose key is gone written as "Erased person"), and a consumer's batch read with the keys of
+every person it names fetched in one call per organisation."""
 
 from __future__ import annotations
 
-import stat
-from pathlib import Path
+import json
+import os
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
-import pytest
-
-from credflow_common.keyring import LocalKeyring, UnwrapError, new_data_key
+from credflow_common.sealing import ERASED_TEXT, Sealing, ToSeal, read_all
+from credflow_contracts.envelope import Envelope, Opener
 from credflow_contracts.ids import uuid7
-from credflow_contracts.sealed import SealBrokenError, Sealed, seal, unseal
-
-PAT, SAM = uuid7(), uuid7()
+from tests.factories import ORG, credential_submitted
 
 
-def test_a_sealed_field_opens_with_its_key_in_its_place_only() -> None:
-    key, event = new_data_key(), uuid7()
-    sealed = seal(key, PAT, "Pat Marker-7f3a", event, "name")
-    assert "Marker" not in sealed.model_dump_json()
-    assert sealed.subject == PAT
-    assert unseal(key, sealed, event, "name") == "Pat Marker-7f3a"
-    with pytest.raises(SealBrokenError):
-        unseal(new_data_key(), sealed, event, "name")  # another person's key
-    with pytest.raises(SealBrokenError):
-        unseal(key, sealed, uuid7(), "name")  # copied into another event
-    with pytest.raises(SealBrokenError):
-        unseal(key, sealed, event, "email")  # or another field
-    tampered = Sealed(
-        subject=PAT,
-        sealed=sealed.sealed[:-2] + ("A" if sealed.sealed[-2] != "A" else "B") + sealed.sealed[-1],
-    )
-    with pytest.raises(SealBrokenError):
-        unseal(key, tampered, event, "name")
+class Keys:
+    def __init__(self, erased: Collection[UUID] = ()) -> None:
+        self.keys: dict[UUID, bytes] = {}
+        self.erased = set(erased)
+        self.calls: list[int] = []
+
+    async def keys_of(self, org: UUID, user_ids: Collection[UUID], conn: Any = None
+                      ) -> dict[UUID, bytes | None]:  # fmt: skip
+        self.calls.append(len(user_ids))
+        return {u: None if u in self.erased else self.keys.setdefault(u, os.urandom(32))
+                for u in user_ids}  # fmt: skip
+
+    def forget(self, organisation_id: UUID, user_id: UUID) -> None:
+        self.keys.pop(user_id, None)
 
 
-def test_the_same_value_sealed_twice_looks_different() -> None:
-    key, event = new_data_key(), uuid7()
-    assert seal(key, PAT, "same", event, "name") != seal(key, PAT, "same", event, "name")
+@dataclass
+class Record:
+    value: bytes
+    headers: list[tuple[str, bytes]]
 
 
-def test_the_wire_shape_is_a_subject_and_base64url() -> None:
-    sealed = seal(new_data_key(), PAT, "x", uuid7(), "notes")
-    document = sealed.model_dump(mode="json")
-    assert set(document) == {"subject", "sealed"}
-    assert UUID(document["subject"]) == PAT
-    assert set(document["sealed"]) <= set(
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-    )
+async def sealed_records(sealing: Sealing, count: int, erased: UUID | None = None
+                         ) -> list[Record]:  # fmt: skip
+    events = [credential_submitted(holder_id=erased if n == 0 and erased else None,
+                                   notes=f"note {n}") for n in range(count)]  # fmt: skip
+    envelopes = [Envelope(event, "/credflow/test", ORG) for event in events]
+    payloads = await sealing.seal([ToSeal(e.type, e.id, ORG, e.event.model_dump(mode="json"))
+                                   for e in envelopes])  # fmt: skip
+    records = []
+    for envelope, payload in zip(envelopes, payloads, strict=True):
+        record = envelope.to_kafka(payload)
+        records.append(Record(record.value, record.headers))
+    return records
 
 
-def test_a_keyring_is_created_once_private_and_loads_again(tmp_path: Path) -> None:
-    path = tmp_path / "keyring.json"
-    ring = LocalKeyring.load(path)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    again = LocalKeyring.load(path)
-    assert again == ring
-    data_key = new_data_key()
-    wrapped = ring.wrap(data_key, f"org/{PAT}")
-    assert data_key.hex() not in wrapped
-    assert again.unwrap(wrapped, f"org/{PAT}") == data_key
+async def test_a_batch_opens_with_one_key_call_and_an_erased_person_reads_erased() -> None:
+    erased = uuid7()
+    source = Keys(erased=[erased])
+    sealing = Sealing(source)
+    records = await sealed_records(sealing, 50, erased)
+    assert all(b"note " not in r.value for r in records), "sealed on the wire"
+    assert json.loads(records[0].value)["notes"] == ERASED_TEXT, "no key: nothing to seal"
+    source.calls.clear()
 
+    async def read(record: Record, opener: Opener | None) -> Envelope:
+        return Envelope.from_kafka(record.value, record.headers, opener)
 
-def test_a_wrapped_key_unwraps_only_for_its_owner(tmp_path: Path) -> None:
-    ring = LocalKeyring.load(tmp_path / "keyring.json")
-    wrapped = ring.wrap(new_data_key(), f"org/{PAT}")
-    with pytest.raises(UnwrapError):
-        ring.unwrap(wrapped, f"org/{SAM}")
-    with pytest.raises(UnwrapError):
-        LocalKeyring.load(tmp_path / "another.json").unwrap(wrapped, f"org/{PAT}")
+    read_back = await read_all(records, read, sealing)
+    assert source.calls == [49], "one call for the 49 people the batch names"
+    notes = [getattr(e.event, "notes", None) for e in read_back]
+    assert notes == [ERASED_TEXT, *(f"note {n}" for n in range(1, 50))]
 
-
-def test_rotation_keeps_old_keys_until_every_data_key_is_rewrapped(tmp_path: Path) -> None:
-    path = tmp_path / "keyring.json"
-    old = LocalKeyring.load(path)
-    data_key = new_data_key()
-    wrapped = old.wrap(data_key, "org/pat")
-    new = old.rotated()
-    new.save(path)
-    loaded = LocalKeyring.load(path)
-    assert loaded.current != old.current
-    assert loaded.unwrap(wrapped, "org/pat") == data_key, "the old key still unwraps"
-    rewrapped = loaded.rewrap(wrapped, "org/pat")
-    assert rewrapped.startswith(loaded.current + ".")
-    assert loaded.rewrap(rewrapped, "org/pat") == rewrapped
-    retired = LocalKeyring(loaded.current, {loaded.current: loaded.keys[loaded.current]})
-    assert retired.unwrap(rewrapped, "org/pat") == data_key
-    with pytest.raises(UnwrapError):
-        retired.unwrap(wrapped, "org/pat")
-
-
-def test_two_processes_creating_the_keyring_at_once_use_the_first(tmp_path: Path) -> None:
-    path = tmp_path / "keyring.json"
-    first, second = LocalKeyring.with_new_key({}), LocalKeyring.with_new_key({})
-    first.save(path, replace=False)
-    second.save(path, replace=False)  # came second: leaves the first alone
-    assert LocalKeyring.load(path) == first
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["keyring.json"]
+    plain = [Envelope.from_kafka(r.value, r.headers) for r in records[1:3]]
+    assert all(e.sealed >= {"notes", "certification.number"} for e in plain)
+    assert {getattr(e.event, "notes", None) for e in plain} == {"(sealed)"}
