@@ -166,6 +166,7 @@ def asyncapi_document() -> dict[str, Any]:
         ref_template="#/components/schemas/{model}",
     )
     schemas: dict[str, Any] = dict(sorted(defs.get("$defs", {}).items()))
+    schemas["Sealed"] = Sealed.model_json_schema()
     messages: dict[str, Any] = {}
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
@@ -183,6 +184,13 @@ def asyncapi_document() -> dict[str, Any]:
                 "payload": {"$ref": f"#/components/schemas/{cls.__name__}"},
                 "bindings": {"kafka": {"key": {"type": "string", "description": cls.KEY_FIELD}}},
             }
+            if personal_fields(cls.TYPE):
+                messages[message_id]["description"] = (
+                    "Personal fields travel sealed, each a `Sealed` object (ADR 0017; the JSON"
+                    f" Schema schemas/{cls.ce_type()}.json shows them): "
+                    + ", ".join(personal_fields(cls.TYPE))
+                )
+                messages[message_id]["x-credflow-personal-fields"] = list(personal_fields(cls.TYPE))
             channel_messages[message_id] = {"$ref": f"#/components/messages/{message_id}"}
         channels[channel_id] = {
             "address": topic,
