@@ -185,7 +185,10 @@ class MailRelay:
     def _may_take_lapsed_claims(self) -> bool:
         """Not for a claim period after an outage: a claim lapsed while the database was away
         may belong to a relay that sent the mail and could not mark it; it marks it first thing
-        when the database is back (a copy went out when the outage outlasted the claim)."""
+        when the database is back (a copy went out when the outage outlasted the claim). Nor
+        during the first round back, before the outage is known to have ended."""
+        if self.outage.current is not None:
+            return False
         ended = self.outage.ended_at
         return ended is None or time.monotonic() - ended > self.claim_s
 
