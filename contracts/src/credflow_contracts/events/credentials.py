@@ -7,7 +7,7 @@ requested ... rejected) and the reminder service (expired).
 from __future__ import annotations
 
 from datetime import date
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import Field
@@ -22,6 +22,14 @@ from credflow_contracts.events.values import (
     UtcDatetime,
 )
 from credflow_contracts.topics import CREDENTIALS
+
+SealingHolder = Annotated[
+    UUID | None,
+    Field(
+        description="The credential's holder, whose data key seals this event's personal fields."
+    ),
+]
+"""`holder_id` of the events that carry personal fields but no holder of their own."""
 
 
 class CredentialEvent(Event):
@@ -122,10 +130,7 @@ class CredentialVersionEdited(CredentialEvent):
     issuer: Issuer | None = None
     notes: str | None = None
     edited_by: UUID
-    holder_id: UUID | None = Field(
-        default=None,
-        description="The credential's holder, whose data key seals this event's personal fields.",
-    )
+    holder_id: SealingHolder = None
 
 
 class MediaAttached(CredentialEvent):
@@ -136,10 +141,7 @@ class MediaAttached(CredentialEvent):
     version_id: UUID
     media: MediaFile
     attached_by: UUID
-    holder_id: UUID | None = Field(
-        default=None,
-        description="The credential's holder, whose data key seals this event's personal fields.",
-    )
+    holder_id: SealingHolder = None
 
 
 class MediaRemoved(CredentialEvent):
@@ -169,10 +171,7 @@ class CredentialRevoked(CredentialEvent):
 
     reason: NonEmpty
     revoked_by: UUID
-    holder_id: UUID | None = Field(
-        default=None,
-        description="The credential's holder, whose data key seals this event's personal fields.",
-    )
+    holder_id: SealingHolder = None
 
 
 class CredentialSuspended(CredentialEvent):
@@ -182,10 +181,7 @@ class CredentialSuspended(CredentialEvent):
 
     reason: NonEmpty
     suspended_by: UUID
-    holder_id: UUID | None = Field(
-        default=None,
-        description="The credential's holder, whose data key seals this event's personal fields.",
-    )
+    holder_id: SealingHolder = None
     until: date | None = Field(default=None, description="Planned end, informational only.")
 
 
@@ -195,10 +191,7 @@ class CredentialReinstated(CredentialEvent):
     DESCRIPTION: ClassVar[str] = "A suspension was lifted."
 
     reinstated_by: UUID
-    holder_id: UUID | None = Field(
-        default=None,
-        description="The credential's holder, whose data key seals this event's personal fields.",
-    )
+    holder_id: SealingHolder = None
     note: str | None = None
 
 
@@ -265,10 +258,7 @@ class CredentialValidated(CredentialEvent):
     review_id: UUID
     version_id: UUID
     validated_by: UUID
-    holder_id: UUID | None = Field(
-        default=None,
-        description="The credential's holder, whose data key seals this event's personal fields.",
-    )
+    holder_id: SealingHolder = None
     comment: str | None = None
     edits: ReviewEdits | None = None
     internal_equivalent_id: UUID | None = Field(
@@ -287,10 +277,7 @@ class CredentialRejected(CredentialEvent):
     review_id: UUID
     version_id: UUID
     rejected_by: UUID
-    holder_id: UUID | None = Field(
-        default=None,
-        description="The credential's holder, whose data key seals this event's personal fields.",
-    )
+    holder_id: SealingHolder = None
     comment: NonEmpty
     edits: ReviewEdits | None = None
     internal_equivalent_id: UUID | None = Field(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
@@ -25,7 +25,6 @@ from credflow_contracts.envelope import Opener
 from credflow_contracts.events.directory import PersonErased
 from credflow_contracts.personal import (
     open_payload,
-    personal_fields,
     replace_fields,
     seal_payload,
     sealed_subjects,
@@ -50,17 +49,23 @@ class SealingSettings(BaseSettings):
     directory to ask for keys turn it off)."""
 
 
+def sealing_on(environment: str) -> bool:
+    """Whether personal fields are sealed (`CREDFLOW_SEALING`; always in production)."""
+    if SealingSettings().sealing:
+        return True
+    if environment == "production":
+        raise RuntimeError(
+            "personal fields are always sealed in production: unset CREDFLOW_SEALING"
+        )
+    return False
+
+
 def remote_sealing(environment: str) -> Sealing | None:
-    """Sealing with keys from the directory's data-key API, or None when sealing is off
-    (refused in production)."""
+    """Sealing with keys from the directory's data-key API, or None when sealing is off."""
     from credflow_common.auth import AuthSettings
     from credflow_common.data_keys import DataKeys, DataKeySettings
 
-    if not SealingSettings().sealing:
-        if environment == "production":
-            raise RuntimeError(
-                "personal fields are always sealed in production: unset CREDFLOW_SEALING"
-            )
+    if not sealing_on(environment):
         return None
     return Sealing(DataKeys(DataKeySettings(), AuthSettings().for_environment(environment)))
 
@@ -108,33 +113,20 @@ class Sealing:
                 for person, key in (await self.source.keys_of(org, missing, conn)).items():
                     keys[(org, person)] = key
 
-    def forget_erased(self, records: Iterable[Any]) -> None:
-        """Drop at once the keys of the people erased by any of these Kafka records."""
-        for record in records:
-            headers = dict(getattr(record, "headers", ()) or ())
-            if headers.get("ce_type") == ERASED_TYPE and record.value:
-                erased = json.loads(record.value)
-                self.source.forget(UUID(erased["organisation_id"]), UUID(erased["user_id"]))
-
-    async def seal(self, items: Sequence[ToSeal], conn: Conn | None = None) -> list[bytes | None]:
-        """Each payload as JSON with its personal fields sealed (None: nothing to seal). A
+    async def seal(self, items: Sequence[ToSeal], conn: Conn | None = None) -> list[bytes]:
+        """Each payload (of an event type with personal fields) as JSON, those fields sealed. A
         field of a person whose key is gone is written as `ERASED_TEXT`."""
+        subjects = [subject_of(item.event_type, item.payload) for item in items]
         wanted: dict[UUID, set[UUID]] = defaultdict(set)
-        subjects: list[UUID | None] = []
-        for item in items:
-            subject = subject_of(item.event_type, item.payload)
-            if personal_fields(item.event_type) and subject is None:
-                raise ValueError(f"{item.event_type} names nobody to seal its fields for")
-            subjects.append(subject if personal_fields(item.event_type) else None)
-            if subject is not None and personal_fields(item.event_type):
-                wanted[item.organisation_id].add(subject)
-        keys: Keys = {}
-        await self.fetch(wanted, keys, conn)
-        sealed: list[bytes | None] = []
         for item, subject in zip(items, subjects, strict=True):
             if subject is None:
-                sealed.append(None)
-                continue
+                raise ValueError(f"{item.event_type} names nobody to seal its fields for")
+            wanted[item.organisation_id].add(subject)
+        keys: Keys = {}
+        await self.fetch(wanted, keys, conn)
+        sealed = []
+        for item, subject in zip(items, subjects, strict=True):
+            assert subject is not None  # checked above
             key = keys.get((item.organisation_id, subject))
             payload = (
                 seal_payload(item.event_type, item.event_id, item.payload, subject, key)
@@ -164,9 +156,11 @@ async def read_all(
     that needed them."""
     if sealing is None:
         return [await read(record, None) for record in records]
-    sealing.forget_erased(records)
+    named, erased = _scan(records)
+    for org, person in erased:
+        sealing.source.forget(org, person)
     keys: Keys = {}
-    await sealing.fetch(_subjects_named(records), keys)
+    await sealing.fetch(named, keys)
     opener = opener_with(keys)
     wanted: dict[UUID, set[UUID]] = defaultdict(set)
     read_now: list[tuple[Item] | None] = []  # None: read again once the keys are here
@@ -186,18 +180,25 @@ async def read_all(
 _SUBJECT = re.compile(rb'"subject": ?"([0-9a-f-]{36})"')
 
 
-def _subjects_named(records: Sequence[Any]) -> dict[UUID, set[UUID]]:
-    """The people whose keys the records' sealed fields name (organisation -> people), found in
-    their bytes without parsing them (a record this misses is read twice, never wrongly)."""
-    wanted: dict[UUID, set[UUID]] = defaultdict(set)
+def _scan(records: Sequence[Any]) -> tuple[dict[UUID, set[UUID]], list[tuple[UUID, UUID]]]:
+    """From the records' bytes, without parsing them: the people whose keys their sealed fields
+    name (organisation -> people; a record this misses is read twice, never wrongly), and the
+    people a `PersonErased` among them erased (their keys are dropped at once)."""
+    named: dict[UUID, set[UUID]] = defaultdict(set)
+    erased: list[tuple[UUID, UUID]] = []
     for record in records:
         value = getattr(record, "value", None)
-        if not value or b'"sealed"' not in value:
+        if not value:
             continue
-        tenant = next((v for k, v in getattr(record, "headers", ()) if k == "ce_tenantid"), None)
-        if tenant:
-            wanted[UUID(tenant.decode())] |= {UUID(m.decode()) for m in _SUBJECT.findall(value)}
-    return wanted
+        headers = getattr(record, "headers", ())
+        if b'"sealed"' in value:
+            tenant = next((v for k, v in headers if k == "ce_tenantid"), None)
+            if tenant:
+                named[UUID(tenant.decode())] |= {UUID(m.decode()) for m in _SUBJECT.findall(value)}
+        if any(k == "ce_type" and v == ERASED_TYPE for k, v in headers):
+            event = json.loads(value)
+            erased.append((UUID(event["organisation_id"]), UUID(event["user_id"])))
+    return named, erased
 
 
 def opener_with(keys: Keys) -> Opener:

@@ -34,7 +34,7 @@ from credflow_common.migrations import migrate
 from credflow_common.outages import Outage
 from credflow_common.readiness import kafka_check, postgres_check
 from credflow_common.relay import OutboxRelay
-from credflow_common.sealing import KeySource, Sealing, remote_sealing
+from credflow_common.sealing import KeySource, Sealing, remote_sealing, sealing_on
 from credflow_common.settings import InfraSettings, RuntimeSettings
 
 log = structlog.get_logger("credflow.service")
@@ -130,10 +130,9 @@ def _sealing(
 ) -> Sealing | None:
     """How the service seals and opens personal fields; None when sealing is off (refused in
     production)."""
-    sealing = remote_sealing(runtime.environment)
-    if sealing is not None and definition.key_source is not None:
-        return Sealing(definition.key_source(pool))
-    return sealing
+    if definition.key_source is None:
+        return remote_sealing(runtime.environment)
+    return Sealing(definition.key_source(pool)) if sealing_on(runtime.environment) else None
 
 
 def create_app(

@@ -120,14 +120,6 @@ class Erasures:
         """Whether the person's erasure was asked for (from then on no key is handed out)."""
         return await self._of_person(conn, org, user_id) is not None
 
-    async def erased_among(self, conn: Conn, org: UUID, user_ids: list[UUID]) -> set[UUID]:
-        """Those of `user_ids` whose erasure was asked for (no key is handed out for them)."""
-        cursor = await conn.execute(
-            "SELECT user_id FROM erasures WHERE organisation_id = %s AND user_id = ANY(%s)",
-            (org, user_ids),
-        )
-        return {row[0] for row in await cursor.fetchall()}
-
     async def run_next_step(self) -> bool:
         """Do the next step of the oldest unfinished erasure; whether there was one."""
         async with self.pool.connection() as conn, conn.transaction():

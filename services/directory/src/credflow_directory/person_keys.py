@@ -82,6 +82,15 @@ class PersonKeys:
         return cursor.rowcount > 0
 
 
+async def erased_among(conn: Conn, org: UUID, user_ids: list[UUID]) -> set[UUID]:
+    """Those of `user_ids` whose erasure was asked for: no key is handed out or made for them."""
+    cursor = await conn.execute(
+        "SELECT user_id FROM erasures WHERE organisation_id = %s AND user_id = ANY(%s)",
+        (org, user_ids),
+    )
+    return {row[0] for row in await cursor.fetchall()}
+
+
 class LocalKeySource:
     """The directory's own `KeySource` (it seals the personal fields of its events): the key
     store itself, in the caller's transaction when there is one (a person created in it has
@@ -101,11 +110,7 @@ class LocalKeySource:
     async def _keys_of(
         self, conn: Conn, org: UUID, user_ids: list[UUID]
     ) -> dict[UUID, bytes | None]:
-        cursor = await conn.execute(
-            "SELECT user_id FROM erasures WHERE organisation_id = %s AND user_id = ANY(%s)",
-            (org, user_ids),
-        )
-        erased = {row[0] for row in await cursor.fetchall()}
+        erased = await erased_among(conn, org, user_ids)
         found = await self.keys.data_keys(conn, org, [u for u in user_ids if u not in erased])
         return {user_id: found.get(user_id) for user_id in user_ids}
 

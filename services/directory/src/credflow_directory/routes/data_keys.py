@@ -18,7 +18,7 @@ from credflow_common.problems import ProblemError
 from credflow_common.requests import Body
 from credflow_common.service import ServiceContext
 from credflow_directory.erasures import Erasures
-from credflow_directory.person_keys import PersonKeys
+from credflow_directory.person_keys import PersonKeys, erased_among
 from credflow_directory.store import people_of, user_standing
 
 MAX_KEYS_PER_CALL = 1000
@@ -53,7 +53,7 @@ def build(context: ServiceContext, keys: PersonKeys, erasures: Erasures) -> APIR
         wanted = list(dict.fromkeys(body.user_ids))
         async with context.pool.connection() as conn, conn.transaction():
             known = await people_of(conn, org, wanted)
-            erased = await erasures.erased_among(conn, org, known)
+            erased = await erased_among(conn, org, known)
             found = await keys.data_keys(conn, org, [u for u in known if u not in erased])
         return {
             "organisation_id": str(org),
