@@ -17,7 +17,7 @@ import os
 import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -124,7 +124,11 @@ QUEUE_FLOOR = (
 )
 
 
-async def produce(bootstrap: str, prefix: str, envelopes: Iterable[Envelope]) -> int:
+async def produce(
+    bootstrap: str, prefix: str, envelopes: Iterable[Envelope],
+    payloads: Sequence[bytes | None] | None = None,
+) -> int:  # fmt: skip
+    """Publish `envelopes` (with `payloads`, their sealed JSON, where given) under `prefix`."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20,
         max_batch_size=1024 * 1024,
@@ -133,8 +137,8 @@ async def produce(bootstrap: str, prefix: str, envelopes: Iterable[Envelope]) ->
     sent = 0
     try:
         futures = []
-        for envelope in envelopes:
-            record = envelope.to_kafka()
+        for index, envelope in enumerate(envelopes):
+            record = envelope.to_kafka(payloads[index] if payloads is not None else None)
             futures.append(await producer.send(
                 prefix + envelope.event.TOPIC, record.value, key=record.key,
                 headers=list(record.headers),

@@ -4,7 +4,11 @@ name, each for its own holder: a data key per event, the worst case).
 
 - append: EventStore.append, 100 events per call (seal: JSON, AES-256-GCM per field);
 - relay: the outbox rows published to Kafka (sealed rows are longer);
-- consume: ConsumerRunner applying the events to a table (open: a key per holder, AES-GCM).
+- consume: ConsumerRunner applying the events to a table (open: a key per holder, AES-GCM);
+- projection: the views consumer applying BENCH_SEALING_PROJECTION_EVENTS (default 100,000)
+  events of 20,000 people (named, with emails) and their credentials (a title, a number and
+  notes each; submitted, put up for review, claimed, validated with a comment), published
+  plain to one set of topics and sealed to another.
 
 Keys come from memory here (`MemoryKeys`): a service fetches each person's key once per batch
 from the directory and keeps it for minutes, so the steady cost is the sealing itself. Target:
@@ -28,15 +32,23 @@ from credflow_common.db import schema_pool
 from credflow_common.eventstore import EventStore, Metadata
 from credflow_common.migrations import migrate
 from credflow_common.relay import OutboxRelay, outbox_pending
-from credflow_common.sealing import Sealing
-from credflow_contracts.events.credentials import CredentialSubmitted
-from credflow_contracts.events.values import MediaFile
-from credflow_contracts.topics import CREDENTIALS
+from credflow_common.sealing import Sealing, ToSeal
+from credflow_contracts.envelope import Envelope
+from credflow_contracts.events.credentials import CredentialSubmitted, CredentialValidated
+from credflow_contracts.events.values import Certification, MediaFile
+from credflow_contracts.personal import personal_fields
+from credflow_contracts.topics import CREDENTIALS, PUBLIC_TOPICS
+from credflow_projection.app import MIGRATIONS as PROJECTION_MIGRATIONS
+from credflow_projection.projector import CONSUMER as VIEWS
+from credflow_projection.projector import views_consumer
 from tests.bench.event_runtime import drop_database, fresh_database
+from tests.bench.projection import generate
+from tests.bench.scale import produce
 from tests.factories import ORG, credential_submitted
 from tests.integration.runtime_support import create_topics, delete_topics_with_prefix
 
 EVENTS = int(os.environ.get("BENCH_SEALING_EVENTS", "20000"))
+PROJECTION_EVENTS = int(os.environ.get("BENCH_SEALING_PROJECTION_EVENTS", "100000"))
 
 
 class MemoryKeys:
@@ -138,9 +150,96 @@ async def consume(url: str, schema: str, bootstrap: str, topic: str,
     return elapsed * EVENTS / (EVENTS - first)
 
 
-def rates(name: str, plain: float, sealed: float) -> None:
+def with_personal_fields(envelopes: list[Envelope]) -> list[Envelope]:
+    """The projection bench's events, each credential with a title, a number and notes, each
+    validation with a comment."""
+    out, holders = [], {}
+    for envelope in envelopes:
+        event = envelope.event
+        if isinstance(event, CredentialSubmitted):
+            holders[event.credential_id] = event.holder_id
+            event = event.model_copy(update={
+                "title": "Heavy rigid licence", "notes": "Renewed at the Parramatta office",
+                "certification": Certification(number=f"HR-{envelope.id.hex[:8]}"),
+            })  # fmt: skip
+        elif isinstance(event, CredentialValidated):
+            event = event.model_copy(
+                update={
+                    "comment": "Checked against the issuer's register",
+                    "holder_id": holders[event.credential_id],
+                }
+            )
+        out.append(Envelope(event=event, source=envelope.source, tenant_id=envelope.tenant_id))
+    return out
+
+
+async def sealed_payloads(envelopes: list[Envelope], sealing: Sealing) -> list[bytes | None]:
+    personal = [i for i, e in enumerate(envelopes) if personal_fields(e.event.TYPE)]
+    items = [ToSeal(envelopes[i].type, envelopes[i].id, envelopes[i].tenant_id,
+                    envelopes[i].event.model_dump(mode="json")) for i in personal]  # fmt: skip
+    payloads: list[bytes | None] = [None] * len(envelopes)
+    for index, payload in zip(personal, await sealing.seal(items), strict=True):
+        payloads[index] = payload
+    return payloads
+
+
+async def apply_views(url: str, schema: str, bootstrap: str, prefix: str, total: int,
+                      sealing: Sealing | None) -> float:  # fmt: skip
+    """Seconds the views consumer takes to apply `total` events, once the group has joined."""
+    await migrate(url, schema, [PROJECTION_MIGRATIONS])
+    pool = schema_pool(url, schema, max_size=3)
+    await pool.open()
+    runner = ConsumerRunner(views_consumer(prefix), pool, bootstrap,
+                            settings=ConsumerSettings(max_batch=5000), sealing=sealing)  # fmt: skip
+    task = asyncio.create_task(runner.run())
+    first: tuple[float, int] | None = None
+    while True:
+        async with pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT coalesce(sum(next_offset), 0) FROM consumer_positions WHERE consumer = %s",
+                (VIEWS,),
+            )
+            row = await cursor.fetchone()
+        applied = int(row[0]) if row else 0
+        if applied and first is None:
+            first = (time.perf_counter(), applied)
+        if applied >= total:
+            break
+        await asyncio.sleep(0.05)
+    finished = time.perf_counter()
+    runner.stop()
+    await task
+    async with pool.connection() as conn:
+        cursor = await conn.execute("SELECT count(*) FROM credentials WHERE title = %s",
+                                    ("Heavy rigid licence",))  # fmt: skip
+        row = await cursor.fetchone()
+    await pool.close()
+    assert row is not None
+    assert row[0] > 0, "the views hold the opened titles"
+    assert first is not None
+    return (finished - first[0]) * total / (total - first[1])
+
+
+async def projection(admin_url: str, bootstrap: str, prefix: str, sealing: Sealing) -> None:
+    envelopes = with_personal_fields(generate(PROJECTION_EVENTS))
+    plain_prefix, sealed_prefix = prefix + "views-plain.", prefix + "views-sealed."
+    await create_topics(bootstrap, [p + t for p in (plain_prefix, sealed_prefix)
+                                    for t in PUBLIC_TOPICS], 6)  # fmt: skip
+    await produce(bootstrap, plain_prefix, envelopes)
+    await produce(bootstrap, sealed_prefix, envelopes, await sealed_payloads(envelopes, sealing))
+    url = await fresh_database(admin_url)
+    try:
+        plain = await apply_views(url, "plain", bootstrap, plain_prefix, len(envelopes), None)
+        sealed = await apply_views(url, "sealed", bootstrap, sealed_prefix, len(envelopes),
+                                   sealing)  # fmt: skip
+        rates("projection (the views consumer)", plain, sealed, len(envelopes))
+    finally:
+        await drop_database(admin_url, url)
+
+
+def rates(name: str, plain: float, sealed: float, count: int = EVENTS) -> None:
     ratio = plain / sealed
-    print(f"  {name:<44} {EVENTS / plain:>9,.0f} events/s plain  {EVENTS / sealed:>9,.0f} sealed"
+    print(f"  {name:<44} {count / plain:>9,.0f} events/s plain  {count / sealed:>9,.0f} sealed"
           f"  ({ratio:.2f}x; target >= 0.85)")  # fmt: skip
 
 
@@ -151,23 +250,26 @@ async def run() -> None:
     prefix = f"benchs{uuid.uuid4().hex[:6]}."
     plain_prefix, sealed_prefix = prefix + "plain.", prefix + "sealed."
     await create_topics(bootstrap, [plain_prefix + CREDENTIALS, sealed_prefix + CREDENTIALS], 6)
-    url = await fresh_database(admin_url)
     batch, sealing = events(), Sealing(MemoryKeys())
     try:
-        await migrate(url, "plain")
-        await migrate(url, "sealed")
-        appended = (await append(url, "plain", plain_prefix, None, batch),
-                    await append(url, "sealed", sealed_prefix, sealing, batch))  # fmt: skip
-        rates("append (100 events per call)", *appended)
-        relayed = (await relay(url, "plain", bootstrap), await relay(url, "sealed", bootstrap))
-        rates("relay (outbox -> Kafka)", *relayed)
-        consumed = (
-            await consume(url, "plain", bootstrap, plain_prefix + CREDENTIALS, None),
-            await consume(url, "sealed", bootstrap, sealed_prefix + CREDENTIALS, sealing),
-        )
-        rates("consume (open, apply, positions)", *consumed)
+        url = await fresh_database(admin_url)
+        try:
+            await migrate(url, "plain")
+            await migrate(url, "sealed")
+            appended = (await append(url, "plain", plain_prefix, None, batch),
+                        await append(url, "sealed", sealed_prefix, sealing, batch))  # fmt: skip
+            rates("append (100 events per call)", *appended)
+            relayed = (await relay(url, "plain", bootstrap), await relay(url, "sealed", bootstrap))
+            rates("relay (outbox -> Kafka)", *relayed)
+            consumed = (
+                await consume(url, "plain", bootstrap, plain_prefix + CREDENTIALS, None),
+                await consume(url, "sealed", bootstrap, sealed_prefix + CREDENTIALS, sealing),
+            )
+            rates("consume (open, apply, positions)", *consumed)
+        finally:
+            await drop_database(admin_url, url)
+        await projection(admin_url, bootstrap, prefix, sealing)
     finally:
-        await drop_database(admin_url, url)
         await delete_topics_with_prefix(bootstrap, prefix)
 
 

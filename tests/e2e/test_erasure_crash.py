@@ -4,9 +4,10 @@ the person's markers (in every personal field and their file's bytes) are then f
 not in a pg_dump of the database, on any Kafka topic, in any object version, in any log;
 every service erases its copies and reports (the submission service the credential's files,
 every object version; the review service the mails to and about the person; the reminder
-service their schedule, settings and mails), and only then does the erasure complete, with a
-receipt of what each deleted. The person's credential still counts in the views, and a
-rebuild of the views after the erasure equals the live views."""
+service their schedule, settings and mails, one of them a reminder that named them), and only
+then does the erasure complete, with a receipt of what each deleted. The person's credentials
+still count in the views, and a rebuild of the views after the erasure equals the live
+views."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import glob
 import shutil
 import subprocess
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -139,7 +141,7 @@ async def test_an_erasure_killed_between_steps_completes_everywhere_after_a_rest
         temporary_database(infra.database_url, f"erase_{unique}") as database_url,
         running_system(
             infra, database_url, f"e{unique}.", tuple(SERVICES),
-            CREDFLOW_FAILPOINTS="erasure.after_step@2",
+            CREDFLOW_FAILPOINTS="erasure.after_step@2", CREDFLOW_REMINDER_INTERVAL_S="0.5",
         ) as system,
         httpx.AsyncClient(timeout=30) as client,
     ):  # fmt: skip
@@ -151,7 +153,7 @@ async def test_an_erasure_killed_between_steps_completes_everywhere_after_a_rest
         eve = await org.person("Eve Eraser", ["admin"], permissions=ERASE)
         pat = await org.person(f"Pat {MARK}name", ["worker"], manager_id=mia.user_id)
         await org.accepted("PUT", "reminder", f"/users/{pat.user_id}/notification-settings",
-                           pat, 200, json={"lead_days": [30, 7]})  # fmt: skip
+                           pat, 200, json={"lead_days": [30, 7], "copy_manager": True})  # fmt: skip
         fields = {"credential_type_id": licence["credential_type_id"],
                   "issued_on": "2026-01-05", "expires_on": "2027-01-05",
                   "title": f"{MARK}title", "notes": f"{MARK}notes",
@@ -166,6 +168,12 @@ async def test_an_erasure_killed_between_steps_completes_everywhere_after_a_rest
         item = await queue_item(org, mia, credential_id, 1)
         await org.post("review", f"/reviews/{item['review_id']}/reject", mia, expect=200,
                        comment=f"The photo is blurred {MARK}comment")  # fmt: skip
+        first_aid = await org.post("directory", "/credential-types", org.admin,
+                                   name="First aid", validation_required=False)  # fmt: skip
+        soon = (datetime.now(UTC).date() + timedelta(days=7)).isoformat()
+        await org.accepted("POST", "submission", "/credentials", pat, json={
+            "credential_type_id": first_aid["credential_type_id"], "issued_on": "2026-01-05",
+            "expires_on": soon, "title": f"{MARK}aidtitle"})  # fmt: skip
         await org.post("directory", "/credential-types", org.admin, name="White card")
         row = (f"{pat.email},White card,01/02/2026,01/02/2029,{MARK}rownumber,Safe Co,"
                f"{MARK}rownotes,")  # fmt: skip
@@ -195,20 +203,28 @@ async def test_an_erasure_killed_between_steps_completes_everywhere_after_a_rest
         prefix = credential_prefix(org.id, uuid.UUID(credential_id))
         assert objects_under(prefix), "the file is in the bucket"
 
-        def mails_of_pat() -> int:
+        def mails_of_pat() -> tuple[int, int]:
+            """Mails to or about Pat in the review and the reminder services' outboxes."""
             with psycopg.connect(database_url) as conn:
                 row = conn.execute(
                     "SELECT (SELECT count(*) FROM review.mail_outbox WHERE people @> ARRAY[%s]"
-                    "::uuid[]) + (SELECT count(*) FROM reminder.mail_outbox"
+                    "::uuid[]), (SELECT count(*) FROM reminder.mail_outbox"
                     " WHERE people @> ARRAY[%s]::uuid[])",
                     (pat.user_id, pat.user_id),
                 ).fetchone()
-            return int(row[0]) if row else 0
+            return (int(row[0]), int(row[1])) if row else (0, 0)
 
         async def mailed() -> bool:
-            return mails_of_pat() >= 2  # the review request to Mia, the rejection to Pat
+            review, reminder = mails_of_pat()
+            # the review request to Mia and the rejection to Pat; the First aid's reminder to
+            # Pat and its copy to Mia, which names Pat
+            return review >= 2 and reminder >= 2
 
         await eventually(mailed, timeout_s=30)
+        reminded = f"Pat {MARK}name's First aid expires in 7 days"
+        assert [s for s in await org.mail_subjects(mia, 2) if s.startswith(reminded)], (
+            "a reminder mail about Pat went out"
+        )
 
         assert marks_in_database(database_url), "the scan sees Pat in the views and replicas"
         assert marks_in_objects(f"organisations/{org.id}/"), "and in their file"
@@ -247,15 +263,17 @@ async def test_an_erasure_killed_between_steps_completes_everywhere_after_a_rest
         assert set(receipt["replaced"][0]["fields"]) >= {"name", "email"}
         deleted = {d["service"]: d["counts"] for d in receipt["deleted"]}
         assert set(deleted) == {"submission", "review", "importer", "reminder"}
-        assert deleted["submission"] == {"credentials": 2, "files": 1}, "the import's too"
-        assert deleted["importer"] == {"import_rows": 1, "import_file_names": 0}
+        assert deleted["submission"] == {"credentials": 3, "files": 1}, "the import's too"
+        assert deleted["importer"] == {"import_rows": 1, "import_file_names": 0, "files": 0}
         assert deleted["review"]["mails"] >= 2
         assert deleted["reminder"]["notification_settings"] == 1
-        assert deleted["reminder"]["reminders"] == 2, "both credentials left the schedule"
+        assert deleted["reminder"]["reminders"] == 3, "every credential left the schedule"
+        assert deleted["reminder"]["reminders_sent"] >= 2, "to Pat, and to Mia about Pat"
+        assert deleted["reminder"]["mails"] >= 2
 
         assert (await client.get(key_path, headers=keys)).status_code == 410
         assert objects_under(prefix) == [], "no object and no object version is left"
-        assert mails_of_pat() == 0
+        assert mails_of_pat() == (0, 0)
         with psycopg.connect(database_url) as conn:
             left = conn.execute(
                 "SELECT (SELECT count(*) FROM reminder.schedule WHERE holder_id = %s)"

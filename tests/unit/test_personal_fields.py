@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import pytest
 
@@ -93,3 +94,25 @@ def test_every_declared_type_exists_and_every_path_names_a_field() -> None:
         for path in paths:
             leaf = path.rsplit(".", 1)[-1]
             assert f'"{leaf}"' in schema, (event_type, path)
+
+
+def test_altered_or_malformed_sealed_text_is_refused() -> None:
+    event_id = uuid7()
+    sealed = seal_payload(SUBMITTED, event_id, submitted(), HOLDER, KEY)
+    text = sealed["notes"]["sealed"]
+    flipped = text[:20] + ("A" if text[20] != "A" else "B") + text[21:]
+    for bad in (flipped, text + "!", "not base64 at all ~", text[:10]):
+        altered = dict(sealed, notes={"subject": str(HOLDER), "sealed": bad})
+        with pytest.raises(SealBrokenError):
+            open_payload(SUBMITTED, event_id, altered, {HOLDER: KEY}.get)
+
+
+def test_each_field_has_a_nonce_of_its_own() -> None:
+    event_id, payload = uuid7(), submitted()
+    media: Any = payload["media"]
+    media[1]["file_name"] = media[0]["file_name"]
+    sealed = seal_payload(SUBMITTED, event_id, payload, HOLDER, KEY)
+    first, second = (m["file_name"]["sealed"] for m in sealed["media"])
+    assert first[:16] != second[:16], "the same text sealed twice shares no nonce"
+    again = seal_payload(SUBMITTED, event_id, payload, HOLDER, KEY)
+    assert again["title"]["sealed"] != sealed["title"]["sealed"]

@@ -12,13 +12,13 @@ rely on per key, per stream and per event id.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
 
 from pydantic import ValidationError
+from pydantic_core import from_json
 
 from credflow_contracts.catalogue import Payload, read_event, read_event_json
 from credflow_contracts.events.base import Event
@@ -127,18 +127,22 @@ class Envelope:
             raise EnvelopeError(f"unsupported content-type {content_type!r}")
         if value is None:
             raise EnvelopeError("record has no value")
+        try:
+            event_id = UUID(attrs["ce_id"])
+        except ValueError as exc:
+            raise EnvelopeError(f"invalid CloudEvents attribute: {exc}") from exc
         left_sealed: frozenset[str] = frozenset()
         try:
             if personal_fields(attrs["ce_type"]) and (opener is not None or b'"sealed"' in value):
-                data = json.loads(value)
+                data = from_json(value)
                 if not isinstance(data, dict):
                     raise ValueError("event data must be a JSON object")
                 if opener is not None:
-                    data = opener(attrs["ce_type"], UUID(attrs["ce_id"]),
-                                  _tenant_uuid(attrs["ce_tenantid"]), data)  # fmt: skip
+                    data = opener(attrs["ce_type"], event_id, _tenant_uuid(attrs["ce_tenantid"]),
+                                  data)  # fmt: skip
                 else:
-                    unopened = open_payload(attrs["ce_type"], UUID(attrs["ce_id"]), data,
-                                            lambda _: None, SEALED_PLACEHOLDER)  # fmt: skip
+                    unopened = open_payload(attrs["ce_type"], event_id, data, lambda _: None,
+                                            SEALED_PLACEHOLDER, copy=False)  # fmt: skip
                     data, left_sealed = unopened.payload, frozenset(unopened.erased)
                 event = read_event(attrs["ce_type"], data)
             else:
@@ -154,7 +158,7 @@ class Envelope:
                 event=event,
                 source=attrs["ce_source"],
                 tenant_id=_tenant_uuid(attrs["ce_tenantid"]),
-                id=UUID(attrs["ce_id"]),
+                id=event_id,
                 time=_parse_time(attrs["ce_time"]) if "ce_time" in attrs else datetime.now(UTC),
                 correlation_id=_optional_uuid(attrs.get("ce_correlationid")),
                 causation_id=_optional_uuid(attrs.get("ce_causationid")),

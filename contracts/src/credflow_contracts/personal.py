@@ -8,8 +8,6 @@ key named by each sealed value's `subject` (`open_payload`). A reader without th
 person was erased, or the reader may not have it) gets the field as `None` and the path in
 `erased`; a field that is plain (written before sealing, or by a test) passes through as it is.
 
-Not yet wired into the event store, the consumers and the subscriber kit (ADR 0017).
-
 Ids, dates, statuses and types are never personal: subscribers filter and join on them
 without any key.
 """
@@ -22,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from credflow_contracts.sealed import seal_text, unseal_text
+from credflow_contracts.sealed import seal_many, unseal_bound
 
 Payload = dict[str, Any]
 
@@ -72,15 +70,22 @@ def subject_of(event_type: str, payload: Payload) -> UUID | None:
     value: Any = payload
     for part in _SUBJECT_PATHS.get(name, "holder_id").split("."):
         value = value.get(part) if isinstance(value, dict) else None
-    return UUID(str(value)) if value else None
+    return subject_uuid(str(value)) if value else None
 
 
+@functools.lru_cache(maxsize=1024)
 def personal_fields(event_type: str) -> tuple[str, ...]:
     """The personal paths of an event type, given as `TYPE` or as a CloudEvents type."""
     found = PERSONAL_FIELDS.get(event_type)
     if found is None and ".v" in event_type:
         found = PERSONAL_FIELDS.get(event_type.rsplit(".v", 1)[0])
     return found or ()
+
+
+@functools.lru_cache(maxsize=65536)
+def subject_uuid(text: str) -> UUID:
+    """Subjects repeat across a batch's fields and events: parse each once."""
+    return UUID(text)
 
 
 @dataclass
@@ -90,11 +95,8 @@ class Opened:
     """The paths of sealed fields that could not be opened (no key: the person was erased)."""
 
 
-def _places(payload: Payload, path: str) -> list[tuple[dict[str, Any], str, str]]:
-    """Each (container, key, concrete path) where `path` has a value in `payload`."""
-    found: list[tuple[dict[str, Any], str, str]] = []
-    _walk(payload, _parts(path), 0, "", found)
-    return found
+Place = tuple[dict[str, Any], str, str]
+"""(container, key, concrete path): where a personal field has a value in a payload."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -103,27 +105,42 @@ def _parts(path: str) -> tuple[tuple[str, bool], ...]:
     return tuple((part.removesuffix("[]"), part.endswith("[]")) for part in path.split("."))
 
 
-def _walk(
-    node: dict[str, Any],
-    parts: tuple[tuple[str, bool], ...],
-    index: int,
-    prefix: str,
-    found: list[tuple[dict[str, Any], str, str]],
-) -> None:
-    name, is_list = parts[index]
-    value = node.get(name)
-    if value is None:
-        return
-    where, last = prefix + name, index == len(parts) - 1
-    if is_list:
-        if isinstance(value, list) and not last:
-            for position, item in enumerate(value):
-                if isinstance(item, dict):
-                    _walk(item, parts, index + 1, f"{where}.{position}.", found)
-    elif last:
-        found.append((node, name, where))
-    elif isinstance(value, dict):
-        _walk(value, parts, index + 1, where + ".", found)
+def _places(payload: Payload, path: str) -> list[Place]:
+    """Each place where `path` has a value in `payload`."""
+    parts = _parts(path)
+    if len(parts) == 1:  # most personal fields sit at the top, or one level down
+        return [(payload, path, path)] if payload.get(path) is not None else []
+    if len(parts) == 2 and not parts[0][1]:
+        inner, name = payload.get(parts[0][0]), parts[1][0]
+        if isinstance(inner, dict) and inner.get(name) is not None:
+            return [(inner, name, path)]
+        return []
+    nodes: list[tuple[dict[str, Any], str]] = [(payload, "")]
+    last = len(parts) - 1
+    found: list[Place] = []
+    for index, (name, is_list) in enumerate(parts):
+        deeper: list[tuple[dict[str, Any], str]] = []
+        for node, prefix in nodes:
+            value = node.get(name)
+            if value is None:
+                continue
+            where = prefix + name
+            if index == last:
+                if not is_list:
+                    found.append((node, name, where))
+            elif is_list:
+                if isinstance(value, list):
+                    deeper.extend((item, f"{where}.{position}.")
+                                  for position, item in enumerate(value)
+                                  if isinstance(item, dict))  # fmt: skip
+            elif isinstance(value, dict):
+                deeper.append((value, where + "."))
+        nodes = deeper
+    return found
+
+
+def _all_places(event_type: str, payload: Payload) -> list[Place]:
+    return [place for path in personal_fields(event_type) for place in _places(payload, path)]
 
 
 def _owned(payload: Payload, paths: tuple[str, ...]) -> Payload:
@@ -146,50 +163,42 @@ def _owned(payload: Payload, paths: tuple[str, ...]) -> Payload:
 
 
 def is_sealed(value: Any) -> bool:
-    return isinstance(value, dict) and set(value) == {"subject", "sealed"}
+    return isinstance(value, dict) and len(value) == 2 and "sealed" in value and "subject" in value
 
 
 def has_plain_personal_fields(event_type: str, payload: Payload) -> bool:
     """Whether the payload has a personal field still to seal."""
-    return any(
-        not is_sealed(container[key])
-        for path in personal_fields(event_type)
-        for container, key, _ in _places(payload, path)
-    )
+    return any(not is_sealed(c[k]) for c, k, _ in _all_places(event_type, payload))
 
 
 def seal_payload(
-    event_type: str, event_id: UUID, payload: Payload, subject: UUID, data_key: bytes
-) -> Payload:
-    """A copy of `payload` with each personal field sealed with `subject`'s `data_key`, bound
-    to this event and the field's concrete path."""
-    paths = personal_fields(event_type)
-    sealed = _owned(payload, paths)
-    for path in paths:
-        for container, key, where in list(_places(sealed, path)):
-            value = container[key]
-            if is_sealed(value):
-                continue
-            text = seal_text(data_key, str(value), event_id, where)
-            container[key] = {"subject": str(subject), "sealed": text}
+    event_type: str, event_id: UUID, payload: Payload, subject: UUID, data_key: bytes,
+    *, copy: bool = True,
+) -> Payload:  # fmt: skip
+    """`payload` (a copy unless `copy` is False) with each personal field sealed with
+    `subject`'s `data_key`, bound to this event and the field's concrete path."""
+    sealed = _owned(payload, personal_fields(event_type)) if copy else payload
+    places = [p for p in _all_places(event_type, sealed) if not is_sealed(p[0][p[1]])]
+    bound, who = f"credflow:{event_id}:", str(subject)
+    texts = seal_many(data_key, [(str(c[k]), (bound + where).encode()) for c, k, where in places])
+    for (container, key, _), text in zip(places, texts, strict=True):
+        container[key] = {"subject": who, "sealed": text}
     return sealed
 
 
 def replace_fields(event_type: str, payload: Payload, value: str | None) -> Payload:
     """A copy of `payload` with every personal field, sealed or not, replaced by `value`."""
     replaced = _owned(payload, personal_fields(event_type))
-    for path in personal_fields(event_type):
-        for container, key, _ in list(_places(replaced, path)):
-            container[key] = value
+    for container, key, _ in _all_places(event_type, replaced):
+        container[key] = value
     return replaced
 
 
 def sealed_subjects(event_type: str, payload: Payload) -> set[UUID]:
     """The people whose keys opening `payload` needs."""
     return {
-        UUID(str(container[key]["subject"]))
-        for path in personal_fields(event_type)
-        for container, key, _ in _places(payload, path)
+        subject_uuid(str(container[key]["subject"]))
+        for container, key, _ in _all_places(event_type, payload)
         if is_sealed(container[key])
     }
 
@@ -200,21 +209,23 @@ def open_payload(
     payload: Payload,
     key_of: Callable[[UUID], bytes | None],
     erased_as: str | None = None,
+    *,
+    copy: bool = True,
 ) -> Opened:
-    """A copy of `payload` with each sealed field opened with its subject's key (`key_of`);
-    a field whose key is gone becomes `erased_as` (None: absent) and its path is listed in
-    `erased`."""
-    paths = personal_fields(event_type)
-    opened = Opened(_owned(payload, paths))
-    for path in paths:
-        for container, key, where in list(_places(opened.payload, path)):
-            value = container[key]
-            if not is_sealed(value):
-                continue
-            data_key = key_of(UUID(str(value["subject"])))
-            if data_key is None:
-                container[key] = erased_as
-                opened.erased.append(where)
-            else:
-                container[key] = unseal_text(data_key, str(value["sealed"]), event_id, where)
+    """`payload` (a copy unless `copy` is False) with each sealed field opened with its
+    subject's key (`key_of`); a field whose key is gone becomes `erased_as` (None: absent)
+    and its path is listed in `erased`."""
+    opened = Opened(_owned(payload, personal_fields(event_type)) if copy else payload)
+    bound = f"credflow:{event_id}:"
+    for container, key, where in _all_places(event_type, opened.payload):
+        value = container[key]
+        if not is_sealed(value):
+            continue
+        data_key = key_of(subject_uuid(str(value["subject"])))
+        if data_key is None:
+            container[key] = erased_as
+            opened.erased.append(where)
+        else:
+            container[key] = unseal_bound(data_key, str(value["sealed"]), (bound + where).encode(),
+                                          where)  # fmt: skip
     return opened

@@ -16,13 +16,22 @@ Opening needs `cryptography` (`pip install credflow-contracts[sealed]`).
 
 from __future__ import annotations
 
-import base64
+import binascii
 import functools
 import os
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
+
+try:
+    from cryptography.exceptions import InvalidTag
+
+    _BROKEN: tuple[type[Exception], ...] = (InvalidTag, ValueError)
+except ImportError:  # opening needs the `sealed` extra; `_aead` says so when it is missing
+    _BROKEN = (ValueError,)
+
 
 NONCE_BYTES = 12
 KEY_BYTES = 32
@@ -71,21 +80,43 @@ def _aead(data_key: bytes) -> Any:
 
 def seal_text(data_key: bytes, plaintext: str, event_id: UUID, field: str) -> str:
     """The `sealed` text of `plaintext`: base64url(nonce | ciphertext | tag)."""
-    nonce = os.urandom(NONCE_BYTES)
-    sealed = _aead(data_key).encrypt(
-        nonce, plaintext.encode("utf-8"), associated_data(event_id, field)
-    )
-    return base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode("ascii")
+    return seal_bound(data_key, plaintext, associated_data(event_id, field))
 
 
 def unseal_text(data_key: bytes, sealed: str, event_id: UUID, field: str) -> str:
-    from cryptography.exceptions import InvalidTag
+    return unseal_bound(data_key, sealed, associated_data(event_id, field), field)
 
+
+def seal_bound(data_key: bytes, plaintext: str, associated: bytes) -> str:
+    """`seal_text` with its associated data given."""
+    return seal_many(data_key, [(plaintext, associated)])[0]
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def seal_many(data_key: bytes, fields: Sequence[tuple[str, bytes]]) -> list[str]:
+    """The `sealed` texts of (plaintext, associated data) pairs under one key, each with a
+    nonce of its own (drawn together: an event seals several fields)."""
+    encrypt = _aead(data_key).encrypt
+    nonces = os.urandom(NONCE_BYTES * len(fields))
+    texts = []
+    for index, (plaintext, associated) in enumerate(fields):
+        nonce = nonces[index * NONCE_BYTES : (index + 1) * NONCE_BYTES]
+        raw = nonce + encrypt(nonce, plaintext.encode("utf-8"), associated)
+        encoded = binascii.b2a_base64(raw, newline=False).translate(_URLSAFE)
+        texts.append(encoded.rstrip(b"=").decode("ascii"))
+    return texts
+
+
+_URLSAFE_BACK = bytes.maketrans(b"-_", b"+/")
+
+
+def unseal_bound(data_key: bytes, sealed: str, associated: bytes, field: str) -> str:
     try:
-        raw = base64.urlsafe_b64decode(sealed + "=" * (-len(sealed) % 4))
-        opened = _aead(data_key).decrypt(
-            raw[:NONCE_BYTES], raw[NONCE_BYTES:], associated_data(event_id, field)
-        )
+        padded = sealed.encode("ascii").translate(_URLSAFE_BACK) + b"=" * (-len(sealed) % 4)
+        raw = binascii.a2b_base64(padded, strict_mode=True)
+        opened = _aead(data_key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], associated)
         return str(opened.decode("utf-8"))
-    except (InvalidTag, ValueError) as exc:
+    except _BROKEN as exc:  # binascii.Error and UnicodeError are ValueErrors
         raise SealBrokenError(f"{field} does not open with this key") from exc

@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from psycopg import AsyncConnection
+from pydantic_core import to_json
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from credflow_contracts.envelope import Opener
@@ -29,6 +30,7 @@ from credflow_contracts.personal import (
     seal_payload,
     sealed_subjects,
     subject_of,
+    subject_uuid,
 )
 
 ERASED_TYPE = PersonErased.ce_type().encode()
@@ -114,8 +116,9 @@ class Sealing:
                     keys[(org, person)] = key
 
     async def seal(self, items: Sequence[ToSeal], conn: Conn | None = None) -> list[bytes]:
-        """Each payload (of an event type with personal fields) as JSON, those fields sealed. A
-        field of a person whose key is gone is written as `ERASED_TEXT`."""
+        """Each payload (of an event type with personal fields) as JSON, those fields sealed (in
+        the payload itself: pass a payload of your own). A field of a person whose key is gone
+        is written as `ERASED_TEXT`."""
         subjects = [subject_of(item.event_type, item.payload) for item in items]
         wanted: dict[UUID, set[UUID]] = defaultdict(set)
         for item, subject in zip(items, subjects, strict=True):
@@ -129,15 +132,15 @@ class Sealing:
             assert subject is not None  # checked above
             key = keys.get((item.organisation_id, subject))
             payload = (
-                seal_payload(item.event_type, item.event_id, item.payload, subject, key)
+                seal_payload(item.event_type, item.event_id, item.payload, subject, key, copy=False)
                 if key is not None
                 else replace_fields(item.event_type, item.payload, ERASED_TEXT)
             )
-            sealed.append(json.dumps(payload, separators=(",", ":")).encode())
+            sealed.append(to_json(payload))
         return sealed
 
     async def open_all(self, items: Sequence[ToSeal], conn: Conn | None = None) -> list[Payload]:
-        """Each payload with its sealed fields opened."""
+        """Each payload with its sealed fields opened (in the payload itself)."""
         wanted: dict[UUID, set[UUID]] = defaultdict(set)
         for item in items:
             wanted[item.organisation_id] |= sealed_subjects(item.event_type, item.payload)
@@ -190,27 +193,37 @@ def _scan(records: Sequence[Any]) -> tuple[dict[UUID, set[UUID]], list[tuple[UUI
         value = getattr(record, "value", None)
         if not value:
             continue
-        headers = getattr(record, "headers", ())
-        if b'"sealed"' in value:
-            tenant = next((v for k, v in headers if k == "ce_tenantid"), None)
-            if tenant:
-                named[UUID(tenant.decode())] |= {UUID(m.decode()) for m in _SUBJECT.findall(value)}
-        if any(k == "ce_type" and v == ERASED_TYPE for k, v in headers):
+        headers = dict(getattr(record, "headers", ()))
+        if b'"sealed"' in value and (tenant := headers.get("ce_tenantid")):
+            named[subject_uuid(tenant.decode())].update(
+                subject_uuid(found.decode()) for found in set(_SUBJECT.findall(value))
+            )
+        if headers.get("ce_type") == ERASED_TYPE:
             event = json.loads(value)
             erased.append((UUID(event["organisation_id"]), UUID(event["user_id"])))
     return named, erased
 
 
+class _KeyMissingError(Exception):
+    pass
+
+
 def opener_with(keys: Keys) -> Opener:
-    """An `Opener` that opens with `keys` and raises `KeysNeededError` for any it lacks."""
+    """An `Opener` that opens with `keys` (in the payload itself) and raises
+    `KeysNeededError` for any it lacks."""
 
     def opener(event_type: str, event_id: UUID, tenant: UUID, payload: Payload) -> Payload:
-        subjects = sealed_subjects(event_type, payload)
-        missing = {subject for subject in subjects if (tenant, subject) not in keys}
-        if missing:
-            raise KeysNeededError(tenant, missing)
-        opened = open_payload(event_type, event_id, payload,
-                              lambda subject: keys[(tenant, subject)], ERASED_TEXT)  # fmt: skip
-        return opened.payload
+        def key_of(subject: UUID) -> bytes | None:
+            try:
+                return keys[(tenant, subject)]
+            except KeyError:
+                raise _KeyMissingError from None
+
+        try:
+            return open_payload(event_type, event_id, payload, key_of, ERASED_TEXT,
+                                copy=False).payload  # fmt: skip
+        except _KeyMissingError:
+            needed = {s for s in sealed_subjects(event_type, payload) if (tenant, s) not in keys}
+            raise KeysNeededError(tenant, needed) from None
 
     return opener

@@ -2,7 +2,8 @@
 
 HTTP routes: `routes.imports`, around the service layer (`service.Imports`). Consumers: the
 directory replica (`importer.directory-replica`) and `consumers.progress_consumer` (rows applied
-by the submission service). Background: `tasks.Finisher`.
+by the submission service). Background: `tasks.Finisher`, and `file_erasure.FileEraser` (the
+files of erased people's rows that never became credentials).
 Publishes SubmitCredential on `credflow.submission.commands` and ImportCompleted on
 `credflow.imports`.
 """
@@ -14,11 +15,12 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from credflow_common import directory_replica
+from credflow_common.file_erasure import FileEraser
 from credflow_common.media import MediaStore
 from credflow_common.service import ServiceDefinition
 from credflow_common.service import create_app as create_service
 from credflow_common.settings import InfraSettings, RuntimeSettings
-from credflow_importer.consumers import directory_consumer, progress_consumer
+from credflow_importer.consumers import SERVICE, directory_consumer, progress_consumer
 from credflow_importer.routes import imports
 from credflow_importer.service import Imports
 from credflow_importer.tasks import Finisher
@@ -28,10 +30,19 @@ DEFINITION = ServiceDefinition(
     migrations=[directory_replica.MIGRATIONS, Path(__file__).resolve().parent / "migrations"],
     routers=lambda context: [imports.build(Imports(context.pool, MediaStore(context.infra)))],
     consumers=lambda context: [
-        directory_consumer(context.event_store, context.runtime.topic_prefix),
+        directory_consumer(context.runtime.topic_prefix),
         progress_consumer(context.event_store, context.runtime.topic_prefix),
     ],
-    tasks=lambda context: [Finisher(context.pool, context.event_store, context.infra.database_url)],
+    tasks=lambda context: [
+        Finisher(context.pool, context.event_store, context.infra.database_url),
+        FileEraser(
+            SERVICE,
+            context.pool,
+            context.event_store,
+            MediaStore(context.infra),
+            context.infra.database_url,
+        ),
+    ],
     user_standing=directory_replica.user_standing,
 )
 

@@ -20,8 +20,10 @@ import structlog
 
 from credflow_common import directory_replica
 from credflow_common.consumer import ConsumerSpec, Delivery, types_of
-from credflow_common.erasure import reporting_eraser, row_count
+from credflow_common.erasure import row_count
 from credflow_common.eventstore import EventStore, Metadata
+from credflow_common.file_erasure import queue_files
+from credflow_common.media import credential_prefix
 from credflow_contracts.events.credentials import CredentialSubmitted
 from credflow_contracts.events.directory import PersonErased
 from credflow_contracts.events.imports import ImportCompleted, ImportRowRefused
@@ -30,6 +32,7 @@ from credflow_importer import domain
 from credflow_importer.store import Conn, completion_stream_id
 
 log = structlog.get_logger("credflow.importer")
+SERVICE = "importer"
 
 
 # A refusal names the command's field; the uploader knows the CSV's columns.
@@ -124,11 +127,23 @@ async def complete_if_done(conn: Conn, store: EventStore, import_id: UUID) -> No
 ERASED_FILE_NAME = "erased"
 
 
-async def erase(conn: Conn, erased: PersonErased) -> dict[str, int]:
+async def erase(conn: Conn, erased: PersonErased) -> None:
     """The importer's part of an erasure: the person's rows keep their ids, dates and outcome
     (the import's counts stay true) and lose their numbers, issuers, notes and file names; the
-    imports they uploaded lose their file's name."""
+    imports they uploaded lose their file's name; the files attached to their rows that never
+    became credentials (not sent yet: a draft, an import not finished; or refused) are queued
+    for the `FileEraser`, which reports once they are gone (a credential's files are the
+    submission service's)."""
     org, person = erased.organisation_id, erased.user_id
+    cursor = await conn.execute(
+        "SELECT r.credential_id FROM import_rows r JOIN imports i USING (import_id)"
+        " WHERE i.organisation_id = %s AND r.holder_id = %s AND r.media IS NOT NULL"
+        " AND (r.row_number > i.sent_through OR r.refused_at IS NOT NULL)",
+        (org, person),
+    )
+    prefixes = [
+        credential_prefix(org, credential_id) for (credential_id,) in await cursor.fetchall()
+    ]
     rows = await row_count(
         conn,
         "UPDATE import_rows r SET certification_number = NULL, issuer = NULL, notes = NULL,"
@@ -141,10 +156,10 @@ async def erase(conn: Conn, erased: PersonErased) -> dict[str, int]:
         "UPDATE imports SET file_name = %s WHERE organisation_id = %s AND uploaded_by = %s",
         (ERASED_FILE_NAME, org, person),
     )
-    return {"import_rows": rows, "import_file_names": uploads}
+    await queue_files(conn, SERVICE, erased, prefixes,
+                      {"import_rows": rows, "import_file_names": uploads})  # fmt: skip
 
 
-def directory_consumer(store: EventStore, topic_prefix: str = "") -> ConsumerSpec:
+def directory_consumer(topic_prefix: str = "") -> ConsumerSpec:
     """The directory replica, with the importer's part of an erasure."""
-    eraser = reporting_eraser(store, "importer", erase)
-    return directory_replica.replica_consumer("importer", topic_prefix, eraser)
+    return directory_replica.replica_consumer("importer", topic_prefix, erase)

@@ -3,8 +3,8 @@
 Routes (`routes/`): credential commands, lifecycle changes, then reads, each built here around
 the service layer (`service.Credentials`). Consumers (`consumers.py` and the common directory
 replica): `credflow.directory` and the importer's commands (`credflow.submission.commands`).
-Publishes on `credflow.credentials`. Its background task (`tasks.MediaEraser`) removes the
-files of erased people (`tasks.erase` queues them from the replica's consumer).
+Publishes on `credflow.credentials`. Its background task (`file_erasure.FileEraser`) removes
+the files of erased people (`tasks.erase` queues them from the replica's consumer).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 
 from credflow_common import directory_replica
+from credflow_common.file_erasure import FileEraser
 from credflow_common.media import MediaStore
 from credflow_common.service import ServiceContext, ServiceDefinition
 from credflow_common.service import create_app as create_service
@@ -21,7 +22,7 @@ from credflow_common.settings import InfraSettings, RuntimeSettings
 from credflow_submission.consumers import command_consumer
 from credflow_submission.routes import credentials, lifecycle, reads
 from credflow_submission.service import Credentials
-from credflow_submission.tasks import MediaEraser, erase
+from credflow_submission.tasks import SERVICE, erase
 
 
 def routers(context: ServiceContext) -> list[APIRouter]:
@@ -30,9 +31,10 @@ def routers(context: ServiceContext) -> list[APIRouter]:
     return [credentials.build(service), lifecycle.build(service), reads.build(context, media)]
 
 
-def media_eraser(context: ServiceContext) -> MediaEraser:
+def file_eraser(context: ServiceContext) -> FileEraser:
     media = MediaStore(context.infra)
-    return MediaEraser(context.pool, context.event_store, media, context.infra.database_url)
+    return FileEraser(SERVICE, context.pool, context.event_store, media,
+                      context.infra.database_url)  # fmt: skip
 
 
 DEFINITION = ServiceDefinition(
@@ -43,7 +45,7 @@ DEFINITION = ServiceDefinition(
         directory_replica.replica_consumer("submission", context.runtime.topic_prefix, erase),
         command_consumer(context.event_store, context.runtime.topic_prefix),
     ],
-    tasks=lambda context: [media_eraser(context)],
+    tasks=lambda context: [file_eraser(context)],
     user_standing=directory_replica.user_standing,
 )
 
