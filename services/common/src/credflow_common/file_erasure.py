@@ -60,6 +60,7 @@ class FileEraser:
         store: EventStore,
         media: MediaStore,
         database_url: str,
+        *,
         poll_interval_s: float = 5.0,
     ) -> None:
         self.service, self.pool, self.store, self.media = service, pool, store, media
