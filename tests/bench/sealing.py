@@ -39,10 +39,9 @@ from credflow_contracts.events.values import Certification, MediaFile
 from credflow_contracts.personal import personal_fields
 from credflow_contracts.topics import CREDENTIALS, PUBLIC_TOPICS
 from credflow_projection.app import MIGRATIONS as PROJECTION_MIGRATIONS
-from credflow_projection.projector import CONSUMER as VIEWS
 from credflow_projection.projector import views_consumer
 from tests.bench.event_runtime import drop_database, fresh_database
-from tests.bench.projection import generate
+from tests.bench.projection import generate, views_applied
 from tests.bench.scale import produce
 from tests.factories import ORG, credential_submitted
 from tests.integration.runtime_support import create_topics, delete_topics_with_prefix
@@ -192,21 +191,7 @@ async def apply_views(url: str, schema: str, bootstrap: str, prefix: str, total:
     runner = ConsumerRunner(views_consumer(prefix), pool, bootstrap,
                             settings=ConsumerSettings(max_batch=5000), sealing=sealing)  # fmt: skip
     task = asyncio.create_task(runner.run())
-    first: tuple[float, int] | None = None
-    while True:
-        async with pool.connection() as conn:
-            cursor = await conn.execute(
-                "SELECT coalesce(sum(next_offset), 0) FROM consumer_positions WHERE consumer = %s",
-                (VIEWS,),
-            )
-            row = await cursor.fetchone()
-        applied = int(row[0]) if row else 0
-        if applied and first is None:
-            first = (time.perf_counter(), applied)
-        if applied >= total:
-            break
-        await asyncio.sleep(0.05)
-    finished = time.perf_counter()
+    first, finished = await views_applied(pool, total)
     runner.stop()
     await task
     async with pool.connection() as conn:
@@ -216,7 +201,6 @@ async def apply_views(url: str, schema: str, bootstrap: str, prefix: str, total:
     await pool.close()
     assert row is not None
     assert row[0] > 0, "the views hold the opened titles"
-    assert first is not None
     return (finished - first[0]) * total / (total - first[1])
 
 
